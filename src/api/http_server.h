@@ -1,0 +1,77 @@
+/*
+ * The HTTPS front end: libevent's evhttp over OpenSSL bufferevents, one
+ * event loop per worker thread, all accepting on one listening socket.
+ * It knows nothing of ADCP: it hands each complete request to a handler
+ * and writes the JSON the handler returns.
+ *
+ * TLS 1.2 and 1.3 only. A client certificate is requested but not
+ * required; when one is presented it must verify against the configured
+ * CA, and the handler receives it.
+ */
+#ifndef HSM4SSL_API_HTTP_SERVER_H
+#define HSM4SSL_API_HTTP_SERVER_H
+
+#include <jansson.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <stddef.h>
+
+#include "adcp/adcp.h"
+
+struct api_request {
+    const char *method;         /* "GET", "POST", ... */
+    const char *path;           /* decoded path without the query */
+    const char *query;          /* raw query string or NULL */
+    const char *body;           /* NUL-terminated copy of the body */
+    size_t body_len;
+    const char *authorization;  /* the Authorization header or NULL */
+    X509 *peer_cert;            /* verified client certificate or NULL */
+    char peer_ip[ADCP_IP_MAX];
+    char peer_mac[ADCP_MAC_MAX]; /* "" unless the neighbour table has it */
+};
+
+struct api_response {
+    int http_status;
+    json_t *body;               /* owned by the server after the handler */
+    const char *content_type;   /* NULL: application/json */
+    char *text;                 /* non-JSON body (metrics), owned, or NULL */
+};
+
+typedef void (*api_handler_fn)(void *ctx, const struct api_request *request,
+                               struct api_response *response);
+
+struct api_server_config {
+    char listen[ADCP_PATH_MAX]; /* "ADDR:PORT", "[V6]:PORT" */
+    SSL_CTX *ssl_ctx;           /* borrowed; see api_tls_context_new */
+    size_t max_body;            /* larger bodies get 413; 0: 1 MiB */
+    unsigned threads;           /* 0: one per core */
+};
+
+struct api_server;
+
+/* Binds the socket and prepares the workers. Returns 0, or -1 after
+ * logging why (address in use, bad address). */
+int api_server_new(const struct api_server_config *cfg, api_handler_fn handler,
+                   void *ctx, struct api_server **out);
+
+/* Serves until api_server_stop; returns 0 on a clean stop. */
+int api_server_run(struct api_server *server);
+
+/* Asks the workers to finish; async-signal-safe (writes to a pipe). */
+void api_server_stop(struct api_server *server);
+
+void api_server_free(struct api_server *server);
+
+/* Returns the port actually bound (useful with port 0). */
+int api_server_port(const struct api_server *server);
+
+/*
+ * Builds the TLS context for the server: TLS 1.2 minimum, cert_chain
+ * (leaf first) with key (which may be an HSM-backed EVP_PKEY), and
+ * client_ca as the only trust anchor for client certificates. Returns
+ * NULL after logging the OpenSSL errors.
+ */
+SSL_CTX *api_tls_context_new(X509 *cert, STACK_OF(X509) *chain, EVP_PKEY *key,
+                             X509 *client_ca);
+
+#endif

@@ -1,0 +1,129 @@
+/*
+ * Storage: the one interface the managers use for durable state (hosts,
+ * enrolment tokens, certificates, public keys, the audit log, the admin
+ * token verifier). store_sqlite.c is the embedded back end; a PostgreSQL
+ * back end implements the same operations table.
+ *
+ * Every write is committed durably before the function returns. All
+ * functions are safe to call from several threads on one store.
+ * They return ADCP_OK, ADCP_ERR_NOT_FOUND, ADCP_ERR_CONFLICT (a unique
+ * value already stored) or ADCP_ERR_STORAGE with err describing it.
+ */
+#ifndef HSM4SSL_STORE_H
+#define HSM4SSL_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "adcp/adcp.h"
+
+#define STORE_VERIFIER_LEN 32 /* SHA-256 of a random token */
+
+struct store;
+
+struct store_host {
+    int64_t id;
+    char name[ADCP_NAME_MAX];
+    char **dns_names; /* owned, freed by store_host_clear */
+    size_t dns_count;
+    char **ip_addresses;
+    size_t ip_count;
+    time_t created;
+};
+
+struct store_cert {
+    char serial[ADCP_SERIAL_MAX]; /* upper-case hex, no separators */
+    int64_t host_id;              /* 0 for the CA's own certificates */
+    char subject[256];            /* RFC 2253 text */
+    time_t not_before;
+    time_t not_after;
+    char *pem;                    /* owned, freed by store_cert_clear */
+    char hsm[ADCP_NAME_MAX];      /* HSM whose key signed it */
+    time_t revoked_at;            /* 0 while not revoked */
+};
+
+struct store_key {
+    char label[ADCP_NAME_MAX];
+    char type[8];
+    unsigned bits;
+    char hsm[ADCP_NAME_MAX];
+    char *public_pem; /* owned, freed by store_key_clear */
+    time_t created;
+};
+
+struct store_audit_entry {
+    char message_id[ADCP_ID_MAX];
+    char direction[12];
+    char message_type[32];
+    const char *json; /* the ADCP message with credentials removed */
+};
+
+/* Opens (and creates or migrates) an SQLite database at path. The file is
+ * created with mode 0600. */
+enum adcp_status store_open_sqlite(const char *path, struct store **out,
+                                   struct adcp_error *err);
+void store_close(struct store *store);
+
+/* Hosts. host->id is set on success. A name in use is ADCP_ERR_CONFLICT. */
+enum adcp_status store_host_add(struct store *store, struct store_host *host,
+                                struct adcp_error *err);
+enum adcp_status store_host_get_by_name(struct store *store, const char *name,
+                                        struct store_host *out,
+                                        struct adcp_error *err);
+enum adcp_status store_host_get_by_id(struct store *store, int64_t id,
+                                      struct store_host *out,
+                                      struct adcp_error *err);
+void store_host_clear(struct store_host *host);
+
+/*
+ * Enrolment tokens are stored as verifiers (SHA-256 of the token), never as
+ * the token. store_enrollment_consume marks the token used and returns its
+ * host in one transaction, so a token works once: a used, expired or
+ * unknown one is ADCP_ERR_UNAUTHENTICATED.
+ */
+enum adcp_status store_enrollment_add(struct store *store, int64_t host_id,
+                                      const unsigned char
+                                          verifier[STORE_VERIFIER_LEN],
+                                      time_t expires, struct adcp_error *err);
+enum adcp_status store_enrollment_consume(struct store *store,
+                                          const unsigned char
+                                              verifier[STORE_VERIFIER_LEN],
+                                          int64_t *host_id,
+                                          struct adcp_error *err);
+
+/* Certificates. A serial already stored is ADCP_ERR_CONFLICT. */
+enum adcp_status store_cert_add(struct store *store,
+                                const struct store_cert *cert,
+                                struct adcp_error *err);
+enum adcp_status store_cert_get(struct store *store, const char *serial,
+                                struct store_cert *out,
+                                struct adcp_error *err);
+void store_cert_clear(struct store_cert *cert);
+
+/* Public keys of key pairs generated in an HSM, by label. */
+enum adcp_status store_key_add(struct store *store, const struct store_key *key,
+                               struct adcp_error *err);
+enum adcp_status store_key_get(struct store *store, const char *label,
+                               struct store_key *out, struct adcp_error *err);
+void store_key_clear(struct store_key *key);
+
+/* Appends one ADCP message to the audit log. */
+enum adcp_status store_audit_append(struct store *store,
+                                    const struct store_audit_entry *entry,
+                                    struct adcp_error *err);
+
+/* Counts rows of a table, for tests and the database manager's statistics:
+ * "hosts", "certificates", "keys", "audit_log", "enrollment_tokens". */
+enum adcp_status store_count(struct store *store, const char *table,
+                             int64_t *count, struct adcp_error *err);
+
+/* Named settings (the admin token verifier, the root's serial, ...). */
+enum adcp_status store_setting_set(struct store *store, const char *name,
+                                   const char *value, struct adcp_error *err);
+enum adcp_status store_setting_get(struct store *store, const char *name,
+                                   char *value, size_t size,
+                                   struct adcp_error *err);
+
+#endif
