@@ -93,6 +93,14 @@ enum adcp_status store_enrollment_consume(struct store *store,
                                           int64_t *host_id,
                                           struct adcp_error *err);
 
+/* Returns the host of an unused, unexpired enrolment token without
+ * consuming it; ADCP_ERR_UNAUTHENTICATED otherwise. */
+enum adcp_status store_enrollment_lookup(struct store *store,
+                                         const unsigned char
+                                             verifier[STORE_VERIFIER_LEN],
+                                         int64_t *host_id,
+                                         struct adcp_error *err);
+
 /* Certificates. A serial already stored is ADCP_ERR_CONFLICT. */
 enum adcp_status store_cert_add(struct store *store,
                                 const struct store_cert *cert,
