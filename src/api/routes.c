@@ -1,0 +1,277 @@
+#include "api/routes.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "managers/service.h"
+
+/* How a REST route maps onto ADCP. */
+struct route {
+    const char *method;
+    const char *path;     /* exact, or a prefix when prefix is true */
+    bool prefix;
+    enum adcp_type type;
+    bool has_body;
+    int success_status;
+};
+
+static const struct route routes[] = {
+    {"GET", "/healthz", false, ADCP_TYPE_HEALTH, false, 200},
+    {"GET", "/v1/ca", false, ADCP_TYPE_CA_GET, false, 200},
+    {"POST", "/v1/hosts", false, ADCP_TYPE_HOST_REGISTER, true, 201},
+    {"POST", "/v1/tokens", false, ADCP_TYPE_INITSESSION, true, 200},
+    {"POST", "/v1/keys", false, ADCP_TYPE_KEYPAIRGEN, true, 201},
+    {"POST", "/v1/certificates", false, ADCP_TYPE_CERTIFICATE_GEN, true,
+     201},
+    {"GET", "/v1/certificates/", true, ADCP_TYPE_CERTIFICATE_GET, false,
+     200},
+};
+
+#define ADCP_ROUTE "/v1/adcp"
+
+static bool
+route_matches_path(const struct route *route, const char *path)
+{
+    if (route->prefix)
+        return strncmp(path, route->path, strlen(route->path)) == 0 &&
+               path[strlen(route->path)] != '\0';
+    return strcmp(path, route->path) == 0;
+}
+
+/* Finds the route; sets *method_mismatch when the path exists with other
+ * methods only. */
+static const struct route *
+find_route(const char *method, const char *path, bool *method_mismatch)
+{
+    *method_mismatch = false;
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        if (!route_matches_path(&routes[i], path))
+            continue;
+        if (strcmp(routes[i].method, method) == 0)
+            return &routes[i];
+        *method_mismatch = true;
+    }
+    if (strcmp(path, ADCP_ROUTE) == 0 && strcmp(method, "POST") != 0)
+        *method_mismatch = true;
+    return NULL;
+}
+
+static void
+respond_error(struct api_response *response, const struct adcp_error *err,
+              const char *message_id)
+{
+    json_t *error = json_pack("{s:s, s:s, s:s}", "code",
+                              adcp_status_name(err->code), "message",
+                              err->message, "field", err->field);
+
+    response->http_status = adcp_status_http(err->code);
+    response->body = json_pack("{s:o, s:s}", "error", error, "message_id",
+                               message_id);
+}
+
+/* Parses the body as one JSON object, rejecting duplicate members. */
+static json_t *
+parse_body(const struct api_request *request, struct adcp_error *err)
+{
+    json_error_t jerr;
+    json_t *root;
+
+    if (request->body_len == 0) {
+        adcp_error_set(err, ADCP_ERR_INVALID_JSON, "",
+                       "the request body is empty; send a JSON object");
+        return NULL;
+    }
+    root = json_loadb(request->body, request->body_len,
+                      JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL) {
+        adcp_error_set(err, ADCP_ERR_INVALID_JSON, "",
+                       "the request body is not valid JSON: %s at line %d "
+                       "column %d",
+                       jerr.text, jerr.line, jerr.column);
+        return NULL;
+    }
+    if (!json_is_object(root)) {
+        json_decref(root);
+        adcp_error_set(err, ADCP_ERR_INVALID_JSON, "",
+                       "the request body must be a JSON object");
+        return NULL;
+    }
+    return root;
+}
+
+/* Sets the header members that the server, not the client, decides. */
+static void
+stamp_header(struct adcp_msg *msg, enum adcp_type type,
+             const struct api_request *request)
+{
+    msg->header.direction = ADCP_DIR_REQUEST;
+    msg->header.type = type;
+    adcp_message_id_next(msg->header.message_id);
+    adcp_timestamp_now(msg->header.timestamp);
+    snprintf(msg->header.source_ip, sizeof(msg->header.source_ip), "%s",
+             request->peer_ip);
+    snprintf(msg->header.source_mac, sizeof(msg->header.source_mac), "%s",
+             request->peer_mac);
+    msg->header.dest_hsm_name[0] = '\0';
+    msg->header.dest_hsm_module[0] = '\0';
+}
+
+/* Builds the ADCP request for a REST route. */
+static struct adcp_msg *
+build_rest_request(const struct route *route,
+                   const struct api_request *request, struct adcp_error *err)
+{
+    struct adcp_msg *msg = adcp_msg_new(ADCP_DIR_REQUEST);
+    json_t *body = NULL;
+
+    if (msg == NULL) {
+        adcp_error_set(err, ADCP_ERR_INTERNAL, "", "out of memory");
+        return NULL;
+    }
+    stamp_header(msg, route->type, request);
+    if (route->has_body) {
+        body = parse_body(request, err);
+        if (body == NULL ||
+            adcp_body_decode(body, &msg->body, err) != ADCP_OK)
+            goto fail;
+        json_decref(body);
+    }
+    if (route->type == ADCP_TYPE_CERTIFICATE_GET) {
+        const char *serial = request->path + strlen(route->path);
+        if (strlen(serial) >= sizeof(msg->body.serial)) {
+            adcp_error_set(err, ADCP_ERR_INVALID_FIELD, "serial",
+                           "the serial in the path is longer than %zu "
+                           "characters",
+                           sizeof(msg->body.serial) - 1);
+            goto fail;
+        }
+        snprintf(msg->body.serial, sizeof(msg->body.serial), "%s", serial);
+    }
+    return msg;
+fail:
+    json_decref(body);
+    adcp_msg_free(msg);
+    return NULL;
+}
+
+/* Builds the ADCP request from a whole ADCP message (POST /v1/adcp). */
+static struct adcp_msg *
+build_adcp_request(const struct api_request *request, struct adcp_error *err)
+{
+    struct adcp_msg *msg = adcp_msg_new(ADCP_DIR_REQUEST);
+    json_t *root;
+
+    if (msg == NULL) {
+        adcp_error_set(err, ADCP_ERR_INTERNAL, "", "out of memory");
+        return NULL;
+    }
+    root = parse_body(request, err);
+    if (root == NULL || adcp_msg_decode(root, msg, err) != ADCP_OK) {
+        json_decref(root);
+        adcp_msg_free(msg);
+        return NULL;
+    }
+    json_decref(root);
+    if (msg->header.direction != ADCP_DIR_REQUEST) {
+        adcp_error_set(err, ADCP_ERR_INVALID_FIELD,
+                       "header.message_direction",
+                       "message_direction must be \"request\" in a message "
+                       "sent to the server");
+        adcp_msg_free(msg);
+        return NULL;
+    }
+    stamp_header(msg, msg->header.type, request);
+    return msg;
+}
+
+/* Copies the result members beside "status" and "message_id". */
+static json_t *
+rest_body_of(const struct adcp_msg *response)
+{
+    json_t *body = json_object();
+
+    if (response->result.data != NULL)
+        json_object_update(body, response->result.data);
+    json_object_set_new(body, "status", json_string("ok"));
+    json_object_set_new(body, "message_id",
+                        json_string(response->header.message_id));
+    return body;
+}
+
+void
+api_routes_handle(void *ctx, const struct api_request *request,
+                  struct api_response *response)
+{
+    struct service *svc = ctx;
+    struct service_caller caller;
+    struct adcp_msg *msg = NULL, *reply = NULL;
+    const struct route *route;
+    struct adcp_error err;
+    bool is_adcp, method_mismatch;
+    char id_for_errors[ADCP_ID_MAX] = "";
+
+    adcp_error_clear(&err);
+    is_adcp = strcmp(request->path, ADCP_ROUTE) == 0 &&
+              strcmp(request->method, "POST") == 0;
+    route = is_adcp ? NULL
+                    : find_route(request->method, request->path,
+                                 &method_mismatch);
+    if (!is_adcp && route == NULL) {
+        if (method_mismatch)
+            adcp_error_set(&err, ADCP_ERR_METHOD, "",
+                           "%s is not allowed on %.100s", request->method,
+                           request->path);
+        else
+            adcp_error_set(&err, ADCP_ERR_NOT_FOUND, "",
+                           "no such endpoint: %s %.100s", request->method,
+                           request->path);
+        adcp_message_id_next(id_for_errors);
+        goto fail;
+    }
+
+    msg = is_adcp ? build_adcp_request(request, &err)
+                  : build_rest_request(route, request, &err);
+    if (msg == NULL) {
+        adcp_message_id_next(id_for_errors);
+        log_warn("request %s %.100s from %s rejected: %s (%s)",
+                 request->method, request->path, request->peer_ip,
+                 adcp_status_name(err.code), err.message);
+        goto fail;
+    }
+    snprintf(id_for_errors, sizeof(id_for_errors), "%s",
+             msg->header.message_id);
+
+    memset(&caller, 0, sizeof(caller));
+    snprintf(caller.peer_ip, sizeof(caller.peer_ip), "%s", request->peer_ip);
+    if (service_authenticate(svc, request->authorization, request->peer_cert,
+                             &caller, &err) != ADCP_OK) {
+        log_warn("adcp id=%s type=%s from=%s authentication failed: %s",
+                 msg->header.message_id, adcp_type_name(msg->header.type),
+                 request->peer_ip, err.message);
+        audit_record(svc, msg);
+        goto fail;
+    }
+
+    reply = service_dispatch(svc, &caller, msg);
+    if (reply == NULL) {
+        adcp_error_set(&err, ADCP_ERR_INTERNAL, "", "out of memory");
+        goto fail;
+    }
+    if (is_adcp) {
+        response->http_status = adcp_status_http(reply->result.status);
+        response->body = adcp_msg_encode(reply);
+    } else if (reply->result.status != ADCP_OK) {
+        respond_error(response, &reply->result.error,
+                      reply->header.message_id);
+    } else {
+        response->http_status = route->success_status;
+        response->body = rest_body_of(reply);
+    }
+    adcp_msg_free(reply);
+    adcp_msg_free(msg);
+    return;
+fail:
+    adcp_msg_free(msg);
+    respond_error(response, &err, id_for_errors);
+}

@@ -1,0 +1,294 @@
+#include "daemon/serve.h"
+
+#include <errno.h>
+#include <openssl/pem.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api/http_server.h"
+#include "api/routes.h"
+#include "common/log.h"
+#include "daemon/bootstrap.h"
+#include "daemon/config.h"
+#include "hal/hal.h"
+#include "managers/service.h"
+#include "store/store.h"
+
+/* Everything one running service holds, released by runtime_release. */
+struct runtime {
+    struct config cfg;
+    bool cfg_loaded;
+    struct hal *hal;
+    struct store *store;
+    struct service svc;
+    bool svc_ready;
+    X509 *root;
+    X509 *tls_cert;
+    EVP_PKEY *tls_key;
+    SSL_CTX *ssl_ctx;
+    struct api_server *server;
+};
+
+static struct api_server *volatile running_server;
+
+static void
+on_stop_signal(int signo)
+{
+    (void)signo;
+    if (running_server != NULL)
+        api_server_stop(running_server);
+}
+
+static X509 *
+read_certificate(const char *path)
+{
+    FILE *file = fopen(path, "r");
+    X509 *cert;
+
+    if (file == NULL) {
+        log_error("cannot open certificate %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    cert = PEM_read_X509(file, NULL, NULL, NULL);
+    fclose(file);
+    if (cert == NULL)
+        log_openssl_errors(__func__, path);
+    return cert;
+}
+
+static int
+start_hal(struct runtime *rt)
+{
+    struct policy_set *policy = NULL, *copy = NULL;
+    struct adcp_error err;
+
+    config_apply_env(&rt->cfg);
+    if (hal_new(&rt->hal, &err) != ADCP_OK) {
+        log_error("cannot start the HAL: %s", err.message);
+        return -1;
+    }
+    for (size_t i = 0; i < rt->cfg.hsm_count; i++) {
+        const struct hal_hsm_config *hsm = &rt->cfg.hsms[i];
+        if (hal_add_hsm(rt->hal, hsm, &err) != ADCP_OK) {
+            log_error("cannot add HSM %s (%s): %s", hsm->name,
+                      hsm->module_path, err.message);
+            return -1;
+        }
+        log_info("HSM %s: module %s, token %s, %s", hsm->name,
+                 hsm->module_path, hsm->token_label,
+                 hal_hsm_is_up(hal_hsm_find(rt->hal, hsm->name))
+                     ? "up"
+                     : "down");
+    }
+    if (policy_set_parse(rt->cfg.policies, &policy, &err) != ADCP_OK ||
+        policy_set_parse(rt->cfg.policies, &copy, &err) != ADCP_OK) {
+        log_error("invalid policy set in %s: %s", CONFIG_FILE_NAME,
+                  err.message);
+        policy_set_free(policy);
+        return -1;
+    }
+    hal_set_policy(rt->hal, policy);
+    rt->svc.policy = copy;
+    return 0;
+}
+
+static int
+start_service(struct runtime *rt)
+{
+    struct policy_set *policy = rt->svc.policy;
+    struct adcp_error err;
+
+    if (store_open_sqlite(rt->cfg.database, &rt->store, &err) != ADCP_OK) {
+        log_error("cannot open database %s: %s", rt->cfg.database,
+                  err.message);
+        return -1;
+    }
+    rt->root = read_certificate(rt->cfg.ca_cert);
+    if (rt->root == NULL)
+        return -1;
+    rt->svc.policy = NULL;
+    if (service_init(&rt->svc, rt->hal, rt->store, rt->root,
+                     rt->cfg.ca_key_label, &err) != ADCP_OK) {
+        policy_set_free(policy);
+        log_error("cannot start the managers: %s", err.message);
+        return -1;
+    }
+    rt->svc_ready = true;
+    rt->svc.policy = policy;
+    rt->svc.limits.default_days = rt->cfg.default_days;
+    rt->svc.limits.max_days = rt->cfg.max_days;
+    rt->svc.enrollment_ttl_seconds = rt->cfg.enrollment_token_hours * 3600;
+    snprintf(rt->svc.csr_dir, sizeof(rt->svc.csr_dir), "%s",
+             rt->cfg.csr_dir);
+    if (mkdir(rt->cfg.csr_dir, 0700) != 0 && errno != EEXIST) {
+        log_error("cannot create CSR directory %s: %s", rt->cfg.csr_dir,
+                  strerror(errno));
+        return -1;
+    }
+    for (size_t i = 0; i < rt->cfg.hsm_count; i++)
+        if (service_add_pin_file(&rt->svc, rt->cfg.hsms[i].name,
+                                 rt->cfg.hsms[i].pin_file) != 0)
+            return -1;
+    return 0;
+}
+
+static int
+start_tls(struct runtime *rt)
+{
+    struct hal_hsm *hsm = hal_hsm_find(rt->hal, rt->cfg.tls_hsm);
+    struct hal_key *key = NULL;
+    STACK_OF(X509) *chain = NULL;
+    struct adcp_error err;
+    int rc = -1;
+
+    if (hsm == NULL) {
+        log_error("api_tls.hsm %s is not a configured HSM", rt->cfg.tls_hsm);
+        return -1;
+    }
+    if (hal_key_find(hsm, rt->cfg.tls_key_label, &key, &err) != ADCP_OK) {
+        log_error("cannot find the API TLS key %s on HSM %s: %s",
+                  rt->cfg.tls_key_label, rt->cfg.tls_hsm, err.message);
+        return -1;
+    }
+    rt->tls_key = hal_key_evp(key);
+    rt->tls_cert = read_certificate(rt->cfg.tls_cert);
+    chain = sk_X509_new_null();
+    if (rt->tls_key == NULL || rt->tls_cert == NULL || chain == NULL)
+        goto out;
+    sk_X509_push(chain, rt->root);
+    rt->ssl_ctx = api_tls_context_new(rt->tls_cert, chain, rt->tls_key,
+                                      rt->root);
+    if (rt->ssl_ctx != NULL)
+        rc = 0;
+out:
+    sk_X509_free(chain);
+    hal_key_unref(key);
+    return rc;
+}
+
+static void
+print_fingerprint(const char *hex)
+{
+    char spaced[65 * 3] = "";
+    size_t used = 0;
+
+    for (size_t i = 0; hex[i] != '\0' && hex[i + 1] != '\0'; i += 2)
+        used += (size_t)snprintf(spaced + used, sizeof(spaced) - used,
+                                 "%s%c%c", i ? ":" : "", hex[i], hex[i + 1]);
+    printf("root CA SHA-256 fingerprint: %s\n", spaced);
+}
+
+static void
+print_banner(struct runtime *rt)
+{
+    char token_path[ADCP_PATH_MAX + 16];
+
+    snprintf(token_path, sizeof(token_path), "%s/admin.token",
+             rt->cfg.data_dir);
+    print_fingerprint(rt->svc.ca.fingerprint);
+    if (access(token_path, F_OK) == 0)
+        printf("admin token: %s (mode 0600)\n", token_path);
+    printf("listening on https://%s\n", rt->cfg.listen);
+    fflush(stdout);
+}
+
+static int
+run_server(struct runtime *rt)
+{
+    struct api_server_config server_cfg;
+    struct sigaction action;
+    int rc;
+
+    memset(&server_cfg, 0, sizeof(server_cfg));
+    snprintf(server_cfg.listen, sizeof(server_cfg.listen), "%s",
+             rt->cfg.listen);
+    server_cfg.ssl_ctx = rt->ssl_ctx;
+    server_cfg.max_body = 1024 * 1024;
+    server_cfg.threads = rt->cfg.threads;
+    if (api_server_new(&server_cfg, api_routes_handle, &rt->svc,
+                       &rt->server) != 0)
+        return -1;
+    {
+        /* Port 0 picks a free port; report the real one. */
+        char *colon = strrchr(rt->cfg.listen, ':');
+        if (colon != NULL && strcmp(colon, ":0") == 0)
+            snprintf(colon + 1,
+                     sizeof(rt->cfg.listen) -
+                         (size_t)(colon + 1 - rt->cfg.listen),
+                     "%d", api_server_port(rt->server));
+    }
+
+    memset(&action, 0, sizeof(action));
+    action.sa_handler = on_stop_signal;
+    sigemptyset(&action.sa_mask);
+    running_server = rt->server;
+    sigaction(SIGTERM, &action, NULL);
+    sigaction(SIGINT, &action, NULL);
+
+    print_banner(rt);
+    log_info("hsm4ssld started: data directory %s, %zu HSM(s), listening on "
+             "%s",
+             rt->cfg.data_dir, rt->cfg.hsm_count, rt->cfg.listen);
+    rc = api_server_run(rt->server);
+    running_server = NULL;
+    log_info("hsm4ssld stopping: %s", rc == 0 ? "signal received"
+                                              : "server loop failed");
+    return rc;
+}
+
+static void
+runtime_release(struct runtime *rt)
+{
+    api_server_free(rt->server);
+    SSL_CTX_free(rt->ssl_ctx);
+    EVP_PKEY_free(rt->tls_key);
+    X509_free(rt->tls_cert);
+    if (rt->svc_ready)
+        service_cleanup(&rt->svc);
+    else
+        policy_set_free(rt->svc.policy);
+    X509_free(rt->root);
+    store_close(rt->store);
+    hal_free(rt->hal);
+    if (rt->cfg_loaded)
+        config_free(&rt->cfg);
+}
+
+int
+serve_run(const struct serve_options *options)
+{
+    struct bootstrap_options boot;
+    struct runtime rt;
+    int rc = 1;
+
+    memset(&rt, 0, sizeof(rt));
+    if (!bootstrap_is_initialised(options->data_dir)) {
+        boot.data_dir = options->data_dir;
+        boot.listen = options->listen ? options->listen : "127.0.0.1:8443";
+        boot.module_path = options->module_path;
+        boot.ca_key = options->ca_key;
+        if (bootstrap_create(&boot) != 0)
+            return 1;
+    }
+    if (config_load(options->data_dir, &rt.cfg) != 0)
+        return 1;
+    rt.cfg_loaded = true;
+    if (options->listen != NULL)
+        snprintf(rt.cfg.listen, sizeof(rt.cfg.listen), "%s", options->listen);
+    if (options->threads > 0)
+        rt.cfg.threads = options->threads;
+
+    if (start_hal(&rt) != 0 || start_service(&rt) != 0 ||
+        start_tls(&rt) != 0)
+        goto out;
+    if (run_server(&rt) == 0)
+        rc = 0;
+out:
+    runtime_release(&rt);
+    log_info("hsm4ssld stopped");
+    return rc;
+}

@@ -1,0 +1,289 @@
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "managers/authz.h"
+#include "managers/service.h"
+
+/* Finds the host the certificate is for: the caller's own, or for the
+ * admin the one named in the body's host object. */
+static enum adcp_status
+resolve_host(struct service *svc, const struct service_caller *caller,
+             const struct adcp_msg *request, struct store_host *host,
+             struct adcp_error *err)
+{
+    const struct adcp_host_info *info = &request->body.host;
+    enum adcp_status rc;
+
+    if (caller->role != SERVICE_ROLE_ADMIN)
+        return store_host_get_by_id(svc->store, caller->host_id, host, err);
+    if (!info->present || info->name[0] == '\0')
+        return adcp_error_set(err, ADCP_ERR_MISSING_FIELD, "host.name",
+                              "with the admin token, name the host the "
+                              "certificate is for in \"host\": "
+                              "{\"name\": ...}");
+    rc = store_host_get_by_name(svc->store, info->name, host, err);
+    if (rc == ADCP_ERR_NOT_FOUND)
+        return adcp_error_set(err, ADCP_ERR_NOT_FOUND, "host.name",
+                              "host \"%.80s\" is not registered; register it "
+                              "with POST /v1/hosts first",
+                              info->name);
+    return rc;
+}
+
+/* Stores the CSR as csr_dir/HOST/FILE, replacing an older one atomically.
+ * Both names were checked to be plain names. */
+static enum adcp_status
+save_csr(struct service *svc, const char *host_name, const char *file,
+         const char *csr, struct adcp_error *err)
+{
+    char dir[ADCP_PATH_MAX + ADCP_NAME_MAX + 2];
+    char path[sizeof(dir) + ADCP_NAME_MAX + 8];
+    size_t len = strlen(csr);
+    int fd;
+
+    snprintf(dir, sizeof(dir), "%s/%s", svc->csr_dir, host_name);
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        goto fail;
+    snprintf(path, sizeof(path), "%s/%s.tmp", dir, file);
+    unlink(path);
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+              0600);
+    if (fd < 0)
+        goto fail;
+    if (write(fd, csr, len) != (ssize_t)len || fsync(fd) != 0) {
+        close(fd);
+        unlink(path);
+        goto fail;
+    }
+    close(fd);
+    {
+        char final_path[sizeof(path)];
+        snprintf(final_path, sizeof(final_path), "%s/%s", dir, file);
+        if (rename(path, final_path) != 0) {
+            unlink(path);
+            goto fail;
+        }
+    }
+    return ADCP_OK;
+fail:
+    log_error("cannot store CSR %s of host %s in %s: %s", file, host_name,
+              svc->csr_dir, strerror(errno));
+    return adcp_error_set(err, ADCP_ERR_STORAGE, "csr_details.csr_file",
+                          "the server cannot store CSR file %s; see the "
+                          "server log",
+                          file);
+}
+
+static json_t *
+issued_to_json(struct service *svc, const struct issue_result *issued,
+               const char *hsm)
+{
+    char not_before[32], not_after[32];
+
+    service_time_rfc3339(issued->not_before, not_before);
+    service_time_rfc3339(issued->not_after, not_after);
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "serial",
+                     issued->serial, "certificate", issued->cert_pem, "chain",
+                     svc->ca.chain_pem, "subject", issued->subject,
+                     "not_before", not_before, "not_after", not_after, "hsm",
+                     hsm);
+}
+
+/* Records the certificate; for an enrolment token, first consumes the token
+ * so that one token can never yield two certificates. */
+static enum adcp_status
+record_certificate(struct service *svc, const struct service_caller *caller,
+                   const struct store_host *host,
+                   const struct issue_result *issued, const char *hsm,
+                   struct adcp_error *err)
+{
+    struct store_cert row;
+    int64_t consumed_host = 0;
+    enum adcp_status rc;
+
+    if (caller->role == SERVICE_ROLE_ENROLLMENT) {
+        rc = store_enrollment_consume(svc->store, caller->enrollment_verifier,
+                                      &consumed_host, err);
+        if (rc != ADCP_OK)
+            return rc;
+    }
+    memset(&row, 0, sizeof(row));
+    snprintf(row.serial, sizeof(row.serial), "%s", issued->serial);
+    row.host_id = host->id;
+    snprintf(row.subject, sizeof(row.subject), "%s", issued->subject);
+    row.not_before = issued->not_before;
+    row.not_after = issued->not_after;
+    row.pem = issued->cert_pem;
+    snprintf(row.hsm, sizeof(row.hsm), "%s", hsm);
+    rc = store_cert_add(svc->store, &row, err);
+    if (rc != ADCP_OK && caller->role == SERVICE_ROLE_ENROLLMENT)
+        log_error("certificate %s for host %s was signed but not stored "
+                  "(%s); the enrolment token is used up, so the host needs "
+                  "a new one",
+                  issued->serial, host->name, err->message);
+    return rc;
+}
+
+enum adcp_status
+cert_manager_issue(struct service *svc, const struct service_caller *caller,
+                   struct adcp_msg *request, struct adcp_msg *response)
+{
+    const struct adcp_body *body = &request->body;
+    struct issue_result issued = {0};
+    struct store_host host = {0};
+    struct policy_request route;
+    struct issue_request ireq;
+    struct issue_host names;
+    struct hal_hsm *hsm = NULL;
+    struct adcp_error err;
+    enum adcp_status rc;
+    EVP_PKEY *ca_key;
+
+    rc = authz_require_enrolled(caller, "certificate_gen", &err);
+    if (rc != ADCP_OK)
+        goto out;
+    if (!body->csr_details.present || body->csr_details.csr == NULL) {
+        rc = adcp_error_set(&err, ADCP_ERR_MISSING_FIELD, "csr_details.csr",
+                            "certificate_gen needs the PEM CSR in "
+                            "csr_details.csr");
+        goto out;
+    }
+    rc = resolve_host(svc, caller, request, &host, &err);
+    if (rc != ADCP_OK)
+        goto out;
+
+    memset(&ireq, 0, sizeof(ireq));
+    ireq.csr_pem = body->csr_details.csr;
+    ireq.hash_algorithm = body->cert_details.hash_algorithm[0]
+                              ? body->cert_details.hash_algorithm
+                              : "sha256";
+    ireq.days = body->cert_details.days;
+
+    route.operation = ADCP_TYPE_CERTIFICATE_GEN;
+    route.algorithm = svc->ca.key_algorithm;
+    route.hash = ireq.hash_algorithm;
+    rc = hal_route(svc->hal, &route, svc->ca.key_label, &request->header,
+                   &hsm, &err);
+    if (rc != ADCP_OK)
+        goto out;
+    ca_key = service_ca_key(svc, hsm, &err);
+    if (ca_key == NULL) {
+        rc = err.code;
+        goto out;
+    }
+
+    names.name = host.name;
+    names.dns_names = host.dns_names;
+    names.dns_count = host.dns_count;
+    names.ip_addresses = host.ip_addresses;
+    names.ip_count = host.ip_count;
+    rc = cert_issue_from_csr(svc->ca.root, ca_key, &names, &ireq,
+                             &svc->limits, &issued, &err);
+    if (rc != ADCP_OK)
+        goto out;
+    if (body->csr_details.csr_file[0] != '\0') {
+        rc = save_csr(svc, host.name, body->csr_details.csr_file,
+                      body->csr_details.csr, &err);
+        if (rc != ADCP_OK)
+            goto out;
+    }
+    rc = record_certificate(svc, caller, &host, &issued, hal_hsm_name(hsm),
+                            &err);
+    if (rc != ADCP_OK)
+        goto out;
+
+    adcp_msg_succeed(response,
+                     issued_to_json(svc, &issued, hal_hsm_name(hsm)));
+    log_info("issued certificate %s (%s) to host %s, valid until %ld, "
+             "signed on HSM %s",
+             issued.serial, issued.subject, host.name,
+             (long)issued.not_after, hal_hsm_name(hsm));
+out:
+    issue_result_clear(&issued);
+    store_host_clear(&host);
+    if (rc != ADCP_OK)
+        adcp_msg_fail(response, &err);
+    return rc;
+}
+
+/* Normalises a serial to upper-case hex without separators. */
+static enum adcp_status
+normalise_serial(const char *text, char out[ADCP_SERIAL_MAX],
+                 struct adcp_error *err)
+{
+    size_t used = 0;
+
+    for (const char *c = text; *c; c++) {
+        if (*c == ':')
+            continue;
+        if (!isxdigit((unsigned char)*c) || used + 1 >= ADCP_SERIAL_MAX)
+            return adcp_error_set(err, ADCP_ERR_INVALID_FIELD, "serial",
+                                  "serial \"%.60s\" is not a hexadecimal "
+                                  "serial number of at most %d digits",
+                                  text, ADCP_SERIAL_MAX - 1);
+        out[used++] = (char)toupper((unsigned char)*c);
+    }
+    out[used] = '\0';
+    if (used == 0)
+        return adcp_error_set(err, ADCP_ERR_MISSING_FIELD, "serial",
+                              "the serial number is missing");
+    return ADCP_OK;
+}
+
+enum adcp_status
+cert_manager_get(struct service *svc, const struct service_caller *caller,
+                 const struct adcp_msg *request, struct adcp_msg *response)
+{
+    char serial[ADCP_SERIAL_MAX], not_before[32], not_after[32];
+    struct store_cert cert = {0};
+    struct adcp_error err;
+    enum adcp_status rc;
+
+    rc = authz_require_host_or_admin(caller, "certificate_get", &err);
+    if (rc != ADCP_OK)
+        goto out;
+    rc = normalise_serial(request->body.serial, serial, &err);
+    if (rc != ADCP_OK)
+        goto out;
+    rc = store_cert_get(svc->store, serial, &cert, &err);
+    /* A host sees only its own certificates; others look absent. */
+    if (rc == ADCP_OK && caller->role == SERVICE_ROLE_HOST &&
+        cert.host_id != caller->host_id)
+        rc = ADCP_ERR_NOT_FOUND;
+    if (rc == ADCP_ERR_NOT_FOUND)
+        adcp_error_set(&err, rc, "serial",
+                       "no certificate with serial %s is stored", serial);
+    if (rc != ADCP_OK)
+        goto out;
+    service_time_rfc3339(cert.not_before, not_before);
+    service_time_rfc3339(cert.not_after, not_after);
+    adcp_msg_succeed(response,
+                     json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "serial",
+                               cert.serial, "certificate", cert.pem,
+                               "subject", cert.subject, "not_before",
+                               not_before, "not_after", not_after, "status",
+                               cert.revoked_at ? "revoked" : "good"));
+out:
+    store_cert_clear(&cert);
+    if (rc != ADCP_OK)
+        adcp_msg_fail(response, &err);
+    return rc;
+}
+
+enum adcp_status
+cert_manager_ca(struct service *svc, struct adcp_msg *response)
+{
+    adcp_msg_succeed(response,
+                     json_pack("{s:s, s:s, s:s}", "root", svc->ca.root_pem,
+                               "chain", svc->ca.chain_pem,
+                               "fingerprint_sha256", svc->ca.fingerprint));
+    return ADCP_OK;
+}

@@ -1,0 +1,144 @@
+/*
+ * The management layer as one object: the service functions (managers)
+ * share the HAL, the store and the CA, and service_dispatch runs one ADCP
+ * request through the manager that owns its message_type.
+ *
+ * A caller is authenticated first (service_authenticate), then each manager
+ * decides what that caller may do.
+ */
+#ifndef HSM4SSL_MANAGERS_SERVICE_H
+#define HSM4SSL_MANAGERS_SERVICE_H
+
+#include <openssl/x509.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "adcp/adcp.h"
+#include "hal/hal.h"
+#include "managers/cert_issue.h"
+#include "store/store.h"
+
+/* The CA as the certificate manager uses it. The private key stays in the
+ * HSMs that hold key_label; keys[] caches one EVP_PKEY per HSM. */
+struct service_ca {
+    X509 *root;
+    char *root_pem;
+    char *chain_pem;     /* the certificates above a leaf, PEM */
+    char fingerprint[65]; /* SHA-256 of the root, upper-case hex */
+    char key_label[ADCP_NAME_MAX];
+    char key_algorithm[8]; /* "rsa" or "ec", for routing */
+};
+
+struct service_key_cache;
+
+/* Where the user PIN of each HSM lives, so that initsession can store the
+ * new PIN for the next start. */
+struct service_pin_file {
+    char hsm[ADCP_NAME_MAX];
+    char path[ADCP_PATH_MAX];
+};
+
+struct service {
+    struct hal *hal;     /* borrowed */
+    struct store *store; /* borrowed */
+    struct service_ca ca;
+    struct issue_limits limits;
+    char csr_dir[ADCP_PATH_MAX]; /* where csr_details.csr_file is stored */
+    int enrollment_ttl_seconds;
+    unsigned char admin_verifier[STORE_VERIFIER_LEN];
+    bool admin_verifier_set;
+    struct service_key_cache *key_cache;
+    struct policy_set *policy; /* owned copy, for checks on a named HSM */
+    struct service_pin_file *pin_files; /* owned */
+    size_t pin_file_count;
+};
+
+enum service_role {
+    SERVICE_ROLE_ANONYMOUS = 0,
+    SERVICE_ROLE_ADMIN,
+    SERVICE_ROLE_ENROLLMENT, /* bearer of an unused enrolment token */
+    SERVICE_ROLE_HOST,       /* client certificate issued by this CA */
+};
+
+struct service_caller {
+    enum service_role role;
+    int64_t host_id; /* ENROLLMENT and HOST */
+    char host_name[ADCP_NAME_MAX];
+    unsigned char enrollment_verifier[STORE_VERIFIER_LEN];
+    char peer_ip[ADCP_IP_MAX];
+};
+
+/* Initialises svc around hal and store (borrowed) and root (reference
+ * taken). Returns ADCP_OK or the error. */
+enum adcp_status service_init(struct service *svc, struct hal *hal,
+                              struct store *store, X509 *root,
+                              const char *ca_key_label,
+                              struct adcp_error *err);
+void service_cleanup(struct service *svc);
+
+/* Records where hsm's user PIN file is. Returns 0, or -1 without memory. */
+int service_add_pin_file(struct service *svc, const char *hsm,
+                         const char *path);
+
+/*
+ * Identifies the caller from the Authorization header value (may be NULL)
+ * and the verified TLS client certificate (may be NULL). No credentials at
+ * all gives the anonymous role; credentials that do not check out are
+ * ADCP_ERR_UNAUTHENTICATED.
+ */
+enum adcp_status service_authenticate(struct service *svc,
+                                      const char *authorization,
+                                      X509 *peer_cert,
+                                      struct service_caller *caller,
+                                      struct adcp_error *err);
+
+/*
+ * Runs request through its manager and returns the response message (never
+ * NULL unless memory runs out). Wipes the request's credentials once the
+ * HSM has used them. Appends request and response to the audit log.
+ */
+struct adcp_msg *service_dispatch(struct service *svc,
+                                  const struct service_caller *caller,
+                                  struct adcp_msg *request);
+
+/* Returns the CA key of hsm as an HSM-backed EVP_PKEY (cached; the caller
+ * does not free it), or NULL with err set. */
+EVP_PKEY *service_ca_key(struct service *svc, struct hal_hsm *hsm,
+                         struct adcp_error *err);
+
+/* Managers, one per concern; each returns the response status. */
+enum adcp_status host_manager_register(struct service *svc,
+                                       const struct service_caller *caller,
+                                       const struct adcp_msg *request,
+                                       struct adcp_msg *response);
+enum adcp_status cert_manager_issue(struct service *svc,
+                                    const struct service_caller *caller,
+                                    struct adcp_msg *request,
+                                    struct adcp_msg *response);
+enum adcp_status cert_manager_get(struct service *svc,
+                                  const struct service_caller *caller,
+                                  const struct adcp_msg *request,
+                                  struct adcp_msg *response);
+enum adcp_status cert_manager_ca(struct service *svc,
+                                 struct adcp_msg *response);
+enum adcp_status keys_manager_generate(struct service *svc,
+                                       const struct service_caller *caller,
+                                       struct adcp_msg *request,
+                                       struct adcp_msg *response);
+enum adcp_status crypto_manager_initsession(struct service *svc,
+                                            const struct service_caller *caller,
+                                            struct adcp_msg *request,
+                                            struct adcp_msg *response);
+
+/* Appends msg to the audit log; credentials are never written. */
+void audit_record(struct service *svc, const struct adcp_msg *msg);
+
+/* Formats t as RFC 3339 UTC ("2026-12-04T03:11:09Z"). */
+void service_time_rfc3339(time_t t, char out[32]);
+
+/* Computes the SHA-256 verifier of a bearer token. */
+void service_token_verifier(const char *token,
+                            unsigned char out[STORE_VERIFIER_LEN]);
+
+#endif
