@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# The main job, end to end, on a fresh Debian 12 machine (run as root):
+# install the packages, build, start hsm4ssld on the embedded default
+# (SQLite and a SoftHSM2 token of its own), enroll two hosts SE and CL,
+# get their certificates and complete a mutual TLS handshake between them.
+#
+# Everything goes into ./quickstart (made anew on each run). The server is
+# left running at the end so that you can go on; the last lines say how.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+work=${HSM4SSL_QUICKSTART_DIR:-$top/quickstart}
+port=${HSM4SSL_QUICKSTART_PORT:-8443}
+bin=$top/build
+pass=quickstart-passphrase
+
+step() { printf '\n== %s\n' "$*"; }
+fail() { printf 'quickstart: %s\n' "$*" >&2; exit 1; }
+
+[ "$(id -u)" -eq 0 ] || fail "run as root (it installs packages): sudo $0"
+
+step "Installing the Debian packages HSM4SSL needs"
+"$top/scripts/install-deps.sh"
+
+step "Building hsm4ssld and ssleverywhere"
+cmake -S "$top" -B "$bin" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$bin" -j"$(nproc)" >/dev/null
+echo "built $bin/hsm4ssld and $bin/ssleverywhere"
+
+if [ -f "$work/server.pid" ] && kill -0 "$(cat "$work/server.pid")" 2>/dev/null; then
+    step "Stopping the server of the previous quick start"
+    kill "$(cat "$work/server.pid")"
+    sleep 1
+fi
+for ns in hsm4ssl-qs-se hsm4ssl-qs-cl; do
+    ip netns del "$ns" 2>/dev/null || true
+done
+rm -rf "$work"
+mkdir -p "$work"
+
+step "Starting hsm4ssld on a new data directory (embedded default)"
+"$bin/hsm4ssld" serve --data-dir "$work/data" --listen "127.0.0.1:$port" \
+    >"$work/server.out" 2>"$work/server.log" &
+echo $! >"$work/server.pid"
+for _ in $(seq 100); do
+    grep -q '^listening on' "$work/server.out" 2>/dev/null && break
+    kill -0 "$(cat "$work/server.pid")" 2>/dev/null ||
+        { cat "$work/server.log" >&2; fail "hsm4ssld did not start"; }
+    sleep 0.2
+done
+grep -q '^listening on' "$work/server.out" ||
+    { cat "$work/server.log" >&2; fail "hsm4ssld did not start in 20 s"; }
+cat "$work/server.out"
+fingerprint=$(sed -n 's/^root CA SHA-256 fingerprint: //p' "$work/server.out")
+url=https://127.0.0.1:$port
+admin_token_file=$work/data/admin.token
+
+# Two hosts in network namespaces of their own when the kernel allows it,
+# else both on loopback.
+se_ip=127.0.0.1 cl_ip=127.0.0.1 netns=no
+if ip netns add hsm4ssl-qs-se 2>/dev/null; then
+    ip netns add hsm4ssl-qs-cl
+    ip link add qs-se type veth peer name qs-cl
+    ip link set qs-se netns hsm4ssl-qs-se
+    ip link set qs-cl netns hsm4ssl-qs-cl
+    ip -n hsm4ssl-qs-se addr add 198.18.0.1/30 dev qs-se
+    ip -n hsm4ssl-qs-cl addr add 198.18.0.2/30 dev qs-cl
+    for ns in hsm4ssl-qs-se hsm4ssl-qs-cl; do
+        ip -n "$ns" link set lo up
+    done
+    ip -n hsm4ssl-qs-se link set qs-se up
+    ip -n hsm4ssl-qs-cl link set qs-cl up
+    se_ip=198.18.0.1 cl_ip=198.18.0.2 netns=yes
+fi
+
+step "Registering hosts SE ($se_ip) and CL ($cl_ip) with the admin token"
+cli() { "$bin/ssleverywhere" "$@"; }
+se_token=$(cli -dir "$work/SE" -add_host -name SE -dns se.example.test \
+    -ip "$se_ip" -server "$url" -cafile "$work/data/ca/root.crt" \
+    -admin_token_file "$admin_token_file")
+cl_token=$(cli -dir "$work/CL" -add_host -name CL -dns cl.example.test \
+    -ip "$cl_ip" -server "$url" -cafile "$work/data/ca/root.crt" \
+    -admin_token_file "$admin_token_file")
+
+step "Enrolling each host (the root is checked against its fingerprint)"
+cli -dir "$work/SE" -enroll -server "$url" -fingerprint "$fingerprint" \
+    -token "$se_token"
+cli -dir "$work/CL" -enroll -server "$url" -fingerprint "$fingerprint" \
+    -token "$cl_token"
+
+step "SE: ssleverywhere -gen_cert -name SE -default"
+cli -dir "$work/SE" -gen_cert -name SE -default -passout "pass:$pass"
+
+step "CL: ssleverywhere -gen_cert -name CL -manual -key_type rsa -key_length 4096 -encryption des3 -hash sha512"
+cli -dir "$work/CL" -gen_cert -name CL -manual -key_type rsa \
+    -key_length 4096 -encryption des3 -hash sha512 -passout "pass:$pass"
+
+step "Mutual TLS between SE (openssl s_server -Verify) and CL (s_client)"
+in_ns() { if [ "$netns" = yes ]; then ip netns exec "$1" "${@:2}"; else "${@:2}"; fi; }
+tls_port=9443
+in_ns hsm4ssl-qs-se openssl s_server -quiet -accept "$se_ip:$tls_port" \
+    -cert "$work/SE/certs/SE.crt" -key "$work/SE/private/SE.key" \
+    -pass "pass:$pass" -CAfile "$work/SE/certs/ca-chain.crt" \
+    -Verify 1 -verify_return_error >"$work/s_server.out" 2>&1 &
+server_pid=$!
+sleep 1
+echo "hello from CL" | in_ns hsm4ssl-qs-cl openssl s_client -quiet \
+    -connect "$se_ip:$tls_port" -verify_hostname se.example.test \
+    -cert "$work/CL/certs/CL.crt" -key "$work/CL/private/CL.key" \
+    -pass "pass:$pass" -CAfile "$work/CL/certs/ca-chain.crt" \
+    -verify_return_error >"$work/s_client.out" 2>&1 || true
+sleep 0.5
+kill "$server_pid" 2>/dev/null || true
+wait "$server_pid" 2>/dev/null || true
+if grep -q "hello from CL" "$work/s_server.out"; then
+    echo "handshake complete: SE verified CL's certificate, CL verified SE's"
+    echo "SE received: $(grep 'hello from CL' "$work/s_server.out")"
+else
+    cat "$work/s_client.out" "$work/s_server.out" >&2
+    fail "the mutual TLS handshake failed"
+fi
+if [ "$netns" = yes ]; then
+    ip netns del hsm4ssl-qs-se
+    ip netns del hsm4ssl-qs-cl
+fi
+
+step "Done"
+cat <<EOF
+Certificates:  $work/SE/certs/SE.crt, $work/CL/certs/CL.crt
+Private keys:  $work/SE/private/SE.key, $work/CL/private/CL.key
+               (encrypted; passphrase "$pass")
+Server:        $url, data in $work/data, log in $work/server.log
+               running as PID $(cat "$work/server.pid"); stop it with
+               kill \$(cat $work/server.pid)
+Admin token:   $admin_token_file
+Go on:         $bin/ssleverywhere --help, docs/cli.md, docs/api.md
+EOF
