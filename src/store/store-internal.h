@@ -33,8 +33,7 @@ struct store_ops {
 
     enum adcp_status (*host_add)(struct store *store, struct store_host *host,
                                  struct adcp_error *err);
-    enum adcp_status (*host_get_by_name)(struct store *store,
-                                         const char *name,
+    enum adcp_status (*host_get_by_name)(struct store *store, const char *name,
                                          struct store_host *out,
                                          struct adcp_error *err);
     enum adcp_status (*host_get_by_id)(struct store *store, int64_t id,
@@ -63,8 +62,7 @@ struct store_ops {
                                 const struct store_key *key,
                                 struct adcp_error *err);
     enum adcp_status (*key_get)(struct store *store, const char *label,
-                                struct store_key *out,
-                                struct adcp_error *err);
+                                struct store_key *out, struct adcp_error *err);
 
     enum adcp_status (*audit_append)(struct store *store,
                                      const struct store_audit_entry *entry,
@@ -73,8 +71,7 @@ struct store_ops {
                               int64_t *count, struct adcp_error *err);
 
     enum adcp_status (*setting_set)(struct store *store, const char *name,
-                                    const char *value,
-                                    struct adcp_error *err);
+                                    const char *value, struct adcp_error *err);
     enum adcp_status (*setting_get)(struct store *store, const char *name,
                                     char *value, size_t size,
                                     struct adcp_error *err);

@@ -86,8 +86,7 @@ store_timestamp_now(char out[ADCP_TIMESTAMP_MAX])
     gettimeofday(&now, NULL);
     gmtime_r(&now.tv_sec, &tm);
     strftime(seconds, sizeof(seconds), "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out, ADCP_TIMESTAMP_MAX, "%s.%06ldZ", seconds,
-             (long)now.tv_usec);
+    snprintf(out, ADCP_TIMESTAMP_MAX, "%s.%06ldZ", seconds, (long)now.tv_usec);
 }
 
 /* Argument checks shared by all back ends. */
@@ -181,14 +180,14 @@ check_host(const struct store_host *host, struct adcp_error *err)
 {
     enum adcp_status status;
 
-    status = check_text_field(host->name, sizeof(host->name), true, "name",
-                              err);
+    status =
+        check_text_field(host->name, sizeof(host->name), true, "name", err);
     if (status == ADCP_OK)
-        status = check_names(host->dns_names, host->dns_count, "dns_names",
+        status =
+            check_names(host->dns_names, host->dns_count, "dns_names", err);
+    if (status == ADCP_OK)
+        status = check_names(host->ip_addresses, host->ip_count, "ip_addresses",
                              err);
-    if (status == ADCP_OK)
-        status = check_names(host->ip_addresses, host->ip_count,
-                             "ip_addresses", err);
     return status;
 }
 
@@ -210,8 +209,8 @@ check_cert(const struct store_cert *cert, struct adcp_error *err)
         status = check_text_field(cert->subject, sizeof(cert->subject), true,
                                   "subject", err);
     if (status == ADCP_OK)
-        status = check_text_field(cert->hsm, sizeof(cert->hsm), false, "hsm",
-                                  err);
+        status =
+            check_text_field(cert->hsm, sizeof(cert->hsm), false, "hsm", err);
     if (status == ADCP_OK)
         status = check_string(cert->pem, "pem", err);
     return status;
@@ -222,14 +221,13 @@ check_key(const struct store_key *key, struct adcp_error *err)
 {
     enum adcp_status status;
 
-    status = check_text_field(key->label, sizeof(key->label), true, "label",
-                              err);
+    status =
+        check_text_field(key->label, sizeof(key->label), true, "label", err);
     if (status == ADCP_OK)
-        status = check_text_field(key->type, sizeof(key->type), true, "type",
-                                  err);
+        status =
+            check_text_field(key->type, sizeof(key->type), true, "type", err);
     if (status == ADCP_OK)
-        status = check_text_field(key->hsm, sizeof(key->hsm), true, "hsm",
-                                  err);
+        status = check_text_field(key->hsm, sizeof(key->hsm), true, "hsm", err);
     if (status == ADCP_OK)
         status = check_string(key->public_pem, "public_pem", err);
     return status;
@@ -246,9 +244,9 @@ check_audit(const struct store_audit_entry *entry, struct adcp_error *err)
         status = check_text_field(entry->direction, sizeof(entry->direction),
                                   true, "direction", err);
     if (status == ADCP_OK)
-        status = check_text_field(entry->message_type,
-                                  sizeof(entry->message_type), true,
-                                  "message_type", err);
+        status =
+            check_text_field(entry->message_type, sizeof(entry->message_type),
+                             true, "message_type", err);
     if (status == ADCP_OK)
         status = check_string(entry->json, "json", err);
     return status;
@@ -333,8 +331,7 @@ store_enrollment_add(struct store *store, int64_t host_id,
                      time_t expires, struct adcp_error *err)
 {
     if (store == NULL || verifier == NULL)
-        return fail_null(err, __func__,
-                         store == NULL ? "store" : "verifier");
+        return fail_null(err, __func__, store == NULL ? "store" : "verifier");
     if (host_id <= 0)
         return adcp_error_set(err, ADCP_ERR_INVALID_FIELD, "host_id",
                               "host_id %lld is not a stored host's id; "
@@ -388,8 +385,8 @@ store_cert_add(struct store *store, const struct store_cert *cert,
 }
 
 enum adcp_status
-store_cert_get(struct store *store, const char *serial,
-               struct store_cert *out, struct adcp_error *err)
+store_cert_get(struct store *store, const char *serial, struct store_cert *out,
+               struct adcp_error *err)
 {
     enum adcp_status status;
 

@@ -1,0 +1,225 @@
+/*
+ * Internal interface of the SQLite back end. store_sqlite.c owns the
+ * connection pool, statement cache, transactions, schema upgrades and
+ * opening; store_sqlite_hosts.c and store_sqlite_records.c implement the
+ * operations on rows with these helpers.
+ *
+ * Every operation takes a connection with store_sqlite_acquire, uses its
+ * cached statements and gives it back with store_sqlite_release, which
+ * also rolls back a transaction left open by a failure.
+ */
+#ifndef HSM4SSL_STORE_SQLITE_INTERNAL_H
+#define HSM4SSL_STORE_SQLITE_INTERNAL_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+
+#include "store/store-internal.h"
+
+/* NOTE: the limit is a guess: one connection per worker thread on a host
+ * of up to 16 cores. Threads beyond it wait for a free connection. */
+#define STORE_SQLITE_POOL_MAX 16
+
+/* Statements cached per connection; their SQL is in store_sqlite.c. */
+enum store_sqlite_stmt {
+    STMT_BEGIN = 0,
+    STMT_BEGIN_IMMEDIATE,
+    STMT_COMMIT,
+    STMT_ROLLBACK,
+    STMT_HOST_INSERT,
+    STMT_HOST_NAME_INSERT,
+    STMT_HOST_BY_NAME,
+    STMT_HOST_BY_ID,
+    STMT_HOST_NAMES,
+    STMT_TOKEN_INSERT,
+    STMT_TOKEN_CONSUME,
+    STMT_TOKEN_HOST,
+    STMT_TOKEN_LOOKUP,
+    STMT_CERT_INSERT,
+    STMT_CERT_GET,
+    STMT_KEY_INSERT,
+    STMT_KEY_GET,
+    STMT_AUDIT_INSERT,
+    STMT_COUNT_HOSTS,
+    STMT_COUNT_CERTIFICATES,
+    STMT_COUNT_KEYS,
+    STMT_COUNT_AUDIT_LOG,
+    STMT_COUNT_ENROLLMENT_TOKENS,
+    STMT_SETTING_SET,
+    STMT_SETTING_GET,
+    STMT_ID_COUNT
+};
+
+/* One connection and its prepared statements, used by one thread at a
+ * time. */
+struct store_sqlite_conn {
+    sqlite3 *db;
+    sqlite3_stmt *stmts[STMT_ID_COUNT]; /* prepared on first use */
+};
+
+struct store_sqlite {
+    struct store base; /* first, so a struct store * converts back */
+    char *path;
+    pthread_mutex_t lock; /* guards idle, idle_count and open_count */
+    pthread_cond_t released;
+    struct store_sqlite_conn *idle[STORE_SQLITE_POOL_MAX];
+    size_t idle_count;
+    size_t open_count; /* idle and in use; at most STORE_SQLITE_POOL_MAX */
+};
+
+static inline struct store_sqlite *
+store_sqlite_from(struct store *store)
+{
+    return (struct store_sqlite *)store;
+}
+
+/* Connections. */
+
+enum adcp_status store_sqlite_acquire(struct store_sqlite *store,
+                                      struct store_sqlite_conn **out,
+                                      struct adcp_error *err);
+void store_sqlite_release(struct store_sqlite *store,
+                          struct store_sqlite_conn *conn);
+
+/* Statements: store_sqlite_stmt prepares on first use and returns the
+ * cached statement; store_sqlite_stmt_done resets it and accepts NULL. */
+
+enum adcp_status store_sqlite_stmt(struct store_sqlite_conn *conn,
+                                   enum store_sqlite_stmt id,
+                                   sqlite3_stmt **out, const char *op,
+                                   struct adcp_error *err);
+void store_sqlite_stmt_done(sqlite3_stmt *stmt);
+
+/* Transactions. A read transaction sees one snapshot of the database. A
+ * write transaction takes the write lock at BEGIN (BEGIN IMMEDIATE),
+ * waiting up to the busy timeout, so it cannot fail later because a read
+ * lock could not be upgraded. */
+
+enum adcp_status store_sqlite_begin_read(struct store_sqlite_conn *conn,
+                                         const char *op,
+                                         struct adcp_error *err);
+enum adcp_status store_sqlite_begin_write(struct store_sqlite_conn *conn,
+                                          const char *op,
+                                          struct adcp_error *err);
+enum adcp_status store_sqlite_commit(struct store_sqlite_conn *conn,
+                                     const char *op, struct adcp_error *err);
+
+/*
+ * Errors. op is a verb phrase such as "add host", used in the log line
+ * and in err's message. store_sqlite_fail maps an SQLite failure to
+ * ADCP_ERR_STORAGE and logs it; call it before resetting the statement,
+ * which would replace the connection's error message.
+ */
+
+enum adcp_status store_sqlite_fail(const struct store_sqlite_conn *conn, int rc,
+                                   const char *op, struct adcp_error *err);
+enum adcp_status store_sqlite_fail_corrupt(const char *column, const char *op,
+                                           struct adcp_error *err);
+enum adcp_status store_sqlite_fail_memory(const char *op,
+                                          struct adcp_error *err);
+enum adcp_status store_sqlite_fail_unknown_host(int64_t host_id,
+                                                struct adcp_error *err);
+
+/* True for a UNIQUE or PRIMARY KEY violation, which callers report as
+ * ADCP_ERR_CONFLICT naming the value. Needs extended result codes, which
+ * every connection enables. */
+static inline bool
+is_unique_violation(int rc)
+{
+    return rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY;
+}
+
+/* Binders that keep the first failure in *rc and skip the rest, so a
+ * statement's bindings read as a list followed by one check. Strings are
+ * bound without a copy, so they must outlive the statement's step. */
+static inline void
+bind_text(sqlite3_stmt *stmt, int index, const char *value, int *rc)
+{
+    if (*rc == SQLITE_OK)
+        *rc = sqlite3_bind_text(stmt, index, value, -1, SQLITE_STATIC);
+}
+
+static inline void
+bind_int64(sqlite3_stmt *stmt, int index, int64_t value, int *rc)
+{
+    if (*rc == SQLITE_OK)
+        *rc = sqlite3_bind_int64(stmt, index, value);
+}
+
+/* Binds value, or NULL when value is 0 (no host, not revoked). */
+static inline void
+bind_int64_or_null(sqlite3_stmt *stmt, int index, int64_t value, int *rc)
+{
+    if (*rc != SQLITE_OK)
+        return;
+    if (value == 0)
+        *rc = sqlite3_bind_null(stmt, index);
+    else
+        *rc = sqlite3_bind_int64(stmt, index, value);
+}
+
+static inline void
+bind_verifier(sqlite3_stmt *stmt, int index,
+              const unsigned char verifier[STORE_VERIFIER_LEN], int *rc)
+{
+    if (*rc == SQLITE_OK)
+        *rc = sqlite3_bind_blob(stmt, index, verifier, STORE_VERIFIER_LEN,
+                                SQLITE_STATIC);
+}
+
+static inline bool
+column_field(sqlite3_stmt *stmt, int column, char *dst, size_t size)
+{
+    return store_copy_field(dst, size,
+                            (const char *)sqlite3_column_text(stmt, column));
+}
+
+/* Operations, one per member of struct store_ops. */
+
+enum adcp_status store_sqlite_host_add(struct store *base,
+                                       struct store_host *host,
+                                       struct adcp_error *err);
+enum adcp_status store_sqlite_host_get_by_name(struct store *base,
+                                               const char *name,
+                                               struct store_host *out,
+                                               struct adcp_error *err);
+enum adcp_status store_sqlite_host_get_by_id(struct store *base, int64_t id,
+                                             struct store_host *out,
+                                             struct adcp_error *err);
+enum adcp_status
+store_sqlite_enrollment_add(struct store *base, int64_t host_id,
+                            const unsigned char verifier[STORE_VERIFIER_LEN],
+                            time_t expires, struct adcp_error *err);
+enum adcp_status store_sqlite_enrollment_consume(
+    struct store *base, const unsigned char verifier[STORE_VERIFIER_LEN],
+    int64_t *host_id, struct adcp_error *err);
+enum adcp_status
+store_sqlite_enrollment_lookup(struct store *base,
+                               const unsigned char verifier[STORE_VERIFIER_LEN],
+                               int64_t *host_id, struct adcp_error *err);
+enum adcp_status store_sqlite_cert_add(struct store *base,
+                                       const struct store_cert *cert,
+                                       struct adcp_error *err);
+enum adcp_status store_sqlite_cert_get(struct store *base, const char *serial,
+                                       struct store_cert *out,
+                                       struct adcp_error *err);
+enum adcp_status store_sqlite_key_add(struct store *base,
+                                      const struct store_key *key,
+                                      struct adcp_error *err);
+enum adcp_status store_sqlite_key_get(struct store *base, const char *label,
+                                      struct store_key *out,
+                                      struct adcp_error *err);
+enum adcp_status
+store_sqlite_audit_append(struct store *base,
+                          const struct store_audit_entry *entry,
+                          struct adcp_error *err);
+enum adcp_status store_sqlite_count(struct store *base, enum store_table table,
+                                    int64_t *count, struct adcp_error *err);
+enum adcp_status store_sqlite_setting_set(struct store *base, const char *name,
+                                          const char *value,
+                                          struct adcp_error *err);
+enum adcp_status store_sqlite_setting_get(struct store *base, const char *name,
+                                          char *value, size_t size,
+                                          struct adcp_error *err);
+
+#endif

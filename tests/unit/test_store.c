@@ -1,0 +1,1011 @@
+/*
+ * Storage tests on a real SQLite file in a temporary directory. Each test
+ * gets a fresh directory and database; raw sqlite3 connections check what
+ * reached the file.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "store/store-internal.h"
+#include "store/store.h"
+
+/* Checks that call returned want, and prints the error's message when it
+ * did not; err is the struct adcp_error the call filled. */
+#define assert_status(call, want, err)                                         \
+    do {                                                                       \
+        enum adcp_status got_ = (call);                                        \
+        if (got_ != (want))                                                    \
+            fail_msg("%s returned %s, expected %s: %s", #call,                 \
+                     adcp_status_name(got_), adcp_status_name(want),           \
+                     (err).message);                                           \
+    } while (0)
+
+struct fixture {
+    char dir[PATH_MAX];
+    char path[PATH_MAX + 16];
+    struct store *store;
+};
+
+static const char test_pem[] = "-----BEGIN CERTIFICATE-----\n"
+                               "MIIBtest\n"
+                               "-----END CERTIFICATE-----\n";
+
+static int
+setup(void **state)
+{
+    struct fixture *fx = calloc(1, sizeof(*fx));
+    const char *tmp = getenv("TMPDIR");
+
+    if (fx == NULL)
+        return -1;
+    snprintf(fx->dir, sizeof(fx->dir), "%s/test_store.XXXXXX",
+             tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
+    if (mkdtemp(fx->dir) == NULL) {
+        free(fx);
+        return -1;
+    }
+    snprintf(fx->path, sizeof(fx->path), "%s/hsm4ssl.db", fx->dir);
+    *state = fx;
+    return 0;
+}
+
+static void
+remove_file(const struct fixture *fx, const char *suffix)
+{
+    char name[PATH_MAX + 16];
+
+    snprintf(name, sizeof(name), "%s%s", fx->path, suffix);
+    if (unlink(name) != 0 && errno != ENOENT)
+        fprintf(stderr, "cannot remove %s: %s\n", name, strerror(errno));
+}
+
+static int
+teardown(void **state)
+{
+    struct fixture *fx = *state;
+
+    store_close(fx->store);
+    remove_file(fx, "");
+    remove_file(fx, "-wal");
+    remove_file(fx, "-shm");
+    remove_file(fx, "-journal");
+    if (rmdir(fx->dir) != 0)
+        fprintf(stderr, "cannot remove %s: %s\n", fx->dir, strerror(errno));
+    free(fx);
+    return 0;
+}
+
+/* Opens fx->store, failing the test with the error's message. */
+static void
+open_store(struct fixture *fx)
+{
+    struct adcp_error err = {0};
+    enum adcp_status status;
+
+    status = store_open_sqlite(fx->path, &fx->store, &err);
+    if (status != ADCP_OK)
+        fail_msg("store_open_sqlite: %s", err.message);
+    assert_non_null(fx->store);
+}
+
+static void
+reopen_store(struct fixture *fx)
+{
+    store_close(fx->store);
+    fx->store = NULL;
+    open_store(fx);
+}
+
+/* Runs one query on a separate raw connection and returns column 0 of the
+ * first row as an integer. */
+static int64_t
+raw_query_int(const struct fixture *fx, const char *sql)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *stmt = NULL;
+    int64_t value;
+
+    assert_int_equal(sqlite3_open_v2(fx->path, &db, SQLITE_OPEN_READONLY, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &stmt, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
+    value = sqlite3_column_int64(stmt, 0);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return value;
+}
+
+static void
+raw_exec(const struct fixture *fx, const char *sql)
+{
+    sqlite3 *db = NULL;
+
+    assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
+static int64_t
+add_host(struct fixture *fx, const char *name)
+{
+    struct store_host host = {0};
+    struct adcp_error err = {0};
+
+    snprintf(host.name, sizeof(host.name), "%s", name);
+    if (store_host_add(fx->store, &host, &err) != ADCP_OK)
+        fail_msg("store_host_add %s: %s", name, err.message);
+    assert_true(host.id > 0);
+    return host.id;
+}
+
+static void
+make_cert(struct store_cert *cert, const char *serial, int64_t host_id)
+{
+    memset(cert, 0, sizeof(*cert));
+    snprintf(cert->serial, sizeof(cert->serial), "%s", serial);
+    cert->host_id = host_id;
+    snprintf(cert->subject, sizeof(cert->subject), "CN=web1.example.test");
+    cert->not_before = 1700000000;
+    cert->not_after = 1731536000;
+    cert->pem = (char *)test_pem;
+    snprintf(cert->hsm, sizeof(cert->hsm), "softhsm-1");
+}
+
+static void
+make_verifier(unsigned char verifier[STORE_VERIFIER_LEN], unsigned char seed)
+{
+    for (size_t i = 0; i < STORE_VERIFIER_LEN; i++)
+        verifier[i] = (unsigned char)(seed + i * 7);
+}
+
+/* Opening. */
+
+static void
+open_sets_schema_version(void **state)
+{
+    struct fixture *fx = *state;
+
+    open_store(fx);
+    assert_int_equal(raw_query_int(fx, "PRAGMA user_version"),
+                     store_sqlite_schema_version());
+    assert_int_equal(raw_query_int(fx, "SELECT count(*) FROM sqlite_schema"
+                                       " WHERE type = 'table' AND name IN"
+                                       " ('hosts', 'host_names',"
+                                       " 'enrollment_tokens', 'certificates',"
+                                       " 'keys', 'audit_log', 'settings')"),
+                     7);
+    assert_int_equal(raw_query_int(fx, "SELECT count(*) FROM sqlite_schema"
+                                       " WHERE type = 'index' AND name IN"
+                                       " ('certificates_host',"
+                                       " 'certificates_not_after')"),
+                     2);
+}
+
+static void
+open_uses_wal_journal(void **state)
+{
+    struct fixture *fx = *state;
+
+    open_store(fx);
+    assert_int_equal(raw_query_int(fx, "SELECT journal_mode = 'wal'"
+                                       " FROM pragma_journal_mode"),
+                     1);
+}
+
+static void
+reopen_keeps_data(void **state)
+{
+    struct fixture *fx = *state;
+    struct store_host host = {0};
+    struct adcp_error err = {0};
+    int64_t id;
+
+    open_store(fx);
+    id = add_host(fx, "web1");
+    reopen_store(fx);
+    assert_status(store_host_get_by_name(fx->store, "web1", &host, &err),
+                  ADCP_OK, err);
+    assert_int_equal(host.id, id);
+    assert_int_equal(raw_query_int(fx, "PRAGMA user_version"),
+                     store_sqlite_schema_version());
+    store_host_clear(&host);
+}
+
+static void
+write_is_visible_to_other_connection(void **state)
+{
+    struct fixture *fx = *state;
+
+    open_store(fx);
+    add_host(fx, "web1");
+    /* The store is still open: the row must already be committed. */
+    assert_int_equal(raw_query_int(fx, "SELECT count(*) FROM hosts"), 1);
+}
+
+static void
+open_rejects_newer_schema(void **state)
+{
+    struct fixture *fx = *state;
+    struct adcp_error err = {0};
+    struct store *store = NULL;
+
+    open_store(fx);
+    store_close(fx->store);
+    fx->store = NULL;
+    raw_exec(fx, "PRAGMA user_version = 999");
+    assert_status(store_open_sqlite(fx->path, &store, &err), ADCP_ERR_STORAGE,
+                  err);
+    assert_null(store);
+    assert_non_null(strstr(err.message, "999"));
+}
+
+static void
+open_rejects_missing_directory(void **state)
+{
+    struct fixture *fx = *state;
+    struct adcp_error err = {0};
+    struct store *store = NULL;
+    char path[PATH_MAX + 32];
+
+    snprintf(path, sizeof(path), "%s/missing/hsm4ssl.db", fx->dir);
+    assert_status(store_open_sqlite(path, &store, &err), ADCP_ERR_STORAGE, err);
+    assert_null(store);
+    assert_non_null(strstr(err.message, path));
+}
+
+/* File modes. */
+
+static unsigned
+file_mode(const struct fixture *fx, const char *suffix)
+{
+    char name[PATH_MAX + 16];
+    struct stat st;
+
+    snprintf(name, sizeof(name), "%s%s", fx->path, suffix);
+    if (stat(name, &st) != 0)
+        fail_msg("stat %s: %s", name, strerror(errno));
+    return (unsigned)(st.st_mode & 0777);
+}
+
+static void
+files_have_mode_0600(void **state)
+{
+    struct fixture *fx = *state;
+    mode_t old_umask;
+
+    /* With umask 0 a file created with SQLite's default would be 0666. */
+    old_umask = umask(0);
+    open_store(fx);
+    add_host(fx, "web1");
+    umask(old_umask);
+    assert_int_equal(file_mode(fx, ""), 0600);
+    assert_int_equal(file_mode(fx, "-wal"), 0600);
+    assert_int_equal(file_mode(fx, "-shm"), 0600);
+}
+
+static void
+open_narrows_wide_mode(void **state)
+{
+    struct fixture *fx = *state;
+    FILE *file;
+
+    file = fopen(fx->path, "w");
+    assert_non_null(file);
+    fclose(file);
+    assert_int_equal(chmod(fx->path, 0644), 0);
+    open_store(fx);
+    assert_int_equal(file_mode(fx, ""), 0600);
+}
+
+/* Hosts. */
+
+static void
+host_add_and_get_with_names(void **state)
+{
+    struct fixture *fx = *state;
+    char *dns[] = {"web1.example.test", "www.example.test"};
+    char *ips[] = {"192.0.2.10"};
+    struct store_host host = {0};
+    struct store_host got = {0};
+    struct adcp_error err = {0};
+
+    open_store(fx);
+    snprintf(host.name, sizeof(host.name), "web1");
+    host.dns_names = dns;
+    host.dns_count = 2;
+    host.ip_addresses = ips;
+    host.ip_count = 1;
+    assert_status(store_host_add(fx->store, &host, &err), ADCP_OK, err);
+    assert_true(host.id > 0);
+    assert_true(host.created > 0);
+
+    assert_status(store_host_get_by_name(fx->store, "web1", &got, &err),
+                  ADCP_OK, err);
+    assert_int_equal(got.id, host.id);
+    assert_string_equal(got.name, "web1");
+    assert_int_equal(got.created, host.created);
+    assert_int_equal(got.dns_count, 2);
+    assert_string_equal(got.dns_names[0], "web1.example.test");
+    assert_string_equal(got.dns_names[1], "www.example.test");
+    assert_int_equal(got.ip_count, 1);
+    assert_string_equal(got.ip_addresses[0], "192.0.2.10");
+    store_host_clear(&got);
+
+    assert_status(store_host_get_by_id(fx->store, host.id, &got, &err), ADCP_OK,
+                  err);
+    assert_string_equal(got.name, "web1");
+    assert_int_equal(got.dns_count, 2);
+    assert_int_equal(got.ip_count, 1);
+    store_host_clear(&got);
+}
+
+static void
+host_duplicate_name_conflicts(void **state)
+{
+    struct fixture *fx = *state;
+    struct store_host host = {0};
+    struct adcp_error err = {0};
+
+    open_store(fx);
+    add_host(fx, "web1");
+    snprintf(host.name, sizeof(host.name), "web1");
+    assert_status(store_host_add(fx->store, &host, &err), ADCP_ERR_CONFLICT,
+                  err);
+    assert_string_equal(err.field, "name");
+    assert_non_null(strstr(err.message, "\"web1\""));
+    assert_int_equal(host.id, 0);
+    assert_int_equal(raw_query_int(fx, "SELECT count(*) FROM hosts"), 1);
+}
+
+static void
+host_repeated_dns_name_rolls_back(void **state)
+{
+    struct fixture *fx = *state;
+    char *dns[] = {"web1.example.test", "web1.example.test"};
+    struct store_host host = {0};
+    struct adcp_error err = {0};
+
+    open_store(fx);
+    snprintf(host.name, sizeof(host.name), "web1");
+    host.dns_names = dns;
+    host.dns_count = 2;
+    assert_status(store_host_add(fx->store, &host, &err), ADCP_ERR_CONFLICT,
+                  err);
+    assert_string_equal(err.field, "dns_names");
+    /* The host row was inserted first; the transaction must undo it. */
+    assert_int_equal(raw_query_int(fx, "SELECT count(*) FROM hosts"), 0);
+    assert_int_equal(raw_query_int(fx, "SELECT count(*) FROM host_names"), 0);
+}
+
+static void
+host_unknown_is_not_found(void **state)
+{
+    struct fixture *fx = *state;
+    struct store_host got = {0};
+    struct adcp_error err = {0};
+
+    open_store(fx);
+    assert_status(store_host_get_by_name(fx->store, "nope", &got, &err),
+                  ADCP_ERR_NOT_FOUND, err);
+    assert_int_equal(got.id, 0);
+    assert_status(store_host_get_by_id(fx->store, 42, &got, &err),
+                  ADCP_ERR_NOT_FOUND, err);
+}
+
+static void
+host_empty_name_rejected(void **state)
+{
+    struct fixture *fx = *state;
+    struct store_host host = {0};
+    struct adcp_error err = {0};
+
+    open_store(fx);
+    assert_status(store_host_add(fx->store, &host, &err),
+                  ADCP_ERR_MISSING_FIELD, err);
+    assert_string_equal(err.field, "name");
+}
+
+/* Enrolment tokens. */
+
+static void
+token_consumed_only_once(void **state)
+{
+    struct fixture *fx = *state;
+    unsigned char verifier[STORE_VERIFIER_LEN];
+    struct adcp_error err = {0};
+    int64_t host_id;
+    int64_t got = 0;
+
+    open_store(fx);
+    host_id = add_host(fx, "web1");
+    make_verifier(verifier, 1);
+    assert_status(store_enrollment_add(fx->store, host_id, verifier,
+                                       time(NULL) + 3600, &err),
+                  ADCP_OK, err);
+    assert_status(store_enrollment_consume(fx->store, verifier, &got, &err),
+                  ADCP_OK, err);
+    assert_int_equal(got, host_id);
+    got = -1;
+    assert_status(store_enrollment_consume(fx->store, verifier, &got, &err),
+                  ADCP_ERR_UNAUTHENTICATED, err);
+    assert_int_equal(got, 0);
+    assert_int_equal(raw_query_int(fx, "SELECT count(*) FROM"
+                                       " enrollment_tokens"
+                                       " WHERE used_at IS NOT NULL"),
+                     1);
+}
+
+static void
+token_expired_rejected(void **state)
+{
+    struct fixture *fx = *state;
+    unsigned char verifier[STORE_VERIFIER_LEN];
+    struct adcp_error err = {0};
+    int64_t host_id;
+    int64_t got = 0;
+
+    open_store(fx);
+    host_id = add_host(fx, "web1");
+    make_verifier(verifier, 2);
+    assert_status(store_enrollment_add(fx->store, host_id, verifier,
+                                       time(NULL) - 1, &err),
+                  ADCP_OK, err);
+    assert_status(store_enrollment_lookup(fx->store, verifier, &got, &err),
+                  ADCP_ERR_UNAUTHENTICATED, err);
+    assert_status(store_enrollment_consume(fx->store, verifier, &got, &err),
+                  ADCP_ERR_UNAUTHENTICATED, err);
+    assert_int_equal(got, 0);
+}
+
+static void
+token_unknown_rejected(void **state)
+{
+    struct fixture *fx = *state;
+    unsigned char verifier[STORE_VERIFIER_LEN];
+    struct adcp_error err = {0};
+    int64_t got = 0;
+
+    open_store(fx);
+    make_verifier(verifier, 3);
+    assert_status(store_enrollment_consume(fx->store, verifier, &got, &err),
+                  ADCP_ERR_UNAUTHENTICATED, err);
+    assert_status(store_enrollment_lookup(fx->store, verifier, &got, &err),
+                  ADCP_ERR_UNAUTHENTICATED, err);
+}
+
+static void
+token_lookup_does_not_consume(void **state)
+{
+    struct fixture *fx = *state;
+    unsigned char verifier[STORE_VERIFIER_LEN];
+    struct adcp_error err = {0};
+    int64_t host_id;
+    int64_t got = 0;
+
+    open_store(fx);
+    host_id = add_host(fx, "web1");
+    make_verifier(verifier, 4);
+    assert_status(store_enrollment_add(fx->store, host_id, verifier,
+                                       time(NULL) + 3600, &err),
+                  ADCP_OK, err);
+    for (int i = 0; i < 2; i++) {
+        got = 0;
+        assert_status(store_enrollment_lookup(fx->store, verifier, &got, &err),
+                      ADCP_OK, err);
+        assert_int_equal(got, host_id);
+    }
+    assert_status(store_enrollment_consume(fx->store, verifier, &got, &err),
+                  ADCP_OK, err);
+    assert_status(store_enrollment_lookup(fx->store, verifier, &got, &err),
+                  ADCP_ERR_UNAUTHENTICATED, err);
+}
+
+static void
+token_for_unknown_host_not_found(void **state)
+{
+    struct fixture *fx = *state;
+    unsigned char verifier[STORE_VERIFIER_LEN];
+    struct adcp_error err = {0};
+
+    open_store(fx);
+    make_verifier(verifier, 5);
+    assert_status(
+        store_enrollment_add(fx->store, 77, verifier, time(NULL) + 3600, &err),
+        ADCP_ERR_NOT_FOUND, err);
+    assert_non_null(strstr(err.message, "77"));
+}
+
+static void
+token_duplicate_verifier_conflicts(void **state)
+{
+    struct fixture *fx = *state;
+    unsigned char verifier[STORE_VERIFIER_LEN];
+    struct adcp_error err = {0};
+    int64_t host_id;
+
+    open_store(fx);
+    host_id = add_host(fx, "web1");
+    make_verifier(verifier, 6);
+    assert_status(store_enrollment_add(fx->store, host_id, verifier,
+                                       time(NULL) + 3600, &err),
+                  ADCP_OK, err);
+    assert_status(store_enrollment_add(fx->store, host_id, verifier,
+                                       time(NULL) + 3600, &err),
+                  ADCP_ERR_CONFLICT, err);
+}
+
+/* Certificates. */
+
+static void
+cert_add_and_get(void **state)
+{
+    struct fixture *fx = *state;
+    struct store_cert cert;
+    struct store_cert got = {0};
+    struct adcp_error err = {0};
+    int64_t host_id;
+
+    open_store(fx);
+    host_id = add_host(fx, "web1");
+    make_cert(&cert, "0A1B2C3D", host_id);
+    assert_status(store_cert_add(fx->store, &cert, &err), ADCP_OK, err);
+    assert_status(store_cert_get(fx->store, "0A1B2C3D", &got, &err), ADCP_OK,
+                  err);
+    assert_string_equal(got.serial, "0A1B2C3D");
+    assert_int_equal(got.host_id, host_id);
+    assert_string_equal(got.subject, "CN=web1.example.test");
+    assert_int_equal(got.not_before, 1700000000);
+    assert_int_equal(got.not_after, 1731536000);
+    assert_string_equal(got.pem, test_pem);
+    assert_string_equal(got.hsm, "softhsm-1");
+    assert_int_equal(got.revoked_at, 0);
+    store_cert_clear(&got);
+    assert_null(got.pem);
+}
+
+static void
+cert_of_ca_has_no_host(void **state)
+{
+    struct fixture *fx = *state;
+    struct store_cert cert;
+    struct store_cert got = {0};
+    struct adcp_error err = {0};
+
+    open_store(fx);
+    make_cert(&cert, "01", 0);
+    cert.revoked_at = 1710000000;
+    assert_status(store_cert_add(fx->store, &cert, &err), ADCP_OK, err);
+    assert_int_equal(raw_query_int(fx, "SELECT host_id IS NULL"
+                                       " FROM certificates"),
+                     1);
+    assert_status(store_cert_get(fx->store, "01", &got, &err), ADCP_OK, err);
+    assert_int_equal(got.host_id, 0);
+    assert_int_equal(got.revoked_at, 1710000000);
+    store_cert_clear(&got);
+}
+
+static void
+cert_duplicate_serial_keeps_first(void **state)
+{
+    struct fixture *fx = *state;
+    struct store_cert cert;
+    struct store_cert got = {0};
+    struct adcp_error err = {0};
+
+    open_store(fx);
+    make_cert(&cert, "ABCDEF", 0);
+    assert_status(store_cert_add(fx->store, &cert, &err), ADCP_OK, err);
+    snprintf(cert.subject, sizeof(cert.subject), "CN=intruder.example.test");
+    cert.pem = "-----BEGIN CERTIFICATE-----\nother\n";
+    assert_status(store_cert_add(fx->store, &cert, &err), ADCP_ERR_CONFLICT,
+                  err);
+    assert_string_equal(err.field, "serial");
+    assert_non_null(strstr(err.message, "ABCDEF"));
+    assert_status(store_cert_get(fx->store, "ABCDEF", &got, &err), ADCP_OK,
+                  err);
+    assert_string_equal(got.subject, "CN=web1.example.test");
+    assert_string_equal(got.pem, test_pem);
+    store_cert_clear(&got);
+}
+
+static void
+cert_for_unknown_host_not_found(void **state)
+{
+    struct fixture *fx = *state;
+    struct store_cert cert;
+    struct adcp_error err = {0};
+
+    open_store(fx);
+    make_cert(&cert, "02", 99);
+    assert_status(store_cert_add(fx->store, &cert, &err), ADCP_ERR_NOT_FOUND,
+                  err);
+    assert_int_equal(raw_query_int(fx, "SELECT count(*) FROM certificates"), 0);
+}
+
+static void
+cert_lower_case_serial_rejected(void **state)
+{
+    struct fixture *fx = *state;
+    struct store_cert cert;
+    struct store_cert got = {0};
+    struct adcp_error err = {0};
+
+    open_store(fx);
+    make_cert(&cert, "0a1b", 0);
+    assert_status(store_cert_add(fx->store, &cert, &err),
+                  ADCP_ERR_INVALID_FIELD, err);
+    assert_string_equal(err.field, "serial");
+    assert_status(store_cert_get(fx->store, "0a:1b", &got, &err),
+                  ADCP_ERR_INVALID_FIELD, err);
+}
+
+static void
+cert_unknown_is_not_found(void **state)
+{
+    struct fixture *fx = *state;
+    struct store_cert got = {0};
+    struct adcp_error err = {0};
+
+    open_store(fx);
+    assert_status(store_cert_get(fx->store, "FF", &got, &err),
+                  ADCP_ERR_NOT_FOUND, err);
+    assert_null(got.pem);
+}
+
+/* Keys. */
+
+static void
+key_add_and_get(void **state)
+{
+    struct fixture *fx = *state;
+    struct store_key key = {0};
+    struct store_key got = {0};
+    struct adcp_error err = {0};
+
+    open_store(fx);
+    snprintf(key.label, sizeof(key.label), "app-signing");
+    snprintf(key.type, sizeof(key.type), "ec");
+    key.bits = 384;
+    snprintf(key.hsm, sizeof(key.hsm), "softhsm-1");
+    key.public_pem = "-----BEGIN PUBLIC KEY-----\nMHYw\n";
+    assert_status(store_key_add(fx->store, &key, &err), ADCP_OK, err);
+    assert_status(store_key_get(fx->store, "app-signing", &got, &err), ADCP_OK,
+                  err);
+    assert_string_equal(got.label, "app-signing");
+    assert_string_equal(got.type, "ec");
+    assert_int_equal(got.bits, 384);
+    assert_string_equal(got.hsm, "softhsm-1");
+    assert_string_equal(got.public_pem, key.public_pem);
+    assert_true(got.created > 0);
+    store_key_clear(&got);
+
+    assert_status(store_key_add(fx->store, &key, &err), ADCP_ERR_CONFLICT, err);
+    assert_string_equal(err.field, "label");
+    assert_status(store_key_get(fx->store, "missing", &got, &err),
+                  ADCP_ERR_NOT_FOUND, err);
+}
+
+/* Audit log. */
+
+static void
+audit_append_and_count(void **state)
+{
+    struct fixture *fx = *state;
+    struct store_audit_entry entry = {0};
+    struct adcp_error err = {0};
+    int64_t count = -1;
+
+    open_store(fx);
+    snprintf(entry.direction, sizeof(entry.direction), "request");
+    snprintf(entry.message_type, sizeof(entry.message_type), "keypairgen");
+    entry.json = "{\"header\":{\"message_id\":\"1\"},\"body\":{}}";
+    for (int i = 1; i <= 3; i++) {
+        snprintf(entry.message_id, sizeof(entry.message_id), "%d", i);
+        assert_status(store_audit_append(fx->store, &entry, &err), ADCP_OK,
+                      err);
+    }
+    assert_status(store_count(fx->store, "audit_log", &count, &err), ADCP_OK,
+                  err);
+    assert_int_equal(count, 3);
+    assert_int_equal(raw_query_int(fx, "SELECT max(seq) FROM audit_log"), 3);
+    assert_int_equal(raw_query_int(fx, "SELECT count(*) FROM audit_log WHERE"
+                                       " json = '{\"header\":{\"message_id\""
+                                       ":\"1\"},\"body\":{}}'"),
+                     3);
+    /* at is ISO 8601 UTC with microseconds: 27 characters ending in Z. */
+    assert_int_equal(raw_query_int(fx, "SELECT count(*) FROM audit_log WHERE"
+                                       " length(at) = 27 AND at LIKE '%Z'"
+                                       " AND substr(at, 11, 1) = 'T'"),
+                     3);
+}
+
+/* Counting. */
+
+static void
+count_each_table(void **state)
+{
+    static const char *const tables[] = {
+        "hosts", "certificates", "keys", "audit_log", "enrollment_tokens",
+    };
+    struct fixture *fx = *state;
+    struct adcp_error err = {0};
+    int64_t count;
+
+    open_store(fx);
+    add_host(fx, "web1");
+    for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+        count = -1;
+        assert_status(store_count(fx->store, tables[i], &count, &err), ADCP_OK,
+                      err);
+        assert_int_equal(count, i == 0 ? 1 : 0);
+    }
+}
+
+static void
+count_unknown_table_rejected(void **state)
+{
+    struct fixture *fx = *state;
+    struct adcp_error err = {0};
+    int64_t count = -1;
+
+    open_store(fx);
+    add_host(fx, "web1");
+    assert_status(store_count(fx->store, "settings", &count, &err),
+                  ADCP_ERR_INVALID_FIELD, err);
+    assert_int_equal(
+        store_count(fx->store, "hosts; DROP TABLE hosts", &count, &err),
+        ADCP_ERR_INVALID_FIELD);
+    assert_string_equal(err.field, "table");
+    assert_int_equal(count, 0);
+    assert_int_equal(raw_query_int(fx, "SELECT count(*) FROM hosts"), 1);
+}
+
+/* Settings. */
+
+static void
+setting_set_get_and_replace(void **state)
+{
+    struct fixture *fx = *state;
+    struct adcp_error err = {0};
+    char value[64];
+
+    open_store(fx);
+    assert_status(
+        store_setting_get(fx->store, "root_serial", value, sizeof(value), &err),
+        ADCP_ERR_NOT_FOUND, err);
+    assert_status(store_setting_set(fx->store, "root_serial", "0A", &err),
+                  ADCP_OK, err);
+    assert_status(
+        store_setting_get(fx->store, "root_serial", value, sizeof(value), &err),
+        ADCP_OK, err);
+    assert_string_equal(value, "0A");
+    assert_status(store_setting_set(fx->store, "root_serial", "0B", &err),
+                  ADCP_OK, err);
+    assert_status(
+        store_setting_get(fx->store, "root_serial", value, sizeof(value), &err),
+        ADCP_OK, err);
+    assert_string_equal(value, "0B");
+    assert_int_equal(raw_query_int(fx, "SELECT count(*) FROM settings"), 1);
+}
+
+static void
+setting_small_buffer_rejected(void **state)
+{
+    struct fixture *fx = *state;
+    struct adcp_error err = {0};
+    char value[4];
+
+    open_store(fx);
+    assert_status(store_setting_set(fx->store, "name", "abcdef", &err), ADCP_OK,
+                  err);
+    assert_status(
+        store_setting_get(fx->store, "name", value, sizeof(value), &err),
+        ADCP_ERR_INTERNAL, err);
+    assert_string_equal(value, "");
+}
+
+/* Concurrency. */
+
+#define WORKERS 4
+#define ROWS_PER_WORKER 25
+
+struct worker {
+    struct store *store;
+    int index;
+    int failures;
+    char message[512];
+};
+
+static void *
+insert_rows(void *arg)
+{
+    struct worker *worker = arg;
+    struct store_audit_entry entry = {0};
+    struct adcp_error err = {0};
+    struct store_cert cert;
+    char serial[ADCP_SERIAL_MAX];
+
+    snprintf(entry.direction, sizeof(entry.direction), "request");
+    snprintf(entry.message_type, sizeof(entry.message_type), "certificate_gen");
+    entry.json = "{}";
+    for (int i = 0; i < ROWS_PER_WORKER; i++) {
+        snprintf(serial, sizeof(serial), "%02X%04X", worker->index, i);
+        make_cert(&cert, serial, 0);
+        snprintf(entry.message_id, sizeof(entry.message_id), "%d-%d",
+                 worker->index, i);
+        if (store_cert_add(worker->store, &cert, &err) != ADCP_OK ||
+            store_audit_append(worker->store, &entry, &err) != ADCP_OK) {
+            worker->failures++;
+            snprintf(worker->message, sizeof(worker->message), "%s",
+                     err.message);
+        }
+    }
+    return NULL;
+}
+
+static void
+concurrent_inserts_all_stored(void **state)
+{
+    struct fixture *fx = *state;
+    struct worker workers[WORKERS] = {0};
+    pthread_t threads[WORKERS];
+    struct adcp_error err = {0};
+    int64_t count = 0;
+
+    open_store(fx);
+    for (int i = 0; i < WORKERS; i++) {
+        workers[i].store = fx->store;
+        workers[i].index = i;
+        assert_int_equal(
+            pthread_create(&threads[i], NULL, insert_rows, &workers[i]), 0);
+    }
+    for (int i = 0; i < WORKERS; i++)
+        assert_int_equal(pthread_join(threads[i], NULL), 0);
+    for (int i = 0; i < WORKERS; i++)
+        if (workers[i].failures != 0)
+            fail_msg("worker %d: %d failures, last: %s", i, workers[i].failures,
+                     workers[i].message);
+    assert_status(store_count(fx->store, "certificates", &count, &err), ADCP_OK,
+                  err);
+    assert_int_equal(count, WORKERS * ROWS_PER_WORKER);
+    assert_status(store_count(fx->store, "audit_log", &count, &err), ADCP_OK,
+                  err);
+    assert_int_equal(count, WORKERS * ROWS_PER_WORKER);
+}
+
+struct consumer {
+    struct store *store;
+    const unsigned char *verifier;
+    enum adcp_status status;
+    int64_t host_id;
+};
+
+static void *
+consume_token(void *arg)
+{
+    struct consumer *consumer = arg;
+    struct adcp_error err = {0};
+
+    consumer->status = store_enrollment_consume(
+        consumer->store, consumer->verifier, &consumer->host_id, &err);
+    return NULL;
+}
+
+static void
+concurrent_consume_succeeds_once(void **state)
+{
+    struct fixture *fx = *state;
+    unsigned char verifier[STORE_VERIFIER_LEN];
+    struct consumer consumers[WORKERS] = {0};
+    pthread_t threads[WORKERS];
+    struct adcp_error err = {0};
+    int64_t host_id;
+    int succeeded = 0;
+
+    open_store(fx);
+    host_id = add_host(fx, "web1");
+    make_verifier(verifier, 7);
+    assert_status(store_enrollment_add(fx->store, host_id, verifier,
+                                       time(NULL) + 3600, &err),
+                  ADCP_OK, err);
+    for (int i = 0; i < WORKERS; i++) {
+        consumers[i].store = fx->store;
+        consumers[i].verifier = verifier;
+        assert_int_equal(
+            pthread_create(&threads[i], NULL, consume_token, &consumers[i]), 0);
+    }
+    for (int i = 0; i < WORKERS; i++)
+        assert_int_equal(pthread_join(threads[i], NULL), 0);
+    for (int i = 0; i < WORKERS; i++) {
+        if (consumers[i].status == ADCP_OK) {
+            succeeded++;
+            assert_int_equal(consumers[i].host_id, host_id);
+        } else {
+            assert_int_equal(consumers[i].status, ADCP_ERR_UNAUTHENTICATED);
+        }
+    }
+    assert_int_equal(succeeded, 1);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(open_sets_schema_version, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(open_uses_wal_journal, setup, teardown),
+        cmocka_unit_test_setup_teardown(reopen_keeps_data, setup, teardown),
+        cmocka_unit_test_setup_teardown(write_is_visible_to_other_connection,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(open_rejects_newer_schema, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(open_rejects_missing_directory, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(files_have_mode_0600, setup, teardown),
+        cmocka_unit_test_setup_teardown(open_narrows_wide_mode, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(host_add_and_get_with_names, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(host_duplicate_name_conflicts, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(host_repeated_dns_name_rolls_back,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(host_unknown_is_not_found, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(host_empty_name_rejected, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(token_consumed_only_once, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(token_expired_rejected, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(token_unknown_rejected, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(token_lookup_does_not_consume, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(token_for_unknown_host_not_found, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(token_duplicate_verifier_conflicts,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(cert_add_and_get, setup, teardown),
+        cmocka_unit_test_setup_teardown(cert_of_ca_has_no_host, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(cert_duplicate_serial_keeps_first,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(cert_for_unknown_host_not_found, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(cert_lower_case_serial_rejected, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(cert_unknown_is_not_found, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(key_add_and_get, setup, teardown),
+        cmocka_unit_test_setup_teardown(audit_append_and_count, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(count_each_table, setup, teardown),
+        cmocka_unit_test_setup_teardown(count_unknown_table_rejected, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(setting_set_get_and_replace, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(setting_small_buffer_rejected, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(concurrent_inserts_all_stored, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(concurrent_consume_succeeds_once, setup,
+                                        teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
