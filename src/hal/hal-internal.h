@@ -7,8 +7,8 @@
  * hal_free. A struct hal_key points at its HSM without owning it, so every
  * key reference must be dropped before hal_free.
  *
- * Lock order, outermost first: pkcs11_module.call_lock, hal_hsm.state_lock,
- * hal_key.lock, hal_hsm.cache_lock, pkcs11_pool.lock.
+ * Lock order, outermost first: hal_hsm.keygen_lock, pkcs11_module.call_lock,
+ * hal_hsm.state_lock, hal_key.lock, hal_hsm.cache_lock, pkcs11_pool.lock.
  */
 #ifndef HSM4SSL_HAL_INTERNAL_H
 #define HSM4SSL_HAL_INTERNAL_H
@@ -43,6 +43,10 @@ struct hal_hsm {
     atomic_uint in_flight;      /* requests running now, for utilisation */
 
     struct pkcs11_pool pool;
+
+    /* Held across the label check and the generation of a new key, so
+     * that two requests for one label cannot both create it. */
+    pthread_mutex_t keygen_lock;
 
     /* Labels known to name a private or secret key on the token; only
      * positive answers are cached, and token initialisation clears it. */
@@ -134,6 +138,36 @@ enum adcp_status hal_hsm_start(struct hal_hsm *hsm, struct adcp_error *err);
 bool hal_hsm_cache_has(struct hal_hsm *hsm, const char *label);
 void hal_hsm_cache_add(struct hal_hsm *hsm, const char *label);
 void hal_hsm_cache_clear(struct hal_hsm *hsm);
+
+/*
+ * Reads the public half of a key pair from the token: CKA_MODULUS and
+ * CKA_PUBLIC_EXPONENT, or CKA_EC_PARAMS and CKA_EC_POINT (of the public
+ * object; private EC keys have no point). Returns ADCP_OK with *out, a new
+ * EVP_PKEY of the default provider.
+ */
+enum adcp_status hal_pubkey_read(struct hal_hsm *hsm, CK_SESSION_HANDLE session,
+                                 enum hal_key_type type,
+                                 CK_OBJECT_HANDLE public_handle,
+                                 CK_OBJECT_HANDLE private_handle,
+                                 EVP_PKEY **out, struct hal_op *op,
+                                 struct adcp_error *err);
+
+/*
+ * Returns in *private_handle the key's private (or AES) object handle,
+ * valid for the HSM's current generation. With refresh, or when the
+ * generation moved on, the key is first found again by label and CKA_ID.
+ */
+enum adcp_status hal_key_handle(struct hal_key *key, CK_SESSION_HANDLE session,
+                                bool refresh, CK_OBJECT_HANDLE *private_handle,
+                                struct hal_op *op, struct adcp_error *err);
+
+/* Creates a key with one reference and no object handles yet. */
+struct hal_key *hal_key_new(struct hal_hsm *hsm, enum hal_key_type type,
+                            const char *label);
+
+/* Checks that label is present and fits ADCP_NAME_MAX. */
+enum adcp_status hal_key_label_check(const char *label,
+                                     struct adcp_error *err);
 
 /* The pool size that hal_route compares in-flight requests with. */
 size_t hal_hsm_pool_size(const struct hal_hsm *hsm);

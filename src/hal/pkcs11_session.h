@@ -5,8 +5,9 @@
  * replaced. Lent sessions are read-write and opened on demand up to the
  * pool's capacity; borrowers wait on a condition variable when all are out.
  *
- * Closing the pool (for recovery or token initialisation) starts a new
- * generation: sessions of an older generation are closed when returned.
+ * Closing the pool (for recovery or token initialisation) closes every
+ * session of the slot, lent ones included, and starts a new generation:
+ * a session of an older generation is dropped when it is returned.
  */
 #ifndef HSM4SSL_HAL_PKCS11_SESSION_H
 #define HSM4SSL_HAL_PKCS11_SESSION_H
@@ -58,7 +59,8 @@ CK_RV pkcs11_pool_open(struct pkcs11_pool *pool, CK_SLOT_ID slot);
  * success. The PIN is only read. */
 CK_RV pkcs11_pool_login(struct pkcs11_pool *pool, const char *pin);
 
-/* Closes the anchor and the idle sessions and starts a new generation.
+/* Closes all sessions of the slot (C_CloseAllSessions, or the anchor and
+ * the idle ones where the module lacks it) and starts a new generation.
  * Waiting borrowers wake up and get CKR_SESSION_CLOSED. */
 void pkcs11_pool_close(struct pkcs11_pool *pool);
 
