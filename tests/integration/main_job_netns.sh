@@ -141,8 +141,10 @@ check_certificate() {
 check_csr() {
     local csr=$2/csr/$1.csr
     assert_file_exists "$csr"
-    openssl req -in "$csr" -noout -verify 2>/dev/null ||
-        fail "$csr: the CSR signature does not verify"
+    # openssl req -verify exits 0 even when the signature is bad (3.0),
+    # so read its verdict.
+    assert_contains "$(openssl req -in "$csr" -noout -verify 2>&1)" \
+        "verify OK" "$csr: self-signature"
     assert_contains "$(openssl req -in "$csr" -noout -subject)" "CN = $1" \
         "$csr: subject"
     assert_contains "$(openssl req -in "$csr" -noout -text)" \

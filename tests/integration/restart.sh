@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# hsm4ssld stops cleanly on SIGTERM and starts again on the same data
+# directory without losing state: the same root (fingerprint), the same
+# admin token, the certificates issued before the restart, working host
+# certificates for mTLS, and new hosts can still enrol.
+source "$(dirname "$0")/lib.sh"
+
+require_commands openssl curl jq
+require_binaries
+
+# issue_with_token NAME DNS: register NAME and get its first certificate
+# with the enrolment token; the key and certificate go to $TEST_TMP/csr/.
+issue_with_token() {
+    local name=$1 dns=$2
+    register_host "$name" "$dns" 127.0.0.1
+    make_csr "$name" "/CN=$name"
+    http_json POST /v1/certificates \
+        "$(certificate_request_json "$TEST_TMP/csr/$name.csr")" \
+        -H "@$(bearer_header "$name" "$HOST_TOKEN")"
+    assert_http 201
+    json_get .certificate >"$TEST_TMP/csr/$name.crt"
+    assert_eq "CN=$name" "$(cert_subject "$TEST_TMP/csr/$name.crt")" \
+        "$name certificate subject"
+    assert_eq "$(cert_serial "$TEST_TMP/csr/$name.crt")" "$(json_get .serial)" \
+        "$name: serial in the response"
+    assert_eq "$TEST_TMP/csr/$name.crt: OK" \
+        "$(openssl verify -CAfile "$(server_root_cert)" \
+               "$TEST_TMP/csr/$name.crt" 2>&1)" \
+        "openssl verify $name.crt"
+}
+
+# ca_fingerprint: fingerprint_sha256 from GET /v1/ca.
+ca_fingerprint() {
+    http_call GET /v1/ca
+    assert_http 200
+    json_get .fingerprint_sha256
+}
+
+server_start
+FINGERPRINT=$(root_fingerprint)
+assert_eq "$(tr -d : <<<"$FINGERPRINT")" "$(ca_fingerprint)" \
+    "GET /v1/ca fingerprint_sha256 before the restart"
+ADMIN_TOKEN_BEFORE=$(admin_token)
+
+log_step "issue certificates before the restart"
+issue_with_token alpha alpha.example.test
+SERIAL=$(cert_serial "$TEST_TMP/csr/alpha.crt")
+# An administrator may request a certificate for a registered host.
+register_host beta beta.example.test 127.0.0.1
+make_csr beta "/CN=beta"
+admin_json POST /v1/certificates "$(certificate_request_json \
+    "$TEST_TMP/csr/beta.csr" | jq -c '. + {host: "beta"}')"
+assert_http 201
+assert_eq CN=beta "$(json_get .subject)" "certificate issued by the admin"
+BETA_SERIAL=$(json_get .serial)
+
+log_step "stop with SIGTERM"
+log_lines=$(wc -l <"$SERVER_LOG")
+server_stop
+assert_eq 0 "$SERVER_EXIT" "hsm4ssld exit status after SIGTERM"
+stop_lines=$(tail -n "+$((log_lines + 1))" "$SERVER_LOG")
+[[ $stop_lines =~ [Ss]top|[Ss]hut|[Ee]xit ]] ||
+    fail "hsm4ssld did not log its stop; it wrote after SIGTERM: $stop_lines"
+
+log_step "start again on the same data directory"
+server_start "$SERVER_DATA"
+assert_eq "$FINGERPRINT" "$(root_fingerprint)" "root fingerprint on disk"
+assert_eq "$(tr -d : <<<"$FINGERPRINT")" "$(ca_fingerprint)" \
+    "GET /v1/ca fingerprint_sha256 after the restart"
+assert_eq "$ADMIN_TOKEN_BEFORE" "$(admin_token)" "admin token file"
+
+log_step "certificates from before the restart"
+admin_get "/v1/certificates/$SERIAL"
+assert_http 200
+assert_eq good "$(json_get .status)" "certificate $SERIAL status"
+assert_eq "$(cat "$TEST_TMP/csr/alpha.crt")" "$(json_get .certificate)" \
+    "certificate $SERIAL as served after the restart"
+admin_get "/v1/certificates/$BETA_SERIAL"
+assert_http 200
+assert_eq CN=beta "$(json_get .subject)" "certificate $BETA_SERIAL subject"
+
+log_step "a host certificate from before the restart still authenticates"
+make_csr alpha2 "/CN=alpha"
+http_json POST /v1/certificates \
+    "$(certificate_request_json "$TEST_TMP/csr/alpha2.csr")" \
+    --cert "$TEST_TMP/csr/alpha.crt" --key "$TEST_TMP/csr/alpha.key"
+assert_http 201
+assert_eq CN=alpha "$(json_get .subject)" "certificate renewed over mTLS"
+admin_get "/v1/certificates/$(json_get .serial)"
+assert_http 200
+
+log_step "a new host enrols after the restart"
+issue_with_token gamma gamma.example.test
+
+pass
