@@ -1,0 +1,97 @@
+/*
+ * Internal interfaces of the HTTPS front end, shared by http_server.c
+ * (lifecycle and listening socket), http_worker.c (event loops and
+ * requests), http_tls.c (TLS) and peer_mac.c (neighbour table).
+ */
+#ifndef HSM4SSL_API_HTTP_INTERNAL_H
+#define HSM4SSL_API_HTTP_INTERNAL_H
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <openssl/ssl.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "api/http_server.h"
+
+#define API_DEFAULT_MAX_BODY ((size_t)1024 * 1024)
+#define API_MAX_HEADERS_SIZE 16384
+#define API_TIMEOUT_SECONDS 30
+#define API_MAX_THREADS 256
+#define API_ARP_TABLE "/proc/net/arp"
+
+/* One event loop with its own evhttp; only its thread touches it. */
+struct api_worker {
+    struct api_server *server;
+    struct event_base *base;
+    struct evhttp *http;
+    struct evconnlistener *listener; /* owned by http */
+    struct event *stop_event;        /* read end of the stop pipe */
+    struct event *resume_event;      /* re-enables accept after an error */
+    pthread_t thread;
+    bool started;
+    int result;                      /* event_base_dispatch's result */
+};
+
+struct api_server {
+    api_handler_fn handler;
+    void *ctx;
+    SSL_CTX *ssl_ctx;                /* borrowed from the configuration */
+    size_t max_body;
+    char address[ADCP_PATH_MAX];     /* "ADDR:PORT" with the bound port */
+    int port;
+    int listen_fd;
+    int stop_pipe[2];                /* written by api_server_stop */
+    unsigned worker_count;
+    struct api_worker *workers;
+    bool running;
+};
+
+/* http_worker.c */
+
+/* Creates the event loop and evhttp of each worker, each accepting on
+ * its own duplicate of server->listen_fd. Returns 0, or -1 after
+ * logging; api_workers_free releases what was made. */
+int api_workers_create(struct api_server *server);
+
+/* Runs every worker in its own thread until the stop pipe is written.
+ * Returns 0 when all loops ended cleanly, else -1. */
+int api_workers_run(struct api_server *server);
+
+void api_workers_free(struct api_server *server);
+
+/* http_tls.c */
+
+/* The evhttp_set_bevcb callback: a server-side OpenSSL bufferevent with
+ * a fresh SSL from the SSL_CTX in arg. Returns NULL on failure, in
+ * which case libevent falls back to a plain socket bufferevent; the
+ * request callback rejects such connections (see api_tls_of). */
+struct bufferevent *api_tls_bufferevent_new(struct event_base *base,
+                                            void *arg);
+
+/* Returns the SSL of a connection, or NULL when it is not TLS. */
+SSL *api_tls_of(struct evhttp_request *req);
+
+/* Returns the client certificate when one was presented and verified,
+ * else NULL. The SSL keeps ownership. */
+X509 *api_tls_verified_peer(SSL *ssl);
+
+/* http_server.c */
+
+/* Logs a connection-level error at INFO, at most once per second for the
+ * whole process; the next line that gets through counts the dropped
+ * ones. */
+void api_log_connection_error(const char *func, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* peer_mac.c */
+
+/* Looks up the hardware address of an IPv4 neighbour in a table in the
+ * format of /proc/net/arp. Writes "aa:bb:cc:dd:ee:ff" (lower case) to
+ * mac and returns 0, or writes "" and returns -1 when ip is not IPv4,
+ * has no complete entry or the table cannot be read. */
+int api_peer_mac_lookup(const char *table_path, const char *ip, char *mac,
+                        size_t mac_size);
+
+#endif

@@ -1,0 +1,687 @@
+/*
+ * The worker threads of the HTTPS front end. Each runs its own event_base
+ * and evhttp, accepting on a duplicate of the one listening socket, and
+ * turns each complete request into a struct api_request, calls the
+ * handler in the same thread and writes its response.
+ */
+#include "api/http_internal.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "adcp/adcp_error.h"
+#include "common/log.h"
+#include "common/secret.h"
+
+/* Every method evhttp knows reaches handle_request, so that the ones we
+ * do not serve get a JSON 405 instead of libevent's HTML 501. */
+#define EVHTTP_ALL_METHODS                                                  \
+    (EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |  \
+     EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |            \
+     EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH)
+#define SERVED_METHODS "GET, POST, PUT, DELETE"
+
+/* How long a worker stops accepting after accept() failed, for example
+ * with EMFILE; without a pause the level-triggered listener would spin. */
+#define ACCEPT_PAUSE_USEC 500000
+
+/* Sent when the response itself cannot be built. */
+#define INTERNAL_ERROR_JSON                                                 \
+    "{\"error\":{\"code\":\"internal_error\",\"message\":\"the server "    \
+    "could not encode its response; report this bug\",\"field\":\"\"}}"
+
+/* The worker whose loop runs in this thread, for libevent callbacks
+ * whose argument is the evhttp rather than the worker. */
+static _Thread_local struct api_worker *current_worker;
+
+/* What one request owns while the handler runs. */
+struct request_state {
+    struct api_request request;
+    char *path;          /* decoded path, from evhttp_uridecode */
+    char *body;          /* NUL-terminated copy, wiped before free */
+    size_t body_len;
+    struct adcp_error error;
+};
+
+static const char *
+method_name(enum evhttp_cmd_type type)
+{
+    switch (type) {
+    case EVHTTP_REQ_GET:
+        return "GET";
+    case EVHTTP_REQ_POST:
+        return "POST";
+    case EVHTTP_REQ_PUT:
+        return "PUT";
+    case EVHTTP_REQ_DELETE:
+        return "DELETE";
+    case EVHTTP_REQ_HEAD:
+        return "HEAD";
+    case EVHTTP_REQ_OPTIONS:
+        return "OPTIONS";
+    case EVHTTP_REQ_TRACE:
+        return "TRACE";
+    case EVHTTP_REQ_CONNECT:
+        return "CONNECT";
+    case EVHTTP_REQ_PATCH:
+        return "PATCH";
+    }
+    return "unknown";
+}
+
+static bool
+method_is_served(enum evhttp_cmd_type type)
+{
+    return type == EVHTTP_REQ_GET || type == EVHTTP_REQ_POST ||
+           type == EVHTTP_REQ_PUT || type == EVHTTP_REQ_DELETE;
+}
+
+/* ---- responses ---- */
+
+static void
+free_text_payload(const void *data, size_t len, void *extra)
+{
+    (void)data;
+    (void)len;
+    secret_free_string(extra);
+}
+
+static void
+free_json_payload(const void *data, size_t len, void *extra)
+{
+    json_malloc_t json_malloc;
+    json_free_t json_free;
+
+    (void)data;
+    secret_wipe(extra, len);
+    json_get_alloc_funcs(&json_malloc, &json_free);
+    json_free(extra);
+}
+
+/* Moves the handler's payload into out without copying; libevent calls
+ * the cleanup, which wipes it, once the bytes are written. Responses can
+ * carry secrets too (decrypted data, one-time tokens). */
+static int
+add_payload(struct evbuffer *out, struct api_response *response,
+            const char **type)
+{
+    char *payload;
+    evbuffer_ref_cleanup_cb cleanup;
+
+    if (response->text != NULL) {
+        payload = response->text;
+        response->text = NULL;
+        cleanup = free_text_payload;
+        *type = response->content_type != NULL ? response->content_type
+                                               : "text/plain; charset=utf-8";
+    } else if (response->body != NULL) {
+        payload = json_dumps(response->body, JSON_COMPACT);
+        if (payload == NULL)
+            return -1;
+        cleanup = free_json_payload;
+        *type = "application/json";
+    } else {
+        return 0;
+    }
+    if (evbuffer_add_reference(out, payload, strlen(payload), cleanup,
+                               payload) != 0) {
+        cleanup(payload, strlen(payload), payload);
+        return -1;
+    }
+    return 0;
+}
+
+/* Sends response and releases what it owns. */
+static void
+send_response(struct evhttp_request *req, struct api_response *response)
+{
+    struct evkeyvalq *headers = evhttp_request_get_output_headers(req);
+    struct evbuffer *out = evbuffer_new();
+    const char *type = NULL;
+    int status = response->http_status;
+
+    if (out == NULL || add_payload(out, response, &type) != 0) {
+        log_error("cannot encode the response to %s (HTTP %d); sending 500",
+                  evhttp_request_get_uri(req), status);
+        status = 500;
+        type = NULL;
+        if (out != NULL) {
+            evbuffer_drain(out, evbuffer_get_length(out));
+            evbuffer_add(out, INTERNAL_ERROR_JSON,
+                         sizeof(INTERNAL_ERROR_JSON) - 1);
+            type = "application/json";
+        }
+    }
+    if (type != NULL)
+        evhttp_add_header(headers, "Content-Type", type);
+    evhttp_add_header(headers, "Cache-Control", "no-store");
+    evhttp_add_header(headers, "X-Content-Type-Options", "nosniff");
+    evhttp_send_reply(req, status, NULL, out);
+    if (out != NULL)
+        evbuffer_free(out);
+    json_decref(response->body);
+    response->body = NULL;
+    secret_clear_string(&response->text);
+}
+
+static json_t *
+error_body(const struct adcp_error *error)
+{
+    const char *code = adcp_status_name(error->code);
+    json_t *body;
+
+    body = json_pack("{s:{s:s, s:s, s:s}}", "error", "code", code,
+                     "message", error->message, "field", error->field);
+    if (body != NULL)
+        return body;
+    /* Defensive: a message cut at its buffer size can end inside a UTF-8
+     * sequence, which jansson rejects. */
+    return json_pack("{s:{s:s, s:s, s:s}}", "error", "code", code,
+                     "message", "the request was rejected; see the code",
+                     "field", "");
+}
+
+static void
+set_error_response(const struct adcp_error *error,
+                   struct api_response *response)
+{
+    response->http_status = adcp_status_http(error->code);
+    response->body = error_body(error);
+}
+
+/* ---- request parsing ---- */
+
+static enum adcp_status
+check_tls(struct evhttp_request *req, struct request_state *state)
+{
+    SSL *ssl = api_tls_of(req);
+
+    if (ssl != NULL) {
+        state->request.peer_cert = api_tls_verified_peer(ssl);
+        return ADCP_OK;
+    }
+    /* Reached only when SSL_new failed in api_tls_bufferevent_new and
+     * libevent fell back to plain TCP: never serve such a connection. */
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Connection",
+                      "close");
+    log_error("a connection from %s has no TLS layer; closing it",
+              state->request.peer_ip);
+    return adcp_error_set(&state->error, ADCP_ERR_INTERNAL, "",
+                          "the server could not set up TLS for this "
+                          "connection; retry the request");
+}
+
+static enum adcp_status
+read_method(struct evhttp_request *req, struct request_state *state)
+{
+    enum evhttp_cmd_type type = evhttp_request_get_command(req);
+
+    state->request.method = method_name(type);
+    if (method_is_served(type))
+        return ADCP_OK;
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
+                      SERVED_METHODS);
+    return adcp_error_set(&state->error, ADCP_ERR_METHOD, "method",
+                          "method %s is not allowed; use one of %s",
+                          state->request.method, SERVED_METHODS);
+}
+
+/* Returns true when text has no NUL (len counts the decoded bytes) and
+ * no control character. */
+static bool
+text_is_printable(const char *text, size_t len)
+{
+    if (strlen(text) != len)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)text[i] < 0x20 || text[i] == 0x7f)
+            return false;
+    return true;
+}
+
+/* jansson validates UTF-8 when it builds a string; handlers put paths in
+ * JSON, so a path it rejects is rejected here. */
+static bool
+text_is_utf8(const char *text, size_t len)
+{
+    json_t *string = json_stringn(text, len);
+    bool valid = string != NULL;
+
+    json_decref(string);
+    return valid;
+}
+
+static enum adcp_status
+read_path(struct evhttp_request *req, struct request_state *state)
+{
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    const char *raw = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+    struct adcp_error *err = &state->error;
+    size_t len = 0;
+
+    if (raw == NULL || raw[0] != '/')
+        return adcp_error_set(err, ADCP_ERR_INVALID_FIELD, "path",
+                              "the request target is not an absolute "
+                              "path; send a path that starts with /");
+    /* An encoded slash would let one segment pose as two after
+     * decoding. */
+    if (strcasestr(raw, "%2f") != NULL)
+        return adcp_error_set(err, ADCP_ERR_INVALID_FIELD, "path",
+                              "the request path contains an encoded slash "
+                              "(%%2F); send the path with plain slashes");
+    state->path = evhttp_uridecode(raw, 0, &len);
+    if (state->path == NULL)
+        return adcp_error_set(err, ADCP_ERR_INTERNAL, "path",
+                              "out of memory decoding the request path");
+    if (!text_is_printable(state->path, len) ||
+        !text_is_utf8(state->path, len))
+        return adcp_error_set(err, ADCP_ERR_INVALID_FIELD, "path",
+                              "the request path contains a NUL, a control "
+                              "character or invalid UTF-8; remove it");
+    if (strstr(state->path, "..") != NULL)
+        return adcp_error_set(err, ADCP_ERR_INVALID_FIELD, "path",
+                              "the request path \"%s\" contains \"..\"; "
+                              "send the path without \"..\"", state->path);
+    state->request.path = state->path;
+    state->request.query = evhttp_uri_get_query(uri);
+    return ADCP_OK;
+}
+
+static enum adcp_status
+read_body(struct evhttp_request *req, size_t max_body,
+          struct request_state *state)
+{
+    struct evbuffer *input = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(input);
+    struct adcp_error *err = &state->error;
+    const char *nul;
+
+    if (len > max_body)
+        return adcp_error_set(err, ADCP_ERR_TOO_LARGE, "",
+                              "request body exceeds %zu bytes; send a "
+                              "smaller body", max_body);
+    state->body = malloc(len + 1);
+    if (state->body == NULL ||
+        evbuffer_copyout(input, state->body, len) != (ev_ssize_t)len)
+        return adcp_error_set(err, ADCP_ERR_INTERNAL, "",
+                              "cannot copy a request body of %zu bytes",
+                              len);
+    state->body[len] = '\0';
+    state->body_len = len;
+    nul = memchr(state->body, '\0', len);
+    if (nul != NULL)
+        return adcp_error_set(err, ADCP_ERR_INVALID_JSON, "",
+                              "the request body contains a NUL byte at "
+                              "offset %zu; send JSON text without NUL bytes",
+                              (size_t)(nul - state->body));
+    state->request.body = state->body;
+    state->request.body_len = len;
+    return ADCP_OK;
+}
+
+/* Copies the peer address, writing an IPv4-mapped IPv6 address (from a
+ * dual-stack socket) in its IPv4 form so that logs and host records see
+ * one spelling. */
+static void
+read_peer(struct evhttp_request *req, struct api_request *request)
+{
+    struct evhttp_connection *conn = evhttp_request_get_connection(req);
+    const char *shown;
+    struct in_addr v4;
+    char *address = NULL;
+    ev_uint16_t port = 0;
+
+    if (conn != NULL)
+        evhttp_connection_get_peer(conn, &address, &port);
+    shown = address != NULL ? address : "";
+    if (strncasecmp(shown, "::ffff:", 7) == 0 &&
+        inet_pton(AF_INET, shown + 7, &v4) == 1)
+        shown += 7;
+    snprintf(request->peer_ip, sizeof(request->peer_ip), "%s", shown);
+    api_peer_mac_lookup(API_ARP_TABLE, request->peer_ip, request->peer_mac,
+                        sizeof(request->peer_mac));
+}
+
+/* Fills state from req. On failure state->error says what to answer. */
+static enum adcp_status
+parse_request(struct evhttp_request *req, const struct api_server *server,
+              struct request_state *state)
+{
+    enum adcp_status status;
+
+    read_peer(req, &state->request);
+    status = check_tls(req, state);
+    if (status == ADCP_OK)
+        status = read_method(req, state);
+    if (status == ADCP_OK)
+        status = read_body(req, server->max_body, state);
+    if (status == ADCP_OK)
+        status = read_path(req, state);
+    state->request.authorization = evhttp_find_header(
+        evhttp_request_get_input_headers(req), "Authorization");
+    return status;
+}
+
+/* Overwrites the body bytes inside libevent's buffer; they are freed
+ * with the request, and may hold PINs. */
+static void
+wipe_input_body(struct evhttp_request *req)
+{
+    struct evbuffer *input = evhttp_request_get_input_buffer(req);
+    struct evbuffer_iovec *vec;
+    int count;
+
+    count = evbuffer_peek(input, -1, NULL, NULL, 0);
+    if (count <= 0)
+        return;
+    vec = calloc((size_t)count, sizeof(*vec));
+    if (vec != NULL) {
+        count = evbuffer_peek(input, -1, NULL, vec, count);
+        for (int i = 0; i < count; i++)
+            secret_wipe(vec[i].iov_base, vec[i].iov_len);
+        free(vec);
+    }
+    evbuffer_drain(input, evbuffer_get_length(input));
+}
+
+static void
+release_request(struct evhttp_request *req, struct request_state *state)
+{
+    wipe_input_body(req);
+    /* The bearer token is a secret in memory libevent frees without
+     * wiping; the header list is not read again after the handler. */
+    if (state->request.authorization != NULL)
+        secret_wipe((char *)state->request.authorization,
+                    strlen(state->request.authorization));
+    if (state->body != NULL) {
+        secret_wipe(state->body, state->body_len);
+        free(state->body);
+    }
+    free(state->path);
+}
+
+static void
+run_handler(const struct api_server *server, struct request_state *state,
+            struct api_response *response)
+{
+    server->handler(server->ctx, &state->request, response);
+    if (response->http_status >= 100 && response->http_status <= 599)
+        return;
+    log_error("the request handler set HTTP status %d for %s %s; "
+              "sending 500", response->http_status, state->request.method,
+              state->request.path);
+    json_decref(response->body);
+    secret_clear_string(&response->text);
+    memset(response, 0, sizeof(*response));
+    adcp_error_set(&state->error, ADCP_ERR_INTERNAL, "",
+                   "the server produced no valid response; report this bug");
+    set_error_response(&state->error, response);
+}
+
+/* The evhttp_set_gencb callback; the handler runs synchronously here. */
+static void
+handle_request(struct evhttp_request *req, void *arg)
+{
+    struct api_worker *worker = arg;
+    struct api_response response = {0};
+    struct request_state state;
+
+    memset(&state, 0, sizeof(state));
+    if (parse_request(req, worker->server, &state) == ADCP_OK)
+        run_handler(worker->server, &state, &response);
+    else
+        set_error_response(&state.error, &response);
+    /* Release first: once the reply is queued, libevent may free req. */
+    release_request(req, &state);
+    send_response(req, &response);
+}
+
+/* ---- event loops ---- */
+
+static void
+on_stop(evutil_socket_t fd, short events, void *arg)
+{
+    struct api_worker *worker = arg;
+
+    (void)fd;
+    (void)events;
+    event_base_loopexit(worker->base, NULL);
+}
+
+static void
+on_accept_resume(evutil_socket_t fd, short events, void *arg)
+{
+    struct api_worker *worker = arg;
+
+    (void)fd;
+    (void)events;
+    if (evconnlistener_enable(worker->listener) != 0)
+        log_error("cannot resume accepting connections on %s",
+                  worker->server->address);
+}
+
+static void
+on_accept_error(struct evconnlistener *listener, void *arg)
+{
+    struct api_worker *worker = current_worker;
+    const struct timeval pause = {0, ACCEPT_PAUSE_USEC};
+    int err = EVUTIL_SOCKET_ERROR();
+
+    (void)arg;
+    if (worker == NULL || worker->listener != listener) {
+        api_log_connection_error(__func__, "accept failed: %s",
+                                 strerror(err));
+        return;
+    }
+    api_log_connection_error(__func__, "accept on %s failed: %s; pausing "
+                             "new connections for %d ms",
+                             worker->server->address, strerror(err),
+                             ACCEPT_PAUSE_USEC / 1000);
+    evconnlistener_disable(listener);
+    event_add(worker->resume_event, &pause);
+}
+
+/* libevent answers a body over its own limit with an HTML 413 page that
+ * no callback can replace. Its limit is twice ours, so that a body up to
+ * that size is read and read_body sends the JSON error. */
+static ev_ssize_t
+libevent_body_limit(size_t max_body)
+{
+    if (max_body > (size_t)EV_SSIZE_MAX / 2)
+        return EV_SSIZE_MAX;
+    return (ev_ssize_t)(max_body * 2);
+}
+
+static void
+configure_http(struct api_worker *worker)
+{
+    struct evhttp *http = worker->http;
+    struct api_server *server = worker->server;
+
+    evhttp_set_bevcb(http, api_tls_bufferevent_new, server->ssl_ctx);
+    evhttp_set_gencb(http, handle_request, worker);
+    evhttp_set_max_body_size(http, libevent_body_limit(server->max_body));
+    evhttp_set_max_headers_size(http, API_MAX_HEADERS_SIZE);
+    evhttp_set_timeout(http, API_TIMEOUT_SECONDS);
+    evhttp_set_allowed_methods(http, EVHTTP_ALL_METHODS);
+    /* NOTE: a body over libevent's limit still gets libevent's HTML 413.
+     * Lingering close reads and drops the rest of it first, so that the
+     * client, which may still be sending, receives that answer. */
+    evhttp_set_flags(http, EVHTTP_SERVER_LINGERING_CLOSE);
+}
+
+/* Attaches a duplicate of the listening socket, since evhttp closes the
+ * socket it accepts on when it is freed. */
+static int
+attach_listener(struct api_worker *worker)
+{
+    struct evhttp_bound_socket *bound;
+    int fd;
+
+    fd = fcntl(worker->server->listen_fd, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) {
+        log_error("cannot duplicate the listening socket of %s: %s",
+                  worker->server->address, strerror(errno));
+        return -1;
+    }
+    bound = evhttp_accept_socket_with_handle(worker->http, fd);
+    if (bound == NULL) {
+        log_error("cannot accept connections on %s",
+                  worker->server->address);
+        close(fd);
+        return -1;
+    }
+    worker->listener = evhttp_bound_socket_get_listener(bound);
+    evconnlistener_set_error_cb(worker->listener, on_accept_error);
+    return 0;
+}
+
+static int
+worker_init(struct api_worker *worker, struct api_server *server)
+{
+    worker->server = server;
+    worker->base = event_base_new();
+    if (worker->base == NULL) {
+        log_error("cannot create an event loop for %s", server->address);
+        return -1;
+    }
+    worker->http = evhttp_new(worker->base);
+    if (worker->http == NULL) {
+        log_error("cannot create an HTTP server for %s", server->address);
+        return -1;
+    }
+    configure_http(worker);
+    if (attach_listener(worker) != 0)
+        return -1;
+    worker->stop_event = event_new(worker->base, server->stop_pipe[0],
+                                   EV_READ, on_stop, worker);
+    worker->resume_event = evtimer_new(worker->base, on_accept_resume,
+                                       worker);
+    if (worker->stop_event == NULL || worker->resume_event == NULL) {
+        log_error("cannot create the events of a worker for %s",
+                  server->address);
+        return -1;
+    }
+    return 0;
+}
+
+int
+api_workers_create(struct api_server *server)
+{
+    server->workers = calloc(server->worker_count, sizeof(*server->workers));
+    if (server->workers == NULL) {
+        log_error("out of memory creating %u workers", server->worker_count);
+        return -1;
+    }
+    for (unsigned i = 0; i < server->worker_count; i++)
+        if (worker_init(&server->workers[i], server) != 0)
+            return -1;
+    return 0;
+}
+
+static void *
+worker_main(void *arg)
+{
+    struct api_worker *worker = arg;
+
+    current_worker = worker;
+    /* The stop event is not persistent, so each run adds it again. */
+    if (event_add(worker->stop_event, NULL) != 0) {
+        log_error("cannot watch the stop pipe of %s",
+                  worker->server->address);
+        worker->result = -1;
+        return NULL;
+    }
+    worker->result = event_base_dispatch(worker->base);
+    return NULL;
+}
+
+/* Empties the stop pipe after all workers ended, so that a later
+ * api_server_run does not stop at once. */
+static void
+drain_stop_pipe(struct api_server *server)
+{
+    char bytes[64];
+
+    while (read(server->stop_pipe[0], bytes, sizeof(bytes)) > 0)
+        continue;
+}
+
+static int
+start_workers(struct api_server *server)
+{
+    sigset_t all, saved;
+    int result = 0;
+
+    /* Workers block all signals, so that the daemon's handlers run in
+     * the thread that installed them. */
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &saved);
+    for (unsigned i = 0; i < server->worker_count; i++) {
+        struct api_worker *worker = &server->workers[i];
+        int rc = pthread_create(&worker->thread, NULL, worker_main, worker);
+
+        if (rc != 0) {
+            log_error("cannot start worker thread %u of %s: %s", i,
+                      server->address, strerror(rc));
+            api_server_stop(server);
+            result = -1;
+            break;
+        }
+        worker->started = true;
+    }
+    pthread_sigmask(SIG_SETMASK, &saved, NULL);
+    return result;
+}
+
+int
+api_workers_run(struct api_server *server)
+{
+    int result = start_workers(server);
+
+    for (unsigned i = 0; i < server->worker_count; i++) {
+        struct api_worker *worker = &server->workers[i];
+
+        if (!worker->started)
+            continue;
+        pthread_join(worker->thread, NULL);
+        worker->started = false;
+        if (worker->result < 0)
+            result = -1;
+    }
+    drain_stop_pipe(server);
+    return result;
+}
+
+void
+api_workers_free(struct api_server *server)
+{
+    if (server->workers == NULL)
+        return;
+    for (unsigned i = 0; i < server->worker_count; i++) {
+        struct api_worker *worker = &server->workers[i];
+
+        /* evhttp_free closes the connections and the duplicate socket;
+         * event_base_free then runs libevent's pending finalizers, which
+         * free each connection's SSL. */
+        if (worker->http != NULL)
+            evhttp_free(worker->http);
+        if (worker->stop_event != NULL)
+            event_free(worker->stop_event);
+        if (worker->resume_event != NULL)
+            event_free(worker->resume_event);
+        if (worker->base != NULL)
+            event_base_free(worker->base);
+    }
+    free(server->workers);
+    server->workers = NULL;
+}
