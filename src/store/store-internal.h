@@ -1,10 +1,10 @@
 /*
  * Internal interface between the storage dispatch (store.c) and its back
  * ends. A back end allocates a structure that starts with struct store,
- * points ops at its operations table and returns &base; store.c checks the
- * arguments of every public call and then calls the operation. A new back
- * end (store_pg.c for PostgreSQL) adds one ops table and one open function
- * and needs no change in callers.
+ * points ops at its operations table and returns a pointer to that first
+ * member. store.c checks the arguments of every public call and then calls
+ * the operation. A new back end (store_pg.c for PostgreSQL) adds one ops
+ * table and one open function and needs no change in callers.
  */
 #ifndef HSM4SSL_STORE_INTERNAL_H
 #define HSM4SSL_STORE_INTERNAL_H
@@ -81,13 +81,10 @@ struct store {
     const struct store_ops *ops;
 };
 
-/* Returns the table's name as callers spell it ("hosts", ...). */
-const char *store_table_name(enum store_table table);
-
 /*
  * Copies a stored string into a fixed-size field of an output struct.
- * Returns false, leaving dst empty, when src is NULL or does not fit; a
- * back end reports that as a storage error because store.c never accepts
+ * Returns false, leaving dst empty, when src is NULL or does not fit. A
+ * back end reports that as a storage error, because store.c never accepts
  * such a value.
  */
 bool store_copy_field(char *dst, size_t size, const char *src);

@@ -1,7 +1,8 @@
 /*
  * Storage dispatch: checks the arguments of each public call once, for
  * every back end, and forwards the call to the back end's operations
- * table. Also holds the helpers that free the records callers receive.
+ * table. It also contains the helpers that free the records callers
+ * receive.
  */
 #include "store/store-internal.h"
 
@@ -17,14 +18,6 @@ static const char *const table_names[STORE_TABLE_COUNT] = {
     [STORE_TABLE_AUDIT_LOG] = "audit_log",
     [STORE_TABLE_ENROLLMENT_TOKENS] = "enrollment_tokens",
 };
-
-const char *
-store_table_name(enum store_table table)
-{
-    if ((unsigned)table >= STORE_TABLE_COUNT)
-        return "unknown";
-    return table_names[table];
-}
 
 bool
 store_copy_field(char *dst, size_t size, const char *src)
@@ -100,7 +93,7 @@ fail_null(struct adcp_error *err, const char *func, const char *what)
                           func, what);
 }
 
-/* True when the fixed-size field holds a NUL-terminated string. */
+/* True when the fixed-size field contains a NUL-terminated string. */
 static bool
 field_terminated(const char *field, size_t size)
 {

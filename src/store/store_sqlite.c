@@ -1,15 +1,15 @@
 /*
  * SQLite back end of the storage interface.
  *
- * Connections: a pool of up to STORE_SQLITE_POOL_MAX connections, opened on demand and
- * handed to one thread at a time under a mutex, so each connection runs in
- * SQLite's multi-thread mode without locks of its own. Each connection
+ * Connections: a pool of up to STORE_SQLITE_POOL_MAX connections, opened on
+ * demand and handed to one thread at a time under a mutex, so each connection
+ * runs in SQLite's multi-thread mode without locks of its own. Each connection
  * keeps its prepared statements for its lifetime.
  *
  * Durability: WAL journal with synchronous=FULL, so a write is in the WAL
  * and fsync'ed before its function returns. Writes that touch several rows
  * run in one BEGIN IMMEDIATE transaction, which takes the write lock at
- * the start; waiting for the lock is bounded by BUSY_TIMEOUT_MS.
+ * the start. Waiting for the lock is bounded by BUSY_TIMEOUT_MS.
  *
  * Files: the database is created with mode 0600 before SQLite opens it.
  * SQLite creates the -wal and -shm files with the database file's mode.
@@ -112,13 +112,14 @@ enum adcp_status
 store_sqlite_fail(const struct store_sqlite_conn *conn, int rc, const char *op,
                   struct adcp_error *err)
 {
-    const char *detail;
+    const char *detail = sqlite3_errstr(rc);
+    const char *file = "the database";
 
-    if (conn != NULL && conn->db != NULL)
+    if (conn != NULL && conn->db != NULL) {
         detail = sqlite3_errmsg(conn->db);
-    else
-        detail = sqlite3_errstr(rc);
-    log_error("cannot %s: %s (SQLite code %d)", op, detail, rc);
+        file = sqlite3_db_filename(conn->db, "main");
+    }
+    log_error("failed to %s in %s: %s (SQLite code %d)", op, file, detail, rc);
     return adcp_error_set(err, ADCP_ERR_STORAGE, "",
                           "storage could not %s: %s; %s", op, detail,
                           error_hint(rc));
@@ -128,7 +129,7 @@ enum adcp_status
 store_sqlite_fail_corrupt(const char *column, const char *op,
                           struct adcp_error *err)
 {
-    log_error("cannot %s: stored %s is missing or too long", op, column);
+    log_error("failed to %s: stored %s is missing or too long", op, column);
     return adcp_error_set(err, ADCP_ERR_STORAGE, column,
                           "storage could not %s: the stored %s is missing "
                           "or too long, so the database was changed by "
@@ -139,7 +140,7 @@ store_sqlite_fail_corrupt(const char *column, const char *op,
 enum adcp_status
 store_sqlite_fail_memory(const char *op, struct adcp_error *err)
 {
-    log_error("cannot %s: out of memory", op);
+    log_error("failed to %s: out of memory", op);
     return adcp_error_set(err, ADCP_ERR_INTERNAL, "",
                           "storage could not %s: out of memory; retry the "
                           "request",
@@ -325,7 +326,7 @@ conn_open(const char *path, struct store_sqlite_conn **out,
                              SQLITE_OPEN_NOFOLLOW,
                          NULL);
     if (rc != SQLITE_OK) {
-        log_error("cannot open database %s", path);
+        log_error("failed to open database %s", path);
         status = store_sqlite_fail(conn, rc, "open the database", err);
         goto out;
     }
@@ -394,8 +395,8 @@ store_sqlite_release(struct store_sqlite *store, struct store_sqlite_conn *conn)
 
 /*
  * Sets a file's mode to 0600 when it exists with another mode. Returns 0,
- * or -1 with errno set; a missing file is not an error unless create is
- * set, in which case it is created with mode 0600.
+ * or -1 with errno set. With create set, a missing file is created with
+ * mode 0600; without it, a missing file is left missing and returns 0.
  */
 static int
 file_make_private(const char *path, bool create)
@@ -440,7 +441,7 @@ files_prepare(const char *path, struct adcp_error *err)
     for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
         snprintf(name, sizeof(name), "%s%s", path, suffixes[i]);
         if (file_make_private(name, i == 0) != 0) {
-            log_error("cannot prepare database file %s: %s", name,
+            log_error("failed to prepare database file %s: %s", name,
                       strerror(errno));
             return adcp_error_set(err, ADCP_ERR_STORAGE, "",
                                   "database file %s cannot be created or "
@@ -473,8 +474,8 @@ schema_read_version(struct store_sqlite_conn *conn, int *version,
     return status;
 }
 
-/* Runs the script of one version and records the version; the caller
- * holds the write transaction. */
+/* Runs the script of one version and records the version. The caller has
+ * begun the write transaction. */
 static enum adcp_status
 schema_apply(struct store_sqlite_conn *conn, int version,
              struct adcp_error *err)
@@ -494,7 +495,7 @@ schema_apply(struct store_sqlite_conn *conn, int version,
 }
 
 /*
- * Brings the schema to the version this build knows, in one write
+ * Brings the schema to the latest version of this build, in one write
  * transaction, so two processes opening a new file do not both create
  * tables and a failed upgrade leaves the old schema intact. A database
  * newer than this build is rejected rather than used.
@@ -537,7 +538,7 @@ out:
 /* Opening and closing. */
 
 /* Closes every pooled connection. The caller guarantees that no thread
- * still holds one. */
+ * still uses one. */
 static void
 sqlite_close(struct store *base)
 {

@@ -300,8 +300,8 @@ out:
     return status;
 }
 
-/* Marks the token used if it is unused and unexpired; *consumed tells
- * whether it was. The caller holds the write transaction. */
+/* Marks the token used if it is unused and unexpired, and sets *consumed
+ * when it was. The caller has begun the write transaction. */
 static enum adcp_status
 token_mark_used(struct store_sqlite_conn *conn,
                 const unsigned char verifier[STORE_VERIFIER_LEN], time_t now,
@@ -328,7 +328,7 @@ token_mark_used(struct store_sqlite_conn *conn,
     return status;
 }
 
-/* Steps a bound statement whose one row holds a host id in column 0;
+/* Steps a bound statement whose one row contains a host id in column 0.
  * *found is false when it returns no row. */
 static enum adcp_status
 token_read_host(struct store_sqlite_conn *conn, sqlite3_stmt *stmt,
