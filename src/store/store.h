@@ -7,7 +7,9 @@
  * Every write is committed durably before the function returns. All
  * functions are safe to call from several threads on one store.
  * They return ADCP_OK, ADCP_ERR_NOT_FOUND, ADCP_ERR_CONFLICT (a unique
- * value already stored) or ADCP_ERR_STORAGE with err describing it.
+ * value already stored) or ADCP_ERR_STORAGE with err describing it. An
+ * argument the schema cannot hold (an empty name, a serial that is not
+ * upper-case hex) is ADCP_ERR_MISSING_FIELD or ADCP_ERR_INVALID_FIELD.
  */
 #ifndef HSM4SSL_STORE_H
 #define HSM4SSL_STORE_H
