@@ -240,13 +240,13 @@ parse_name_list(const json_t *object, const char *path,
     snprintf(field, sizeof(field), "%s.%s", path, kind->key);
     if (array == NULL)
         return adcp_error_set(err, ADCP_ERR_MISSING_FIELD, field,
-                              "%s (HSM %s) has no \"%s\"; list the names, "
-                              "from %s", path, entry->hsm, kind->key,
-                              kind->expected);
+                              "%s (%s) has no \"%s\"; add it with names "
+                              "from %s, or [] for none", path, entry->hsm,
+                              kind->key, kind->expected);
     if (!json_is_array(array)) {
         describe(array, shown, sizeof(shown));
-        return invalid(err, field, "%s of HSM %s is %s; expected an array "
-                       "of names from %s", field, entry->hsm, shown,
+        return invalid(err, field, "%s (%s) is %s; expected an array of "
+                       "names from %s", field, entry->hsm, shown,
                        kind->expected);
     }
     *bits = 0;
@@ -258,9 +258,9 @@ parse_name_list(const json_t *object, const char *path,
         if (bit == 0) {
             snprintf(field, sizeof(field), "%s.%s[%zu]", path, kind->key, i);
             describe(item, shown, sizeof(shown));
-            return invalid(err, field, "%s of HSM %s is %s, which is not "
-                           "a known %s; expected one of %s", field,
-                           entry->hsm, shown, kind->what, kind->expected);
+            return invalid(err, field, "%s (%s) is %s, which is not a "
+                           "known %s; expected one of %s", field, entry->hsm,
+                           shown, kind->what, kind->expected);
         }
         *bits |= bit;
     }
@@ -308,7 +308,7 @@ parse_utilization(const json_t *object, const char *path,
     }
     snprintf(field, sizeof(field), "%s.utilization", path);
     describe(value, shown, sizeof(shown));
-    return invalid(err, field, "%s of HSM %s is %s; expected [\"low\"], "
+    return invalid(err, field, "%s (%s) is %s; expected [\"low\"], "
                    "[\"med\"] or [\"high\"], or no member to use the live "
                    "load", field, entry->hsm, shown);
 }
