@@ -1,0 +1,157 @@
+#include "cli/cli_help.h"
+
+#include <string.h>
+
+struct command_help {
+    enum cli_command command;
+    const char *usage;
+    const char *description;
+    const char *example;
+};
+
+static const struct command_help command_help[] = {
+    {CLI_CMD_ENROLL,
+     "ssleverywhere [-dir DIR] -enroll -server https://HOST:PORT "
+     "-fingerprint HEX -token TOKEN",
+     "Fetches the CA root from the server, checks its SHA-256 fingerprint\n"
+     "against -fingerprint, then checks that the server's TLS certificate\n"
+     "chains to that root. Writes DIR/certs/ca-chain.crt and\n"
+     "DIR/config.json (mode 0600: server, fingerprint, enrolment token)\n"
+     "and creates DIR/private (0700), DIR/csr and DIR/certs. Nothing is\n"
+     "written when the fingerprint does not match (exit 6).",
+     "ssleverywhere -enroll -server https://ca.example.test:8443 \\\n"
+     "      -fingerprint 3F:A1:...:9C -token \"$TOKEN\""},
+    {CLI_CMD_GEN_CERT,
+     "ssleverywhere [-dir DIR] -gen_cert -name NAME -default | -manual "
+     "-key_type rsa|ec -key_length BITS|CURVE -encryption aes|des3 "
+     "-hash sha256|sha384|sha512",
+     "Generates a key pair on this host, writes the private key encrypted\n"
+     "(PKCS#8) to DIR/private/NAME.key (0600) and a CSR with subject\n"
+     "CN=NAME to DIR/csr/NAME.csr, and has the server issue the\n"
+     "certificate, written to DIR/certs/NAME.crt with the chain in\n"
+     "DIR/certs/ca-chain.crt. The first certificate authenticates with\n"
+     "the enrolment token and becomes this host's identity; later ones\n"
+     "authenticate with it over mTLS (its key's passphrase from -passin).\n"
+     "Nothing is written when the server rejects the request.",
+     "ssleverywhere -gen_cert -name SE -default\n"
+     "  ssleverywhere -gen_cert -name CL -manual -key_type rsa "
+     "-key_length 4096 \\\n"
+     "      -encryption des3 -hash sha512"},
+    {CLI_CMD_KEYPAIR_GEN,
+     "ssleverywhere [-dir DIR] -keypair_gen -label LABEL -key_type rsa|ec "
+     "-length N [-admin_token_file FILE]",
+     "Has the server generate a key pair inside one of its HSMs; the\n"
+     "private key never leaves the HSM. Prints the public key (PEM) on\n"
+     "stdout. Authenticates with this host's identity over mTLS, or as\n"
+     "administrator with -admin_token_file.",
+     "ssleverywhere -keypair_gen -label web-1 -key_type ec -length 256 "
+     "> web-1.pub"},
+    {CLI_CMD_ADD_HOST,
+     "ssleverywhere -add_host -name NAME [-dns NAME]... [-ip ADDR]... "
+     "-admin_token_file FILE [-server URL] [-cafile FILE | -fingerprint "
+     "HEX]",
+     "Registers a host and the names it may hold certificates for, and\n"
+     "prints its one-time enrolment token on stdout (nothing else). The\n"
+     "server comes from -server or the enrolled config.json; its TLS\n"
+     "certificate is verified against -cafile, against the root whose\n"
+     "fingerprint is -fingerprint, or against DIR/certs/ca-chain.crt.",
+     "TOKEN=$(ssleverywhere -add_host -name SE -dns se.example.test \\\n"
+     "      -ip 192.0.2.10 -server https://127.0.0.1:8443 \\\n"
+     "      -fingerprint 3F:A1:...:9C -admin_token_file DATA_DIR/admin.token)"},
+};
+
+static const char general_text[] =
+    "PASSPHRASES\n"
+    "  -passout (new key) and -passin (existing key) take:\n"
+    "    pass:TEXT   the passphrase itself (kept in shell history; avoid)\n"
+    "    env:VAR     the value of environment variable VAR\n"
+    "    file:PATH   the first line of PATH (mode 0600 or stricter)\n"
+    "    fd:N        the first line read from file descriptor N\n"
+    "    stdin       the first line of standard input\n"
+    "  Without the option: $SSLEVERYWHERE_PASSPHRASE, else a prompt on the\n"
+    "  terminal (twice for a new key). At least 4 characters.\n"
+    "\n"
+    "EXIT CODES\n"
+    "  0  success\n"
+    "  1  usage error: unknown option, missing or invalid value\n"
+    "  2  local error: file, key or cryptography on this host\n"
+    "  3  the server cannot be reached or its TLS certificate is not "
+    "trusted\n"
+    "  4  the server rejected the request (HTTP 4xx)\n"
+    "  5  server error (HTTP 5xx or an invalid response)\n"
+    "  6  the CA root does not match -fingerprint\n";
+
+static const struct command_help *
+find_command_help(enum cli_command command)
+{
+    for (size_t i = 0; i < sizeof(command_help) / sizeof(command_help[0]);
+         i++)
+        if (command_help[i].command == command)
+            return &command_help[i];
+    return NULL;
+}
+
+/* Prints one option as "  -name VALUE" and its help text below it. */
+static void
+print_option(FILE *out, const struct cli_option_spec *spec)
+{
+    fprintf(out, "  -%s%s%s%s\n      %s\n", spec->name,
+            spec->metavar ? " " : "", spec->metavar ? spec->metavar : "",
+            spec->kind == CLI_OPT_LIST ? " (repeatable)" : "", spec->help);
+}
+
+static void
+print_command_help(FILE *out, const struct command_help *help)
+{
+    unsigned bit = CLI_CMD_BIT(help->command);
+
+    fprintf(out, "Usage: %s\n\n%s\n\nOptions:\n", help->usage,
+            help->description);
+    for (const struct cli_option_spec *spec = cli_args_table();
+         spec->name != NULL; spec++)
+        if (spec->kind != CLI_OPT_COMMAND && (spec->commands & bit) != 0)
+            print_option(out, spec);
+    fprintf(out, "  -help\n      print this help\n\nExample:\n  %s\n\n",
+            help->example);
+    fputs(general_text, out);
+}
+
+static void
+print_general_help(FILE *out)
+{
+    fputs("Usage: ssleverywhere [-dir DIR] COMMAND [OPTIONS]\n\n"
+          "Client of the HSM4SSL certificate authority: enrols this host,\n"
+          "gets certificates for it and key pairs from the CA's HSMs.\n\n"
+          "Commands:\n", out);
+    for (const struct cli_option_spec *spec = cli_args_table();
+         spec->name != NULL; spec++)
+        if (spec->kind == CLI_OPT_COMMAND)
+            fprintf(out, "  -%-13s %s\n", spec->name, spec->help);
+    fputs("\nRun ssleverywhere -COMMAND -help for its options.\n\n"
+          "Common options:\n", out);
+    for (const struct cli_option_spec *spec = cli_args_table();
+         spec->name != NULL; spec++)
+        if (spec->kind != CLI_OPT_COMMAND && spec->commands == CLI_CMD_ALL)
+            print_option(out, spec);
+    fputs("\nFiles (in DIR):\n"
+          "  config.json         server, root fingerprint, enrolment token "
+          "or identity (0600)\n"
+          "  private/NAME.key    encrypted PKCS#8 private keys (0600, "
+          "folder 0700)\n"
+          "  csr/NAME.csr        certificate signing requests\n"
+          "  certs/NAME.crt      issued certificates\n"
+          "  certs/ca-chain.crt  CA certificates, issuer first, root last\n\n",
+          out);
+    fputs(general_text, out);
+}
+
+void
+cli_help_print(FILE *out, enum cli_command command)
+{
+    const struct command_help *help = find_command_help(command);
+
+    if (help == NULL)
+        print_general_help(out);
+    else
+        print_command_help(out, help);
+}

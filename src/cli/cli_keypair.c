@@ -1,0 +1,160 @@
+/*
+ * -keypair_gen: has the server generate a key pair inside one of its HSMs
+ * and prints the public key.
+ */
+#include "cli/cli_auth.h"
+#include "cli/cli_commands.h"
+#include "cli/cli_config.h"
+#include "cli/cli_exit.h"
+#include "cli/cli_http.h"
+#include "cli/cli_keyspec.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+/* The longest label accepted here; PKCS#11 labels are not bounded, but
+ * longer ones do not fit the listings of common tools. */
+#define LABEL_MAX 64
+
+static int
+check_label(const char *label)
+{
+    size_t len = strlen(label);
+
+    if (len == 0 || len > LABEL_MAX)
+        return cli_fail(CLI_EXIT_USAGE,
+                        "invalid -label: it has %zu characters; use 1 to %d",
+                        len, LABEL_MAX);
+    for (const char *p = label; *p != '\0'; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return cli_fail(CLI_EXIT_USAGE,
+                            "invalid -label: it contains a control "
+                            "character; use printable text such as web-1");
+    return CLI_EXIT_OK;
+}
+
+static int
+check_options(const struct cli_options *opts, struct cli_keyspec *spec)
+{
+    int rc;
+
+    memset(spec, 0, sizeof(*spec));
+    rc = cli_require(opts->label, "-label LABEL", "keypair_gen");
+    if (rc == CLI_EXIT_OK)
+        rc = cli_require(opts->key_type, "-key_type rsa|ec", "keypair_gen");
+    if (rc == CLI_EXIT_OK)
+        rc = cli_require(opts->length, "-length N", "keypair_gen");
+    if (rc == CLI_EXIT_OK)
+        rc = check_label(opts->label);
+    if (rc == CLI_EXIT_OK)
+        rc = cli_keyspec_parse_type(opts->key_type, "-key_type",
+                                    &spec->type);
+    if (rc == CLI_EXIT_OK)
+        rc = cli_keyspec_parse_length(opts->length, "-length", spec->type,
+                                      spec);
+    if (rc == CLI_EXIT_OK && opts->server != NULL)
+        rc = cli_http_check_server(opts->server, "-server");
+    return rc;
+}
+
+/* Picks the administrator token when given, else the identity. */
+static int
+choose_auth(struct cli_auth *auth, const struct cli_options *opts,
+            const char *dir_path, const struct cli_config *cfg)
+{
+    struct cli_layout layout;
+    int rc;
+
+    if (opts->admin_token_file != NULL)
+        return cli_auth_admin_token(auth, opts->admin_token_file);
+    if (cfg->identity == NULL)
+        return cli_fail(CLI_EXIT_USAGE,
+                        "no credentials for -keypair_gen: get this host's "
+                        "first certificate with -gen_cert, or give "
+                        "-admin_token_file FILE");
+    rc = cli_layout_open(&layout, dir_path, false);
+    if (rc == CLI_EXIT_OK)
+        rc = cli_auth_identity(auth, &layout, cfg, opts);
+    cli_layout_close(&layout);
+    return rc;
+}
+
+static void
+print_key(json_t *response, const struct cli_keyspec *spec,
+          const char *label)
+{
+    const char *pem =
+        json_string_value(json_object_get(response, "public_key"));
+    const char *hsm = json_string_value(json_object_get(response, "hsm"));
+    size_t len = strlen(pem);
+
+    fputs(pem, stdout);
+    if (len > 0 && pem[len - 1] != '\n')
+        fputc('\n', stdout);
+    cli_note("generated %s %d key pair \"%s\" in HSM %s",
+             cli_keyspec_type_name(spec->type), spec->bits, label,
+             hsm ? hsm : "(not named)");
+}
+
+static int
+send_request(const struct cli_options *opts, const struct cli_keyspec *spec,
+             const char *server, const struct cli_http_trust *trust,
+             const struct cli_auth *auth)
+{
+    json_t *body = json_pack("{s:{s:s, s:i, s:s}}", "key_info", "type",
+                             cli_keyspec_type_name(spec->type), "length",
+                             spec->bits, "label", opts->label);
+    json_t *response = NULL;
+    int rc;
+
+    if (body == NULL)
+        return cli_fail(CLI_EXIT_LOCAL, "cannot encode the request");
+    rc = cli_http_request(server, "POST", "/v1/keys", trust, &auth->http,
+                          body, &response);
+    json_decref(body);
+    if (rc == CLI_EXIT_OK &&
+        !json_is_string(json_object_get(response, "public_key")))
+        rc = cli_fail(CLI_EXIT_SERVER,
+                      "invalid response from %s/v1/keys: no \"public_key\"",
+                      server);
+    if (rc == CLI_EXIT_OK)
+        print_key(response, spec, opts->label);
+    json_decref(response);
+    return rc;
+}
+
+int
+cli_keypair_run(const struct cli_options *opts)
+{
+    struct cli_keyspec spec;
+    struct cli_config cfg = {NULL, NULL, NULL, NULL};
+    struct cli_auth auth;
+    struct cli_http_trust trust;
+    char dir_path[PATH_MAX], ca_path[PATH_MAX];
+    const char *server;
+    int rc;
+
+    memset(&auth, 0, sizeof(auth));
+    rc = check_options(opts, &spec);
+    if (rc == CLI_EXIT_OK)
+        rc = cli_config_dir_path(opts, dir_path, sizeof(dir_path));
+    if (rc == CLI_EXIT_OK)
+        rc = cli_config_load_optional(dir_path, &cfg);
+    if (rc != CLI_EXIT_OK)
+        goto out;
+    server = opts->server != NULL ? opts->server : cfg.server;
+    rc = cli_require(server, "-server https://HOST:PORT (no enrolled "
+                     "config.json found)", "keypair_gen");
+    if (rc == CLI_EXIT_OK)
+        rc = cli_auth_trust(&trust, ca_path, sizeof(ca_path), opts,
+                            dir_path);
+    if (rc == CLI_EXIT_OK)
+        rc = choose_auth(&auth, opts, dir_path, &cfg);
+    if (rc == CLI_EXIT_OK)
+        rc = send_request(opts, &spec, server, &trust, &auth);
+out:
+    cli_auth_free(&auth);
+    cli_config_free(&cfg);
+    return rc;
+}
