@@ -1,0 +1,666 @@
+/*
+ * Certificate assembly shared by CSR issuance, the root and the API's server
+ * certificate: serial, validity, the extensions the CA sets, signing through
+ * any EVP_PKEY (HSM-backed keys included), and the issue_result a caller
+ * receives.
+ */
+#include "managers/cert_issue.h"
+
+#include <openssl/asn1.h>
+#include <openssl/bn.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509v3.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+
+/*
+ * Shared with cert_issue.c. NOTE: these prototypes are repeated there
+ * because the module has no private header yet; keep both copies identical.
+ */
+enum adcp_status cert_build_leaf(X509 *ca_cert, EVP_PKEY *subject_key,
+                                 const char *common_name,
+                                 const struct issue_host *names, int days,
+                                 const char *extended_key_usage, X509 **out,
+                                 struct adcp_error *err);
+enum adcp_status cert_build_root(EVP_PKEY *key, const char *common_name,
+                                 const char *organization, int days,
+                                 X509 **out, struct adcp_error *err);
+enum adcp_status cert_build_sign(X509 **cert, X509 *ca_cert,
+                                 EVP_PKEY *ca_key, const char *digest,
+                                 struct issue_result *out,
+                                 struct adcp_error *err);
+
+#define CERT_SERIAL_BYTES 16
+#define CERT_SERIAL_ATTEMPTS 3
+/* notBefore lies this far in the past so that a relying party whose clock
+ * runs a little behind still accepts a certificate issued just now. */
+#define CERT_BACKDATE_SECONDS 60
+#define SECONDS_PER_DAY 86400
+
+static bool
+all_zero(const unsigned char *bytes, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (bytes[i] != 0)
+            return false;
+    return true;
+}
+
+ASN1_INTEGER *
+cert_serial_random(void)
+{
+    unsigned char bytes[CERT_SERIAL_BYTES];
+    ASN1_INTEGER *serial = NULL;
+    BIGNUM *value = NULL;
+    int attempt;
+
+    /* A zero serial is not allowed (RFC 5280, section 4.1.2.2). It comes
+     * up once in 2^127 draws, so a few attempts only guard against a
+     * broken generator that returns zeros. */
+    for (attempt = 0; attempt < CERT_SERIAL_ATTEMPTS; attempt++) {
+        if (RAND_bytes(bytes, sizeof(bytes)) != 1) {
+            log_openssl_errors(__func__, "drawing a serial number");
+            return NULL;
+        }
+        bytes[0] &= 0x7f;
+        if (!all_zero(bytes, sizeof(bytes)))
+            break;
+    }
+    if (attempt == CERT_SERIAL_ATTEMPTS) {
+        log_error("the random generator returned only zero bytes");
+        return NULL;
+    }
+    value = BN_bin2bn(bytes, sizeof(bytes), NULL);
+    if (value != NULL)
+        serial = BN_to_ASN1_INTEGER(value, NULL);
+    BN_free(value);
+    return serial;
+}
+
+void
+cert_serial_hex(const X509 *cert, char out[ADCP_SERIAL_MAX])
+{
+    static const char digits[] = "0123456789ABCDEF";
+    const ASN1_INTEGER *serial;
+    const unsigned char *data;
+    size_t len, pos = 0;
+
+    out[0] = '\0';
+    if (cert == NULL)
+        return;
+    serial = X509_get0_serialNumber(cert);
+    data = ASN1_STRING_get0_data(serial);
+    len = (size_t)ASN1_STRING_length(serial);
+    /* The same text as `openssl x509 -serial`: a sign, then two digits
+     * per content byte. A serial too long for out (RFC 5280 allows 20
+     * bytes, out holds 23) gives "" rather than a truncated, ambiguous
+     * value. */
+    if (1 + 2 * len + 1 > ADCP_SERIAL_MAX)
+        return;
+    if (ASN1_STRING_type(serial) == V_ASN1_NEG_INTEGER)
+        out[pos++] = '-';
+    if (len == 0) {
+        out[pos++] = '0';
+        out[pos++] = '0';
+    }
+    for (size_t i = 0; i < len; i++) {
+        out[pos++] = digits[data[i] >> 4];
+        out[pos++] = digits[data[i] & 0x0f];
+    }
+    out[pos] = '\0';
+}
+
+void
+cert_fingerprint_sha256(const X509 *cert, char out[65])
+{
+    static const char digits[] = "0123456789ABCDEF";
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int md_len = 0;
+
+    out[0] = '\0';
+    if (cert == NULL || !X509_digest(cert, EVP_sha256(), md, &md_len) ||
+        md_len != 32)
+        return;
+    for (unsigned int i = 0; i < md_len; i++) {
+        out[2 * i] = digits[md[i] >> 4];
+        out[2 * i + 1] = digits[md[i] & 0x0f];
+    }
+    out[64] = '\0';
+}
+
+void
+issue_result_clear(struct issue_result *result)
+{
+    if (result == NULL)
+        return;
+    X509_free(result->cert);
+    free(result->cert_pem);
+    memset(result, 0, sizeof(*result));
+}
+
+/* Converts an ASN1_TIME to seconds since the epoch. */
+static bool
+time_of_asn1(const ASN1_TIME *when, time_t *out)
+{
+    struct tm tm;
+
+    if (when == NULL || ASN1_TIME_to_tm(when, &tm) != 1)
+        return false;
+    *out = timegm(&tm);
+    return true;
+}
+
+/*
+ * Sets notBefore to now minus CERT_BACKDATE_SECONDS and notAfter to now
+ * plus days. Under a CA (ca_cert not NULL) neither may leave the CA's own
+ * validity, so both are clamped to it, and an expired CA issues nothing.
+ */
+static enum adcp_status
+set_validity(X509 *cert, const X509 *ca_cert, int days,
+             struct adcp_error *err)
+{
+    time_t now = time(NULL);
+    time_t not_before = now - CERT_BACKDATE_SECONDS;
+    time_t not_after = now + (time_t)days * SECONDS_PER_DAY;
+    time_t ca_not_before, ca_not_after;
+
+    if (ca_cert != NULL) {
+        if (!time_of_asn1(X509_get0_notBefore(ca_cert), &ca_not_before) ||
+            !time_of_asn1(X509_get0_notAfter(ca_cert), &ca_not_after))
+            return adcp_error_set(err, ADCP_ERR_INTERNAL, "",
+                                  "the CA certificate's validity cannot "
+                                  "be read; check the CA certificate");
+        if (ca_not_after <= now)
+            return adcp_error_set(err, ADCP_ERR_INTERNAL, "",
+                                  "the CA certificate expired at %lld; "
+                                  "renew the CA before issuing",
+                                  (long long)ca_not_after);
+        if (not_before < ca_not_before)
+            not_before = ca_not_before;
+        if (not_after > ca_not_after)
+            not_after = ca_not_after;
+    }
+    if (ASN1_TIME_set(X509_getm_notBefore(cert), not_before) == NULL ||
+        ASN1_TIME_set(X509_getm_notAfter(cert), not_after) == NULL)
+        return adcp_error_set(err, ADCP_ERR_INTERNAL, "",
+                              "the certificate's validity cannot be "
+                              "encoded for %d days",
+                              days);
+    return ADCP_OK;
+}
+
+/*
+ * Makes a version 3 certificate with a fresh random serial, the given
+ * subject and public key, and issuer (NULL: the subject, for a
+ * self-signed certificate). Returns NULL when OpenSSL fails.
+ */
+static X509 *
+new_cert(const X509_NAME *subject, const X509_NAME *issuer,
+         EVP_PKEY *public_key)
+{
+    ASN1_INTEGER *serial = cert_serial_random();
+    X509 *cert = X509_new();
+    bool ok;
+
+    ok = serial != NULL && cert != NULL &&
+         X509_set_version(cert, X509_VERSION_3) &&
+         X509_set_serialNumber(cert, serial) &&
+         X509_set_subject_name(cert, subject) &&
+         X509_set_issuer_name(cert, issuer ? issuer : subject) &&
+         X509_set_pubkey(cert, public_key);
+    ASN1_INTEGER_free(serial);
+    if (!ok) {
+        log_openssl_errors(__func__, "making the certificate");
+        X509_free(cert);
+        return NULL;
+    }
+    return cert;
+}
+
+/* Adds an extension written in the openssl.cnf syntax; value is always a
+ * constant of this file, never text from a request. */
+static bool
+add_ext_conf(X509 *cert, X509 *issuer, int nid, const char *value)
+{
+    X509V3_CTX ctx;
+    X509_EXTENSION *ext;
+    bool ok;
+
+    X509V3_set_ctx(&ctx, issuer, cert, NULL, NULL, 0);
+    ext = X509V3_EXT_nconf_nid(NULL, &ctx, nid, value);
+    ok = ext != NULL && X509_add_ext(cert, ext, -1);
+    X509_EXTENSION_free(ext);
+    return ok;
+}
+
+/* Computes the key identifier of RFC 5280, section 4.2.1.2, method 1:
+ * the SHA-1 hash of the subjectPublicKey BIT STRING. */
+static ASN1_OCTET_STRING *
+key_id_of(X509 *cert)
+{
+    const unsigned char *key_bits = NULL;
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int md_len = 0;
+    ASN1_OCTET_STRING *id;
+    int key_len = 0;
+
+    if (!X509_PUBKEY_get0_param(NULL, &key_bits, &key_len, NULL,
+                                X509_get_X509_PUBKEY(cert)) ||
+        !EVP_Digest(key_bits, (size_t)key_len, md, &md_len, EVP_sha1(),
+                    NULL))
+        return NULL;
+    id = ASN1_OCTET_STRING_new();
+    if (id != NULL && !ASN1_OCTET_STRING_set(id, md, (int)md_len)) {
+        ASN1_OCTET_STRING_free(id);
+        id = NULL;
+    }
+    return id;
+}
+
+/*
+ * Adds subjectKeyIdentifier and authorityKeyIdentifier. The authority's
+ * key id is the CA certificate's own subjectKeyIdentifier, so that path
+ * building matches it; a CA certificate without one gets it computed
+ * from its public key. ca_cert NULL: self-signed, both ids are equal.
+ */
+static bool
+add_key_ids(X509 *cert, X509 *ca_cert)
+{
+    ASN1_OCTET_STRING *subject_id = key_id_of(cert);
+    AUTHORITY_KEYID *authority = AUTHORITY_KEYID_new();
+    const ASN1_OCTET_STRING *ca_id = NULL;
+    bool ok = false;
+
+    if (subject_id == NULL || authority == NULL)
+        goto out;
+    if (ca_cert == NULL)
+        authority->keyid = ASN1_OCTET_STRING_dup(subject_id);
+    else if ((ca_id = X509_get0_subject_key_id(ca_cert)) != NULL)
+        authority->keyid = ASN1_OCTET_STRING_dup(ca_id);
+    else
+        authority->keyid = key_id_of(ca_cert);
+    if (authority->keyid == NULL)
+        goto out;
+    ok = X509_add1_ext_i2d(cert, NID_subject_key_identifier, subject_id, 0,
+                       X509V3_ADD_DEFAULT) == 1 &&
+         X509_add1_ext_i2d(cert, NID_authority_key_identifier, authority, 0,
+                       X509V3_ADD_DEFAULT) == 1;
+out:
+    ASN1_OCTET_STRING_free(subject_id);
+    AUTHORITY_KEYID_free(authority);
+    return ok;
+}
+
+/* A DNS name as a SAN: printable ASCII with no spaces. The host manager
+ * validates names when they are registered; this is a last check before
+ * the name is signed. */
+static bool
+dns_name_encodable(const char *name)
+{
+    if (name == NULL || name[0] == '\0')
+        return false;
+    for (; *name != '\0'; name++)
+        if ((unsigned char)*name <= 0x20 || (unsigned char)*name >= 0x7f)
+            return false;
+    return true;
+}
+
+static enum adcp_status
+push_dns_name(GENERAL_NAMES *names, const char *dns_name,
+              struct adcp_error *err)
+{
+    GENERAL_NAME *entry = NULL;
+    ASN1_IA5STRING *text = NULL;
+
+    if (!dns_name_encodable(dns_name))
+        return adcp_error_set(err, ADCP_ERR_INVALID_FIELD, "host.dns_names",
+                              "the host's DNS name '%s' is not printable "
+                              "ASCII; register it in its IDNA (xn--) form",
+                              dns_name ? dns_name : "");
+    entry = GENERAL_NAME_new();
+    text = ASN1_IA5STRING_new();
+    if (entry == NULL || text == NULL ||
+        !ASN1_STRING_set(text, dns_name, (int)strlen(dns_name))) {
+        GENERAL_NAME_free(entry);
+        ASN1_IA5STRING_free(text);
+        return adcp_error_set(err, ADCP_ERR_INTERNAL, "",
+                              "out of memory while encoding a SAN");
+    }
+    GENERAL_NAME_set0_value(entry, GEN_DNS, text);
+    if (!sk_GENERAL_NAME_push(names, entry)) {
+        GENERAL_NAME_free(entry);
+        return adcp_error_set(err, ADCP_ERR_INTERNAL, "",
+                              "out of memory while encoding a SAN");
+    }
+    return ADCP_OK;
+}
+
+static enum adcp_status
+push_ip_address(GENERAL_NAMES *names, const char *address,
+                struct adcp_error *err)
+{
+    GENERAL_NAME *entry = NULL;
+    ASN1_OCTET_STRING *octets = NULL;
+
+    /* a2i_IPADDRESS gives the binary form, 4 or 16 bytes, as iPAddress
+     * needs it. */
+    octets = address ? a2i_IPADDRESS(address) : NULL;
+    if (octets == NULL) {
+        ERR_clear_error();
+        return adcp_error_set(err, ADCP_ERR_INVALID_FIELD,
+                              "host.ip_addresses",
+                              "the host's IP address '%s' is not an IPv4 or "
+                              "IPv6 address; correct the host record",
+                              address ? address : "");
+    }
+    entry = GENERAL_NAME_new();
+    if (entry == NULL) {
+        ASN1_OCTET_STRING_free(octets);
+        return adcp_error_set(err, ADCP_ERR_INTERNAL, "",
+                              "out of memory while encoding a SAN");
+    }
+    GENERAL_NAME_set0_value(entry, GEN_IPADD, octets);
+    if (!sk_GENERAL_NAME_push(names, entry)) {
+        GENERAL_NAME_free(entry);
+        return adcp_error_set(err, ADCP_ERR_INTERNAL, "",
+                              "out of memory while encoding a SAN");
+    }
+    return ADCP_OK;
+}
+
+/*
+ * Adds subjectAltName with every DNS name and IP address of names, in the
+ * order registered. A host with neither gets no SAN extension, because
+ * RFC 5280 does not allow an empty one.
+ */
+static enum adcp_status
+add_subject_alt_names(X509 *cert, const struct issue_host *names,
+                      struct adcp_error *err)
+{
+    enum adcp_status status = ADCP_OK;
+    GENERAL_NAMES *list = NULL;
+
+    if (names->dns_count == 0 && names->ip_count == 0)
+        return ADCP_OK;
+    list = sk_GENERAL_NAME_new_null();
+    if (list == NULL)
+        return adcp_error_set(err, ADCP_ERR_INTERNAL, "",
+                              "out of memory while encoding a SAN");
+    for (size_t i = 0; status == ADCP_OK && i < names->dns_count; i++)
+        status = push_dns_name(list, names->dns_names[i], err);
+    for (size_t i = 0; status == ADCP_OK && i < names->ip_count; i++)
+        status = push_ip_address(list, names->ip_addresses[i], err);
+    if (status == ADCP_OK &&
+        X509_add1_ext_i2d(cert, NID_subject_alt_name, list, 0,
+                      X509V3_ADD_DEFAULT) != 1) {
+        log_openssl_errors(__func__, "adding subjectAltName");
+        status = adcp_error_set(err, ADCP_ERR_INTERNAL, "",
+                                "the SAN extension cannot be encoded");
+    }
+    GENERAL_NAMES_free(list);
+    return status;
+}
+
+/* Builds the subject CN=common_name (and O=organization when given). */
+static X509_NAME *
+subject_name_of(const char *common_name, const char *organization)
+{
+    X509_NAME *name = X509_NAME_new();
+
+    if (name == NULL)
+        return NULL;
+    if (!X509_NAME_add_entry_by_NID(name, NID_commonName, MBSTRING_UTF8,
+                                    (const unsigned char *)common_name, -1,
+                                    -1, 0) ||
+        (organization != NULL && organization[0] != '\0' &&
+         !X509_NAME_add_entry_by_NID(name, NID_organizationName,
+                                     MBSTRING_UTF8,
+                                     (const unsigned char *)organization,
+                                     -1, -1, 0))) {
+        X509_NAME_free(name);
+        return NULL;
+    }
+    return name;
+}
+
+/* Sets the extensions every end-entity certificate of this CA carries.
+ * keyEncipherment is only meaningful for RSA keys, so EC keys get
+ * digitalSignature alone. */
+static enum adcp_status
+add_leaf_extensions(X509 *cert, X509 *ca_cert, EVP_PKEY *subject_key,
+                    const struct issue_host *names,
+                    const char *extended_key_usage, struct adcp_error *err)
+{
+    const char *key_usage = EVP_PKEY_is_a(subject_key, "RSA")
+                                ? "critical,digitalSignature,keyEncipherment"
+                                : "critical,digitalSignature";
+
+    if (!add_ext_conf(cert, ca_cert, NID_basic_constraints,
+                      "critical,CA:FALSE") ||
+        !add_ext_conf(cert, ca_cert, NID_key_usage, key_usage) ||
+        !add_ext_conf(cert, ca_cert, NID_ext_key_usage,
+                      extended_key_usage) ||
+        !add_key_ids(cert, ca_cert)) {
+        log_openssl_errors(__func__, "adding extensions");
+        return adcp_error_set(err, ADCP_ERR_INTERNAL, "",
+                              "the certificate extensions cannot be "
+                              "encoded");
+    }
+    return add_subject_alt_names(cert, names, err);
+}
+
+/*
+ * Builds an unsigned end-entity certificate under ca_cert for the public
+ * half of subject_key: subject CN=common_name, SANs from names, validity
+ * of days clamped to the CA's, extendedKeyUsage in the openssl.cnf syntax
+ * ("serverAuth,clientAuth"). On ADCP_OK *out is the caller's.
+ */
+enum adcp_status
+cert_build_leaf(X509 *ca_cert, EVP_PKEY *subject_key, const char *common_name,
+                const struct issue_host *names, int days,
+                const char *extended_key_usage, X509 **out,
+                struct adcp_error *err)
+{
+    enum adcp_status status = ADCP_ERR_INTERNAL;
+    X509_NAME *subject = NULL;
+    X509 *cert = NULL;
+
+    *out = NULL;
+    subject = subject_name_of(common_name, NULL);
+    if (subject == NULL) {
+        log_openssl_errors(__func__, "encoding the subject");
+        status = adcp_error_set(err, ADCP_ERR_NAME_NOT_ALLOWED, "",
+                                "the CN '%s' cannot be encoded; a CN holds "
+                                "at most 64 characters",
+                                common_name);
+        goto out;
+    }
+    cert = new_cert(subject, X509_get_subject_name(ca_cert), subject_key);
+    if (cert == NULL) {
+        status = adcp_error_set(err, ADCP_ERR_INTERNAL, "",
+                                "the certificate cannot be assembled; see "
+                                "the server log");
+        goto out;
+    }
+    status = set_validity(cert, ca_cert, days, err);
+    if (status != ADCP_OK)
+        goto out;
+    status = add_leaf_extensions(cert, ca_cert, subject_key, names,
+                                 extended_key_usage, err);
+    if (status != ADCP_OK)
+        goto out;
+    *out = cert;
+    cert = NULL;
+out:
+    X509_NAME_free(subject);
+    X509_free(cert);
+    return status;
+}
+
+/*
+ * Builds the unsigned self-signed root for key: CN and O, CA:TRUE with
+ * pathlen:0 (this root signs end-entity certificates only), keyUsage
+ * keyCertSign and cRLSign, key identifiers. On ADCP_OK *out is the
+ * caller's.
+ */
+enum adcp_status
+cert_build_root(EVP_PKEY *key, const char *common_name,
+                const char *organization, int days, X509 **out,
+                struct adcp_error *err)
+{
+    enum adcp_status status = ADCP_ERR_INTERNAL;
+    X509_NAME *subject = NULL;
+    X509 *cert = NULL;
+
+    *out = NULL;
+    subject = subject_name_of(common_name, organization);
+    if (subject == NULL) {
+        log_openssl_errors(__func__, "encoding the subject");
+        status = adcp_error_set(err, ADCP_ERR_INVALID_FIELD, "common_name",
+                                "the root subject CN '%s' O '%s' cannot be "
+                                "encoded; each holds at most 64 characters",
+                                common_name,
+                                organization ? organization : "");
+        goto out;
+    }
+    cert = new_cert(subject, NULL, key);
+    if (cert == NULL) {
+        status = adcp_error_set(err, ADCP_ERR_HSM, "",
+                                "the root certificate cannot be assembled "
+                                "(is the CA key's public half readable?); "
+                                "see the server log");
+        goto out;
+    }
+    status = set_validity(cert, NULL, days, err);
+    if (status != ADCP_OK)
+        goto out;
+    if (!add_ext_conf(cert, cert, NID_basic_constraints,
+                      "critical,CA:TRUE,pathlen:0") ||
+        !add_ext_conf(cert, cert, NID_key_usage,
+                      "critical,keyCertSign,cRLSign") ||
+        !add_key_ids(cert, NULL)) {
+        log_openssl_errors(__func__, "adding extensions");
+        status = adcp_error_set(err, ADCP_ERR_INTERNAL, "",
+                                "the root extensions cannot be encoded");
+        goto out;
+    }
+    *out = cert;
+    cert = NULL;
+out:
+    X509_NAME_free(subject);
+    X509_free(cert);
+    return status;
+}
+
+static char *
+pem_of(X509 *cert)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *data = NULL, *copy = NULL;
+    long len;
+
+    if (bio != NULL && PEM_write_bio_X509(bio, cert) == 1) {
+        len = BIO_get_mem_data(bio, &data);
+        if (len > 0)
+            copy = strndup(data, (size_t)len);
+    }
+    BIO_free(bio);
+    return copy;
+}
+
+/* Writes the subject as RFC 2253 text. NOTE: a subject longer than the
+ * 255 bytes of out is cut off; the subjects this CA writes (one CN, or a
+ * CN and an O, each at most 64 characters) fit. */
+static void
+subject_text_of(X509 *cert, char *out, size_t size)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *data = NULL;
+    long len = 0;
+
+    out[0] = '\0';
+    if (bio != NULL &&
+        X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0,
+                           XN_FLAG_RFC2253) >= 0)
+        len = BIO_get_mem_data(bio, &data);
+    if (len > 0)
+        snprintf(out, size, "%.*s", (int)len, data);
+    BIO_free(bio);
+}
+
+/* Fills out from the signed cert and takes ownership of it. */
+static enum adcp_status
+fill_result(X509 *cert, struct issue_result *out, struct adcp_error *err)
+{
+    out->cert_pem = pem_of(cert);
+    if (out->cert_pem == NULL ||
+        !time_of_asn1(X509_get0_notBefore(cert), &out->not_before) ||
+        !time_of_asn1(X509_get0_notAfter(cert), &out->not_after)) {
+        free(out->cert_pem);
+        out->cert_pem = NULL;
+        return adcp_error_set(err, ADCP_ERR_INTERNAL, "",
+                              "the signed certificate cannot be encoded "
+                              "as PEM");
+    }
+    cert_serial_hex(cert, out->serial);
+    subject_text_of(cert, out->subject, sizeof(out->subject));
+    out->cert = cert;
+    return ADCP_OK;
+}
+
+/*
+ * Signs *cert with ca_key and digest ("sha256", "sha384" or "sha512"),
+ * then checks the signature against ca_cert's public key (ca_cert NULL:
+ * the certificate's own, for a root). The check catches a CA key that
+ * does not belong to ca_cert and an HSM that returns a faulty signature.
+ * Takes ownership of *cert and sets it to NULL; on ADCP_OK out holds the
+ * certificate, otherwise out is unchanged and the certificate freed.
+ */
+enum adcp_status
+cert_build_sign(X509 **cert, X509 *ca_cert, EVP_PKEY *ca_key,
+                const char *digest, struct issue_result *out,
+                struct adcp_error *err)
+{
+    enum adcp_status status = ADCP_ERR_INTERNAL;
+    EVP_MD_CTX *md_ctx = EVP_MD_CTX_new();
+    X509 *signed_cert = *cert;
+    EVP_PKEY *verify_key;
+
+    *cert = NULL;
+    if (md_ctx == NULL ||
+        EVP_DigestSignInit_ex(md_ctx, NULL, digest, NULL, NULL, ca_key,
+                              NULL) != 1 ||
+        X509_sign_ctx(signed_cert, md_ctx) <= 0) {
+        log_openssl_errors(__func__, "signing the certificate");
+        status = adcp_error_set(err, ADCP_ERR_HSM, "",
+                                "signing the certificate with the CA key "
+                                "and %s failed; check that the HSM holding "
+                                "the CA key is reachable",
+                                digest);
+        goto out;
+    }
+    verify_key = X509_get0_pubkey(ca_cert ? ca_cert : signed_cert);
+    if (verify_key == NULL || X509_verify(signed_cert, verify_key) != 1) {
+        log_openssl_errors(__func__, "checking the new signature");
+        status = adcp_error_set(err, ADCP_ERR_HSM, "",
+                                "the signature made with the CA key does "
+                                "not verify with the CA certificate; check "
+                                "that the key and certificate belong "
+                                "together");
+        goto out;
+    }
+    status = fill_result(signed_cert, out, err);
+    if (status == ADCP_OK)
+        signed_cert = NULL;
+out:
+    EVP_MD_CTX_free(md_ctx);
+    X509_free(signed_cert);
+    return status;
+}
