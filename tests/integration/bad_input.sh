@@ -6,7 +6,7 @@
 source "$(dirname "$0")/lib.sh"
 
 require_commands openssl curl jq sqlite3 base64 od dd
-require_binaries
+require_binaries hsm4ssld
 
 HOST=web1
 HOST_DNS=web1.example.test

@@ -10,7 +10,7 @@
 source "$(dirname "$0")/lib.sh"
 
 require_commands openssl curl jq sqlite3 pkcs11-tool cc
-require_binaries
+require_binaries hsm4ssld
 
 # Print a member of hsm4ssld.json, failing when it is absent.
 config_get() {
@@ -36,9 +36,12 @@ pkcs11() {
 
 # generate_key TYPE LENGTH LABEL: POST /v1/keys as the admin.
 generate_key() {
-    admin_json POST /v1/keys "$(jq -cn --arg type "$1" --argjson length "$2" \
-        --arg label "$3" '{key_info: {type: $type, length: $length,
-                                      label: $label}}')"
+    local body
+    # "label" is a jq keyword: it is quoted as a key and not used as a
+    # variable name.
+    body=$(jq -cn --arg type "$1" --argjson length "$2" --arg name "$3" \
+        '{key_info: {type: $type, length: $length, "label": $name}}')
+    admin_json POST /v1/keys "$body"
     assert_http 201
     assert_eq "$3" "$(json_get .label)" "POST /v1/keys $3: label"
     assert_eq "$HSM_NAME" "$(json_get .hsm)" "POST /v1/keys $3: hsm"
@@ -137,10 +140,11 @@ log_step "PINs in a request stay secret"
 SO_PIN=itest-so-$RANDOM$RANDOM$RANDOM
 USER_PIN=itest-user-$RANDOM$RANDOM$RANDOM
 LIB_SECRETS+=("$SO_PIN" "$USER_PIN")
-admin_json POST /v1/tokens "$(jq -cn --arg hsm "$HSM_NAME" \
-    --arg label "$TOKEN_LABEL" --arg so "$SO_PIN" --arg user "$USER_PIN" \
-    '{hsm: $hsm, session_label: $label,
-      credentials: {admin_pin: $so, user_pin: $user}}')"
+TOKEN_BODY=$(jq -cn --arg hsm "$HSM_NAME" --arg token "$TOKEN_LABEL" \
+    --arg so "$SO_PIN" --arg user "$USER_PIN" \
+    '{hsm: $hsm, session_label: $token,
+      credentials: {admin_pin: $so, user_pin: $user}}')
+admin_json POST /v1/tokens "$TOKEN_BODY"
 # The token is in use, so the request may fail; what matters here is
 # where the PINs end up.
 log_step "POST /v1/tokens on the token in use: HTTP $HTTP_STATUS"

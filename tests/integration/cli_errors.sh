@@ -6,7 +6,7 @@
 source "$(dirname "$0")/lib.sh"
 
 require_commands openssl curl jq setsid ss
-require_binaries
+require_binaries hsm4ssld ssleverywhere
 
 PASS=cli-errors-passphrase
 

@@ -94,11 +94,13 @@ require_commands() {
     done
 }
 
-# The programs under test are build products, so their absence is a
-# failure, not a reason to skip.
+# require_binaries NAME...: the named programs (hsm4ssld, ssleverywhere)
+# are built. They are build products, so their absence is a failure, not a
+# reason to skip.
 require_binaries() {
     local binary
-    for binary in "$HSM4SSLD" "$SSLEVERYWHERE"; do
+    for binary in "$@"; do
+        binary=$HSM4SSL_BUILD_DIR/$binary
         [ -x "$binary" ] ||
             fail "$binary not found: build the project first" \
                  "(cmake --build $HSM4SSL_BUILD_DIR) or set HSM4SSL_BUILD_DIR"

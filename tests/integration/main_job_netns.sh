@@ -13,7 +13,7 @@
 source "$(dirname "$0")/lib.sh"
 
 require_commands ip openssl curl jq setsid
-require_binaries
+require_binaries hsm4ssld ssleverywhere
 
 SE_PASS=se-passphrase-4711
 CL_PASS=cl-passphrase-0815
@@ -174,8 +174,8 @@ sserver_start() {
         -pass "pass:$SE_PASS" -CAfile "$SE_DIR/certs/ca-chain.crt" \
         -Verify 1 -verify_return_error >"$out" 2>&1 </dev/null &
     SSERVER_PID=$!
-    local i
-    for i in $(seq 100); do
+
+    for _ in $(seq 100); do
         grep -q '^ACCEPT' "$out" && return 0
         kill -0 "$SSERVER_PID" 2>/dev/null ||
             fail "s_server exited before listening: $(cat "$out")"
