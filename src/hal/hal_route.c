@@ -46,19 +46,45 @@ default_entries(struct hal *hal)
     return entries;
 }
 
+/* Marks the HSMs whose policy entry permits request (all of them while
+ * no policy set is loaded), so that only those are asked for the key. */
 static void
-describe_candidates(struct hal *hal, const char *key_label,
+mark_permitted(struct hal *hal, const struct policy_request *request,
+               bool *permitted)
+{
+    const struct policy_entry *entry;
+
+    pthread_mutex_lock(&hal->lock);
+    for (size_t i = 0; i < hal->hsm_count; i++) {
+        if (hal->policy == NULL) {
+            permitted[i] = true;
+            continue;
+        }
+        entry = policy_set_find(hal->policy, hal->hsms[i]->cfg.name);
+        permitted[i] = entry != NULL && policy_entry_permits(entry, request);
+    }
+    pthread_mutex_unlock(&hal->lock);
+}
+
+/* Fills one candidate per HSM. The key lookups run without hal->lock,
+ * because they wait on the modules. */
+static void
+describe_candidates(struct hal *hal, const struct policy_request *request,
+                    const char *key_label, bool *permitted,
                     struct policy_candidate *candidates)
 {
+    mark_permitted(hal, request, permitted);
     for (size_t i = 0; i < hal->hsm_count; i++) {
         struct hal_hsm *hsm = hal->hsms[i];
 
         candidates[i].hsm = hsm->cfg.name;
         candidates[i].up = hal_hsm_is_up(hsm);
-        /* Asking a down HSM for its keys would only wait on it. */
+        /* An HSM that is down or not permitted is not asked: the answer
+         * would not change the choice. */
         candidates[i].holds_key =
             key_label == NULL ||
-            (candidates[i].up && hal_hsm_has_key(hsm, key_label));
+            (candidates[i].up && permitted[i] &&
+             hal_hsm_has_key(hsm, key_label));
         candidates[i].live_utilization = live_utilization(hsm);
     }
 }
@@ -94,6 +120,7 @@ hal_route(struct hal *hal, const struct policy_request *request,
           struct hal_hsm **out, struct adcp_error *err)
 {
     struct policy_candidate *candidates = NULL;
+    bool *permitted = NULL;
     enum adcp_status status;
     struct hal_hsm *hsm;
     size_t chosen = 0;
@@ -102,15 +129,23 @@ hal_route(struct hal *hal, const struct policy_request *request,
     if (hal->hsm_count == 0)
         return adcp_error_set(err, ADCP_ERR_NO_HSM, "", "no HSM is "
                               "configured; add one to the configuration");
-    candidates = calloc(hal->hsm_count, sizeof(*candidates));
-    if (candidates == NULL)
+    if (request == NULL)
         return adcp_error_set(err, ADCP_ERR_INTERNAL, "",
-                              "out of memory routing a request");
-    describe_candidates(hal, key_label, candidates);
+                              "hal_route needs a request");
+    candidates = calloc(hal->hsm_count, sizeof(*candidates));
+    permitted = calloc(hal->hsm_count, sizeof(*permitted));
+    if (candidates == NULL || permitted == NULL) {
+        status = adcp_error_set(err, ADCP_ERR_INTERNAL, "",
+                                "out of memory routing a request");
+        goto out;
+    }
+    describe_candidates(hal, request, key_label, permitted, candidates);
     pthread_mutex_lock(&hal->lock);
     status = select_inlock(hal, request, candidates, &chosen, err);
     pthread_mutex_unlock(&hal->lock);
+out:
     free(candidates);
+    free(permitted);
     if (status != ADCP_OK)
         return status;
     if (chosen >= hal->hsm_count)
