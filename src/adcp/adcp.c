@@ -155,10 +155,9 @@ adcp_msg_response_for(const struct adcp_msg *request)
 }
 
 /*
- * Sets response to the error and drops any result data. An error with code
- * ADCP_OK, or a NULL error, is a bug in the caller; it becomes
- * ADCP_ERR_INTERNAL so that a failure is never reported as success.
- * Returns the code stored.
+ * Sets response to the error and drops any result data. Returns the code
+ * stored. A NULL error or one with code ADCP_OK is a bug in the caller, so
+ * it is stored as ADCP_ERR_INTERNAL and never reported as success.
  */
 enum adcp_status
 adcp_msg_fail(struct adcp_msg *response, const struct adcp_error *error)

@@ -1,5 +1,5 @@
 /*
- * JSON to ADCP: the members of a body and the helpers that check one value.
+ * JSON to ADCP: the members of a request body (adcp_body_decode).
  *
  * Decoding checks the shape of each member (type, length, plain names, hex
  * digits) and leaves it to the managers to check which members an
@@ -18,9 +18,9 @@
 #include "adcp/adcp_internal.h"
 #include "adcp/adcp_json_internal.h"
 
-/* Limits for members that live on the heap, so no buffer bounds them.
- * PKCS#11 PINs rarely exceed a few dozen bytes; a PEM CSR with a 16384-bit
- * RSA key and many names stays well below 64 KiB. */
+/* Limits for members that live on the heap, where no buffer bounds them.
+ * Both are generous estimates: PINs are short in practice, and a PEM CSR
+ * with a 16384-bit RSA key and a hundred names stays well below 64 KiB. */
 #define PIN_MAX_LEN 255
 #define CSR_MAX_LEN 65536
 
@@ -103,8 +103,8 @@ decode_credentials(const json_t *body, struct adcp_credentials *out,
 }
 
 /*
- * Reads a whole number from min to max that the client sends as a JSON
- * integer or as a decimal string; the original system sends "2048". Sets
+ * Reads a whole number from min to max, sent as a JSON integer or as a
+ * decimal string such as "2048", which the original system sends. Sets
  * *found when the member is there.
  */
 static enum adcp_status

@@ -17,8 +17,8 @@
 /* A dotted member path fits the field of struct adcp_error. */
 #define ADCP_PATH_LEN sizeof(((struct adcp_error *)0)->field)
 
-/* What a string member must be besides a string without control
- * characters that fits its buffer. */
+/* Checks on a string member beyond its type, its length and the absence of
+ * control characters. */
 enum adcp_check {
     ADCP_CHECK_TEXT = 0,  /* nothing more */
     ADCP_CHECK_PLAIN_NAME, /* adcp_is_plain_name */
@@ -59,8 +59,8 @@ enum adcp_status adcp_json_type_error(struct adcp_error *err,
 
 /*
  * Copies the string member key of object into out (size bytes with the
- * NUL) after checking it; a string that does not fit is an error, never
- * cut. Leaves out unchanged when the member is absent.
+ * NUL) after checking it. A string that does not fit is an error and is
+ * never cut. Leaves out unchanged when the member is absent.
  */
 enum adcp_status adcp_json_string(const json_t *object, const char *prefix,
                                   const char *key, enum adcp_check check,

@@ -14,6 +14,8 @@
 const char *
 adcp_json_type_description(const json_t *value)
 {
+    if (value == NULL)
+        return "missing";
     switch (json_typeof(value)) {
     case JSON_OBJECT:
         return "an object";
@@ -24,7 +26,7 @@ adcp_json_type_description(const json_t *value)
     case JSON_INTEGER:
         return "an integer";
     case JSON_REAL:
-        return "a fractional number";
+        return "a floating-point number";
     case JSON_TRUE:
         return "true";
     case JSON_FALSE:
@@ -150,7 +152,8 @@ check_string_shape(const char *path, const char *text, enum adcp_check check,
 }
 
 const char *
-adcp_json_string_value(const json_t *value, const char *path, struct adcp_error *err)
+adcp_json_string_value(const json_t *value, const char *path,
+                       struct adcp_error *err)
 {
     const char *text;
 

@@ -207,8 +207,8 @@ parse_hsm_name(const json_t *object, const char *path,
     return ADCP_OK;
 }
 
-/* What one list member of an entry contains and how its names map to
- * bits. */
+/* The description of one list member of an entry: its key, the kind of
+ * name in it and the function that maps a name to its bit. */
 struct list_kind {
     const char *key;
     const char *what;     /* "operation", "algorithm", "hash function" */
@@ -470,7 +470,8 @@ policy_entry_permits(const struct policy_entry *entry,
     return true;
 }
 
-/* Writes what the request asks for: "keypairgen with ec and sha256". */
+/* Writes the operation, algorithm and hash of request, as "keypairgen
+ * with ec and sha256". */
 static void
 describe_request(const struct policy_request *request, char *out,
                  size_t size)

@@ -17,9 +17,8 @@
 #include "adcp/adcp.h"
 #include "common/secret.h"
 
-/* The message of the published ADCP figure, with values filled in as the
- * original system sends them: lengths and days as strings, a timestamp
- * without a zone. */
+/* A keypairgen request with every body member, in the form the original
+ * system sends: lengths and days as strings, a timestamp without a zone. */
 static const char published_message[] =
     "{\"header\": {"
     "  \"message_direction\": \"request\","

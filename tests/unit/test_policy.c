@@ -15,7 +15,8 @@
 
 #include "hal/policy.h"
 
-/* The two HSMs of the published policy set example, as valid JSON. */
+/* Two HSMs whose lists include the weak names md5, sha1 and rc4, as old
+ * policy sets do. */
 static const char two_hsm_policy[] =
     "{\"policies\": ["
     " {\"hsm\": \"HSM1\","
