@@ -1,0 +1,1185 @@
+/*
+ * The HTTPS front end against a real OpenSSL client: the server runs on
+ * 127.0.0.1 with a port chosen by the kernel, with a fresh RSA key and
+ * self-signed certificate, and an echo handler. Requests are written by
+ * hand so that each test controls exactly what goes on the wire.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api/http_internal.h"
+#include "api/http_server.h"
+#include "common/log.h"
+
+#define MIB ((size_t)1024 * 1024)
+
+/* ---- certificates ---- */
+
+struct identity {
+    EVP_PKEY *key;
+    X509 *cert;
+};
+
+static long next_serial = 1;
+
+static void
+add_extension(X509 *cert, X509V3_CTX *v3, int nid, const char *value)
+{
+    X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, v3, nid, value);
+
+    assert_non_null(ext);
+    assert_int_equal(X509_add_ext(cert, ext, -1), 1);
+    X509_EXTENSION_free(ext);
+}
+
+/* Issues a certificate for key, signed by issuer (self-signed when NULL). */
+static X509 *
+issue(EVP_PKEY *key, const char *cn, const struct identity *issuer,
+      bool is_ca)
+{
+    X509 *cert = X509_new();
+    X509_NAME *name;
+    X509V3_CTX v3;
+
+    assert_non_null(cert);
+    X509_set_version(cert, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(cert), next_serial++);
+    X509_gmtime_adj(X509_getm_notBefore(cert), -60);
+    X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
+    assert_int_equal(X509_set_pubkey(cert, key), 1);
+    name = X509_get_subject_name(cert);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                               (const unsigned char *)cn, -1, -1, 0);
+    X509_set_issuer_name(cert, issuer != NULL
+                                   ? X509_get_subject_name(issuer->cert)
+                                   : name);
+    X509V3_set_ctx_nodb(&v3);
+    X509V3_set_ctx(&v3, issuer != NULL ? issuer->cert : cert, cert, NULL,
+                   NULL, 0);
+    add_extension(cert, &v3, NID_subject_key_identifier, "hash");
+    if (is_ca) {
+        add_extension(cert, &v3, NID_basic_constraints, "critical,CA:TRUE");
+        add_extension(cert, &v3, NID_key_usage,
+                      "critical,keyCertSign,cRLSign");
+    } else {
+        add_extension(cert, &v3, NID_basic_constraints, "CA:FALSE");
+        add_extension(cert, &v3, NID_ext_key_usage, "serverAuth,clientAuth");
+        add_extension(cert, &v3, NID_subject_alt_name,
+                      "DNS:localhost,IP:127.0.0.1,IP:::1");
+    }
+    assert_true(X509_sign(cert, issuer != NULL ? issuer->key : key,
+                          EVP_sha256()) > 0);
+    return cert;
+}
+
+static void
+identity_free(struct identity *id)
+{
+    EVP_PKEY_free(id->key);
+    X509_free(id->cert);
+    id->key = NULL;
+    id->cert = NULL;
+}
+
+/* ---- the server under test ---- */
+
+static atomic_int handler_calls;
+
+/* Answers with what the server handed over, so tests can check each
+ * field of struct api_request. Two paths exercise the other response
+ * kinds: /metrics (text) and /broken (no status set). */
+static void
+echo_handler(void *ctx, const struct api_request *request,
+             struct api_response *response)
+{
+    char cn[256] = "";
+
+    (void)ctx;
+    atomic_fetch_add(&handler_calls, 1);
+    if (strcmp(request->path, "/metrics") == 0) {
+        response->http_status = 200;
+        response->text = strdup("hsm4ssl_requests_total 1\n");
+        response->content_type = "text/plain; version=0.0.4";
+        return;
+    }
+    if (strcmp(request->path, "/broken") == 0)
+        return;
+    if (request->peer_cert != NULL)
+        X509_NAME_get_text_by_NID(X509_get_subject_name(request->peer_cert),
+                                  NID_commonName, cn, sizeof(cn));
+    response->http_status = 200;
+    response->body = json_pack(
+        "{s:s, s:s, s:s?, s:I, s:b, s:s, s:s?, s:s, s:s}",
+        "method", request->method, "path", request->path,
+        "query", request->query,
+        "body_length", (json_int_t)request->body_len,
+        "body_terminated", request->body[request->body_len] == '\0',
+        "peer_cn", cn, "authorization", request->authorization,
+        "peer_ip", request->peer_ip, "peer_mac", request->peer_mac);
+}
+
+struct running_server {
+    struct api_server *server;
+    SSL_CTX *ssl_ctx;
+    pthread_t thread;
+    int run_result;
+    atomic_bool run_ended;
+};
+
+static struct identity server_id, client_ca, client_id, other_ca, other_id;
+static struct running_server main_server;
+
+static void *
+run_server(void *arg)
+{
+    struct running_server *rs = arg;
+
+    rs->run_result = api_server_run(rs->server);
+    atomic_store(&rs->run_ended, true);
+    return NULL;
+}
+
+static int
+start_server(struct running_server *rs, const char *listen, unsigned threads)
+{
+    struct api_server_config cfg = {0};
+
+    memset(rs, 0, sizeof(*rs));
+    rs->ssl_ctx = api_tls_context_new(server_id.cert, NULL, server_id.key,
+                                      client_ca.cert);
+    if (rs->ssl_ctx == NULL)
+        return -1;
+    snprintf(cfg.listen, sizeof(cfg.listen), "%s", listen);
+    cfg.ssl_ctx = rs->ssl_ctx;
+    cfg.threads = threads;
+    if (api_server_new(&cfg, echo_handler, NULL, &rs->server) != 0)
+        return -1;
+    if (pthread_create(&rs->thread, NULL, run_server, rs) != 0)
+        return -1;
+    return 0;
+}
+
+/* Stops the server and waits at most five seconds for run to end.
+ * Returns what api_server_run returned, or -2 when it did not end. */
+static int
+stop_server(struct running_server *rs)
+{
+    struct timespec deadline;
+    int result;
+
+    api_server_stop(rs->server);
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 5;
+    if (pthread_timedjoin_np(rs->thread, NULL, &deadline) != 0)
+        return -2;
+    result = rs->run_result;
+    api_server_free(rs->server);
+    SSL_CTX_free(rs->ssl_ctx);
+    rs->server = NULL;
+    rs->ssl_ctx = NULL;
+    return result;
+}
+
+/* ---- a hand-written HTTPS client ---- */
+
+struct client {
+    SSL_CTX *ctx;
+    SSL *ssl;
+    int fd;
+};
+
+struct reply {
+    int status;
+    char head[8192];
+    char *body;
+    size_t body_len;
+    json_t *json;
+};
+
+static SSL_CTX *
+client_ctx_new(int min_version, int max_version, const struct identity *id)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+
+    assert_non_null(ctx);
+    if (min_version < TLS1_2_VERSION) {
+        /* OpenSSL 3 refuses TLS 1.1 above security level 0. */
+        SSL_CTX_set_security_level(ctx, 0);
+        SSL_CTX_set_cipher_list(ctx, "DEFAULT@SECLEVEL=0");
+    }
+    assert_int_equal(SSL_CTX_set_min_proto_version(ctx, min_version), 1);
+    assert_int_equal(SSL_CTX_set_max_proto_version(ctx, max_version), 1);
+    assert_int_equal(X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx),
+                                         server_id.cert), 1);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    if (id != NULL) {
+        assert_int_equal(SSL_CTX_use_certificate(ctx, id->cert), 1);
+        assert_int_equal(SSL_CTX_use_PrivateKey(ctx, id->key), 1);
+    }
+    return ctx;
+}
+
+static int
+tcp_connect(int family, int port)
+{
+    struct sockaddr_storage addr = {0};
+    struct timeval timeout = {10, 0};
+    socklen_t len;
+    int fd = socket(family, SOCK_STREAM, 0);
+
+    if (fd < 0)
+        return -1;
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
+    if (family == AF_INET6) {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&addr;
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t)port);
+        in6->sin6_addr = in6addr_loopback;
+        len = sizeof(*in6);
+    } else {
+        struct sockaddr_in *in4 = (struct sockaddr_in *)&addr;
+        in4->sin_family = AF_INET;
+        in4->sin_port = htons((uint16_t)port);
+        in4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        len = sizeof(*in4);
+    }
+    if (connect(fd, (struct sockaddr *)&addr, len) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Connects and runs the handshake. Returns SSL_connect's result; the
+ * OpenSSL error queue keeps the reason of a failure. */
+static int
+client_open_at(struct client *c, int family, int port, int min_version,
+               int max_version, const struct identity *id)
+{
+    memset(c, 0, sizeof(*c));
+    c->fd = tcp_connect(family, port);
+    assert_true(c->fd >= 0);
+    c->ctx = client_ctx_new(min_version, max_version, id);
+    c->ssl = SSL_new(c->ctx);
+    assert_non_null(c->ssl);
+    SSL_set_fd(c->ssl, c->fd);
+    ERR_clear_error();
+    return SSL_connect(c->ssl);
+}
+
+static int
+client_open(struct client *c, int min_version, int max_version,
+            const struct identity *id)
+{
+    return client_open_at(c, AF_INET, api_server_port(main_server.server),
+                          min_version, max_version, id);
+}
+
+static void
+client_close(struct client *c)
+{
+    SSL_free(c->ssl);
+    SSL_CTX_free(c->ctx);
+    if (c->fd >= 0)
+        close(c->fd);
+    memset(c, 0, sizeof(*c));
+    c->fd = -1;
+}
+
+static int
+client_write(struct client *c, const void *data, size_t len)
+{
+    const char *p = data;
+
+    while (len > 0) {
+        int chunk = len > 65536 ? 65536 : (int)len;
+        int n = SSL_write(c->ssl, p, chunk);
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int
+client_send(struct client *c, const char *method, const char *target,
+            const char *headers, const void *body, size_t body_len)
+{
+    char head[32768];
+
+    snprintf(head, sizeof(head),
+             "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+             "Content-Length: %zu\r\n%s\r\n",
+             method, target, body_len, headers != NULL ? headers : "");
+    if (client_write(c, head, strlen(head)) != 0)
+        return -1;
+    return body_len > 0 ? client_write(c, body, body_len) : 0;
+}
+
+static const char *
+reply_header(const struct reply *r, const char *name, char *value,
+             size_t size)
+{
+    size_t name_len = strlen(name);
+    const char *line = strstr(r->head, "\r\n");
+
+    while (line != NULL && line[2] != '\0') {
+        line += 2;
+        if (strncasecmp(line, name, name_len) == 0 &&
+            line[name_len] == ':') {
+            const char *start = line + name_len + 1;
+            const char *end = strstr(start, "\r\n");
+            while (*start == ' ')
+                start++;
+            snprintf(value, size, "%.*s", (int)(end - start), start);
+            return value;
+        }
+        line = strstr(line, "\r\n");
+    }
+    return NULL;
+}
+
+/* Reads one response: the head byte by byte up to the blank line, then
+ * Content-Length bytes of body. Returns 0, or -1 when the connection
+ * failed or closed first. */
+static int
+client_read_reply(struct client *c, struct reply *r)
+{
+    size_t used = 0;
+    char length[32];
+
+    memset(r, 0, sizeof(*r));
+    while (used + 1 < sizeof(r->head)) {
+        if (SSL_read(c->ssl, r->head + used, 1) != 1)
+            return -1;
+        used++;
+        r->head[used] = '\0';
+        if (used >= 4 && strcmp(r->head + used - 4, "\r\n\r\n") == 0)
+            break;
+    }
+    if (sscanf(r->head, "HTTP/1.1 %d", &r->status) != 1)
+        return -1;
+    if (reply_header(r, "Content-Length", length, sizeof(length)) != NULL)
+        r->body_len = strtoul(length, NULL, 10);
+    r->body = calloc(1, r->body_len + 1);
+    assert_non_null(r->body);
+    for (size_t got = 0; got < r->body_len;) {
+        int n = SSL_read(c->ssl, r->body + got, (int)(r->body_len - got));
+        if (n <= 0)
+            return -1;
+        got += (size_t)n;
+    }
+    r->json = json_loads(r->body, 0, NULL);
+    return 0;
+}
+
+static void
+reply_free(struct reply *r)
+{
+    free(r->body);
+    json_decref(r->json);
+    memset(r, 0, sizeof(*r));
+}
+
+/* One request on a fresh TLS 1.3 connection without a client
+ * certificate. */
+static void
+exchange(const char *method, const char *target, const char *headers,
+         const void *body, size_t body_len, struct reply *r)
+{
+    struct client c;
+
+    assert_int_equal(client_open(&c, TLS1_3_VERSION, TLS1_3_VERSION, NULL),
+                     1);
+    assert_int_equal(client_send(&c, method, target, headers, body,
+                                 body_len), 0);
+    assert_int_equal(client_read_reply(&c, r), 0);
+    client_close(&c);
+}
+
+static const char *
+json_text(const struct reply *r, const char *key)
+{
+    return json_string_value(json_object_get(r->json, key));
+}
+
+static const char *
+error_text(const struct reply *r, const char *key)
+{
+    json_t *error = json_object_get(r->json, "error");
+
+    return json_string_value(json_object_get(error, key));
+}
+
+/* ---- group setup ---- */
+
+static int
+setup_server(void **state)
+{
+    (void)state;
+    server_id.key = EVP_RSA_gen(2048);
+    client_ca.key = EVP_EC_gen("P-256");
+    client_id.key = EVP_EC_gen("P-256");
+    other_ca.key = EVP_EC_gen("P-256");
+    other_id.key = EVP_EC_gen("P-256");
+    if (server_id.key == NULL || client_ca.key == NULL ||
+        client_id.key == NULL || other_ca.key == NULL ||
+        other_id.key == NULL)
+        return -1;
+    server_id.cert = issue(server_id.key, "localhost", NULL, false);
+    client_ca.cert = issue(client_ca.key, "Test Client CA", NULL, true);
+    client_id.cert = issue(client_id.key, "host1.example", &client_ca,
+                           false);
+    other_ca.cert = issue(other_ca.key, "Other CA", NULL, true);
+    other_id.cert = issue(other_id.key, "intruder.example", &other_ca,
+                          false);
+    return start_server(&main_server, "127.0.0.1:0", 2);
+}
+
+static int
+teardown_server(void **state)
+{
+    int result = stop_server(&main_server);
+
+    (void)state;
+
+    identity_free(&server_id);
+    identity_free(&client_ca);
+    identity_free(&client_id);
+    identity_free(&other_ca);
+    identity_free(&other_id);
+    return result == 0 ? 0 : -1;
+}
+
+/* ---- requests ---- */
+
+static void
+get_over_tls13(void **state)
+{
+    struct client c;
+    struct reply r;
+    char value[256];
+
+    (void)state;
+    assert_int_equal(client_open(&c, TLS1_2_VERSION, TLS1_3_VERSION, NULL),
+                     1);
+    assert_int_equal(SSL_version(c.ssl), TLS1_3_VERSION);
+    assert_int_equal(client_send(&c, "GET", "/v1/status?limit=5", NULL,
+                                 NULL, 0), 0);
+    assert_int_equal(client_read_reply(&c, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_non_null(r.json);
+    assert_string_equal(json_text(&r, "method"), "GET");
+    assert_string_equal(json_text(&r, "path"), "/v1/status");
+    assert_string_equal(json_text(&r, "query"), "limit=5");
+    assert_int_equal(json_integer_value(json_object_get(r.json,
+                                                        "body_length")), 0);
+    assert_true(json_is_true(json_object_get(r.json, "body_terminated")));
+    assert_string_equal(json_text(&r, "peer_cn"), "");
+    assert_string_equal(json_text(&r, "peer_ip"), "127.0.0.1");
+    assert_string_equal(json_text(&r, "peer_mac"), "");
+    assert_true(json_is_null(json_object_get(r.json, "authorization")));
+    assert_non_null(reply_header(&r, "Content-Type", value, sizeof(value)));
+    assert_string_equal(value, "application/json");
+    assert_non_null(reply_header(&r, "Cache-Control", value, sizeof(value)));
+    assert_string_equal(value, "no-store");
+    reply_free(&r);
+    client_close(&c);
+}
+
+static void
+post_over_tls12(void **state)
+{
+    static const char body[] = "{\"label\": \"k1\"}";
+    const char *cipher;
+    struct client c;
+    struct reply r;
+
+    (void)state;
+    assert_int_equal(client_open(&c, TLS1_2_VERSION, TLS1_2_VERSION, NULL),
+                     1);
+    assert_int_equal(SSL_version(c.ssl), TLS1_2_VERSION);
+    cipher = SSL_get_cipher_name(c.ssl);
+    assert_non_null(strstr(cipher, "ECDHE"));
+    assert_true(strstr(cipher, "GCM") != NULL ||
+                strstr(cipher, "CHACHA20") != NULL);
+    assert_int_equal(client_send(&c, "POST", "/v1/keys", NULL, body,
+                                 strlen(body)), 0);
+    assert_int_equal(client_read_reply(&c, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(json_text(&r, "method"), "POST");
+    assert_string_equal(json_text(&r, "path"), "/v1/keys");
+    assert_int_equal(json_integer_value(json_object_get(r.json,
+                                                        "body_length")),
+                     strlen(body));
+    assert_true(json_is_true(json_object_get(r.json, "body_terminated")));
+    reply_free(&r);
+    client_close(&c);
+}
+
+static void
+put_and_delete_served(void **state)
+{
+    struct reply r;
+
+    (void)state;
+    exchange("PUT", "/v1/hosts/h1", NULL, "{}", 2, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(json_text(&r, "method"), "PUT");
+    reply_free(&r);
+    exchange("DELETE", "/v1/hosts/h1", NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(json_text(&r, "method"), "DELETE");
+    reply_free(&r);
+}
+
+static void
+tls11_client_rejected(void **state)
+{
+    struct client c;
+    int before = atomic_load(&handler_calls);
+
+    (void)state;
+    assert_true(client_open(&c, TLS1_1_VERSION, TLS1_1_VERSION, NULL) <= 0);
+    /* The server's alert, not a local refusal of the client. */
+    assert_int_equal(ERR_GET_REASON(ERR_peek_last_error()),
+                     SSL_R_TLSV1_ALERT_PROTOCOL_VERSION);
+    ERR_clear_error();
+    client_close(&c);
+    assert_int_equal(atomic_load(&handler_calls), before);
+}
+
+static void
+body_at_limit_accepted(void **state)
+{
+    char *body = malloc(MIB);
+    struct reply r;
+
+    (void)state;
+    assert_non_null(body);
+    memset(body, 'a', MIB);
+    exchange("POST", "/v1/blob", NULL, body, MIB, &r);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(json_integer_value(json_object_get(r.json,
+                                                        "body_length")),
+                     MIB);
+    reply_free(&r);
+    free(body);
+}
+
+static void
+body_over_limit_gets_json_413(void **state)
+{
+    char *body = malloc(MIB + 1);
+    int before = atomic_load(&handler_calls);
+    char value[256];
+    struct reply r;
+
+    (void)state;
+    assert_non_null(body);
+    memset(body, 'a', MIB + 1);
+    exchange("POST", "/v1/blob", NULL, body, MIB + 1, &r);
+    assert_int_equal(r.status, 413);
+    assert_non_null(r.json);
+    assert_string_equal(error_text(&r, "code"), "body_too_large");
+    assert_string_equal(error_text(&r, "message"),
+                        "request body exceeds 1048576 bytes; send a "
+                        "smaller body");
+    assert_string_equal(error_text(&r, "field"), "");
+    assert_non_null(reply_header(&r, "Content-Type", value, sizeof(value)));
+    assert_string_equal(value, "application/json");
+    assert_int_equal(atomic_load(&handler_calls), before);
+    reply_free(&r);
+    free(body);
+}
+
+/* Past twice the limit libevent answers by itself, still with 413. */
+static void
+body_far_over_limit_gets_413(void **state)
+{
+    size_t len = 3 * MIB;
+    char *body = malloc(len);
+    int before = atomic_load(&handler_calls);
+    char value[64];
+    struct reply r;
+
+    (void)state;
+    assert_non_null(body);
+    memset(body, 'a', len);
+    exchange("POST", "/v1/blob", NULL, body, len, &r);
+    assert_int_equal(r.status, 413);
+    assert_non_null(reply_header(&r, "Connection", value, sizeof(value)));
+    assert_string_equal(value, "close");
+    assert_int_equal(atomic_load(&handler_calls), before);
+    reply_free(&r);
+    free(body);
+}
+
+static void
+chunked_body_read(void **state)
+{
+    static const char request[] =
+        "POST /v1/keys HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n"
+        "5\r\n{\"a\":\r\n3\r\n12}\r\n0\r\n\r\n";
+    struct client c;
+    struct reply r;
+
+    (void)state;
+    assert_int_equal(client_open(&c, TLS1_3_VERSION, TLS1_3_VERSION, NULL),
+                     1);
+    assert_int_equal(client_write(&c, request, strlen(request)), 0);
+    assert_int_equal(client_read_reply(&c, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(json_integer_value(json_object_get(r.json,
+                                                        "body_length")), 8);
+    reply_free(&r);
+    client_close(&c);
+}
+
+static void
+dot_dot_path_rejected(void **state)
+{
+    static const char *const targets[] = {
+        "/v1/../etc/passwd", "/v1/%2e%2e/keys", "/v1/certs/..",
+    };
+    int before = atomic_load(&handler_calls);
+    struct reply r;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(targets) / sizeof(targets[0]); i++) {
+        exchange("GET", targets[i], NULL, NULL, 0, &r);
+        assert_int_equal(r.status, 400);
+        assert_string_equal(error_text(&r, "code"), "invalid_field");
+        assert_string_equal(error_text(&r, "field"), "path");
+        assert_non_null(strstr(error_text(&r, "message"), "\"..\""));
+        reply_free(&r);
+    }
+    assert_int_equal(atomic_load(&handler_calls), before);
+}
+
+static void
+encoded_slash_rejected(void **state)
+{
+    int before = atomic_load(&handler_calls);
+    struct reply r;
+
+    (void)state;
+    exchange("GET", "/v1/certs/a%2Fb", NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 400);
+    assert_string_equal(error_text(&r, "code"), "invalid_field");
+    assert_non_null(strstr(error_text(&r, "message"), "%2F"));
+    reply_free(&r);
+    exchange("GET", "/v1/certs/a%2fb", NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 400);
+    reply_free(&r);
+    exchange("GET", "/v1/certs/a%00b", NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 400);
+    assert_string_equal(error_text(&r, "field"), "path");
+    reply_free(&r);
+    assert_int_equal(atomic_load(&handler_calls), before);
+}
+
+static void
+nul_in_body_rejected(void **state)
+{
+    static const char body[] = "{\"pin\": \"12\0 34\"}";
+    int before = atomic_load(&handler_calls);
+    struct reply r;
+
+    (void)state;
+    exchange("POST", "/v1/login", NULL, body, sizeof(body) - 1, &r);
+    assert_int_equal(r.status, 400);
+    assert_string_equal(error_text(&r, "code"), "invalid_json");
+    assert_non_null(strstr(error_text(&r, "message"), "offset 11"));
+    assert_int_equal(atomic_load(&handler_calls), before);
+    reply_free(&r);
+}
+
+static void
+method_not_allowed_gets_json_405(void **state)
+{
+    int before = atomic_load(&handler_calls);
+    char value[64];
+    struct reply r;
+
+    (void)state;
+    exchange("PATCH", "/v1/hosts/h1", NULL, "{}", 2, &r);
+    assert_int_equal(r.status, 405);
+    assert_string_equal(error_text(&r, "code"), "method_not_allowed");
+    assert_non_null(reply_header(&r, "Allow", value, sizeof(value)));
+    assert_string_equal(value, "GET, POST, PUT, DELETE");
+    reply_free(&r);
+    exchange("OPTIONS", "/v1/hosts", NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 405);
+    reply_free(&r);
+    assert_int_equal(atomic_load(&handler_calls), before);
+}
+
+static void
+oversized_headers_rejected(void **state)
+{
+    size_t len = 17 * 1024;
+    char *headers = malloc(len + 32);
+    int before = atomic_load(&handler_calls);
+    struct reply r;
+
+    (void)state;
+    assert_non_null(headers);
+    strcpy(headers, "X-Padding: ");
+    memset(headers + strlen(headers), 'p', len);
+    strcpy(headers + 11 + len, "\r\n");
+    exchange("GET", "/v1/status", headers, NULL, 0, &r);
+    assert_true(r.status >= 400 && r.status < 500);
+    assert_int_equal(atomic_load(&handler_calls), before);
+    reply_free(&r);
+    free(headers);
+}
+
+static void
+authorization_reaches_handler(void **state)
+{
+    struct reply r;
+
+    (void)state;
+    exchange("GET", "/v1/status", "Authorization: Bearer t0ken\r\n", NULL,
+             0, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(json_text(&r, "authorization"), "Bearer t0ken");
+    reply_free(&r);
+}
+
+static void
+text_response_keeps_content_type(void **state)
+{
+    char value[128];
+    struct reply r;
+
+    (void)state;
+    exchange("GET", "/metrics", NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "hsm4ssl_requests_total 1\n");
+    assert_non_null(reply_header(&r, "Content-Type", value, sizeof(value)));
+    assert_string_equal(value, "text/plain; version=0.0.4");
+    assert_non_null(reply_header(&r, "Cache-Control", value, sizeof(value)));
+    assert_string_equal(value, "no-store");
+    reply_free(&r);
+}
+
+static void
+missing_status_gets_500(void **state)
+{
+    struct reply r;
+
+    (void)state;
+    exchange("GET", "/broken", NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 500);
+    assert_string_equal(error_text(&r, "code"), "internal_error");
+    reply_free(&r);
+}
+
+static void
+keep_alive_serves_two_requests(void **state)
+{
+    int before = atomic_load(&handler_calls);
+    struct client c;
+    struct reply r;
+    char value[64];
+
+    (void)state;
+    assert_int_equal(client_open(&c, TLS1_3_VERSION, TLS1_3_VERSION, NULL),
+                     1);
+    assert_int_equal(client_send(&c, "GET", "/first", NULL, NULL, 0), 0);
+    assert_int_equal(client_read_reply(&c, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(json_text(&r, "path"), "/first");
+    assert_null(reply_header(&r, "Connection", value, sizeof(value)));
+    reply_free(&r);
+    assert_int_equal(client_send(&c, "POST", "/second", NULL, "{}", 2), 0);
+    assert_int_equal(client_read_reply(&c, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(json_text(&r, "path"), "/second");
+    reply_free(&r);
+    client_close(&c);
+    assert_int_equal(atomic_load(&handler_calls), before + 2);
+}
+
+static void
+many_connections_at_once(void **state)
+{
+    enum { COUNT = 32 };
+    struct client clients[COUNT];
+    struct reply r;
+    char target[32];
+
+    (void)state;
+    for (int i = 0; i < COUNT; i++)
+        assert_int_equal(client_open(&clients[i], TLS1_3_VERSION,
+                                     TLS1_3_VERSION, NULL), 1);
+    for (int i = 0; i < COUNT; i++) {
+        snprintf(target, sizeof(target), "/conn/%d", i);
+        assert_int_equal(client_send(&clients[i], "GET", target, NULL, NULL,
+                                     0), 0);
+    }
+    for (int i = 0; i < COUNT; i++) {
+        snprintf(target, sizeof(target), "/conn/%d", i);
+        assert_int_equal(client_read_reply(&clients[i], &r), 0);
+        assert_int_equal(r.status, 200);
+        assert_string_equal(json_text(&r, "path"), target);
+        reply_free(&r);
+        client_close(&clients[i]);
+    }
+}
+
+/* ---- client certificates ---- */
+
+static void
+client_cert_reaches_handler(void **state)
+{
+    static const int versions[] = {TLS1_2_VERSION, TLS1_3_VERSION};
+    struct client c;
+    struct reply r;
+
+    (void)state;
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(client_open(&c, versions[i], versions[i],
+                                     &client_id), 1);
+        assert_int_equal(client_send(&c, "GET", "/v1/whoami", NULL, NULL,
+                                     0), 0);
+        assert_int_equal(client_read_reply(&c, &r), 0);
+        assert_int_equal(r.status, 200);
+        assert_string_equal(json_text(&r, "peer_cn"), "host1.example");
+        reply_free(&r);
+        client_close(&c);
+    }
+}
+
+/* Reads what the server wrote to stderr while fn ran with DEBUG logs. */
+static char *
+capture_stderr(void (*fn)(void))
+{
+    char path[] = "/tmp/test_http_server_log_XXXXXX";
+    int fd = mkstemp(path);
+    int saved = dup(STDERR_FILENO);
+    char *text = calloc(1, 65536);
+    ssize_t n = 0;
+
+    assert_true(fd >= 0);
+    assert_true(saved >= 0);
+    assert_non_null(text);
+    fflush(stderr);
+    dup2(fd, STDERR_FILENO);
+    log_set_level(LOG_LEVEL_DEBUG);
+    fn();
+    /* The server logs from its own thread; give it up to two seconds. */
+    for (int i = 0; i < 40 && strstr(text, "handshake") == NULL; i++) {
+        usleep(50000);
+        n = pread(fd, text, 65535, 0);
+        text[n > 0 ? n : 0] = '\0';
+    }
+    log_set_level(LOG_LEVEL_INFO);
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    close(fd);
+    unlink(path);
+    return text;
+}
+
+static void
+connect_with_other_ca_tls12(void)
+{
+    struct client c;
+
+    assert_true(client_open(&c, TLS1_2_VERSION, TLS1_2_VERSION, &other_id)
+                <= 0);
+    assert_int_equal(ERR_GET_REASON(ERR_peek_last_error()),
+                     SSL_R_TLSV1_ALERT_UNKNOWN_CA);
+    ERR_clear_error();
+    client_close(&c);
+}
+
+static void
+client_cert_from_other_ca_fails(void **state)
+{
+    int before = atomic_load(&handler_calls);
+    struct client c;
+    struct reply r;
+    char *log_text;
+
+    (void)state;
+    log_text = capture_stderr(connect_with_other_ca_tls12);
+    assert_non_null(strstr(log_text, "TLS handshake with 127.0.0.1 failed"));
+    assert_non_null(strstr(log_text, "unknown CA"));
+    free(log_text);
+
+    /* In TLS 1.3 the client finishes first and sees the alert when it
+     * reads the answer. */
+    assert_int_equal(client_open(&c, TLS1_3_VERSION, TLS1_3_VERSION,
+                                 &other_id), 1);
+    client_send(&c, "GET", "/v1/whoami", NULL, NULL, 0);
+    assert_int_equal(client_read_reply(&c, &r), -1);
+    assert_int_equal(ERR_GET_REASON(ERR_peek_last_error()),
+                     SSL_R_TLSV1_ALERT_UNKNOWN_CA);
+    ERR_clear_error();
+    reply_free(&r);
+    client_close(&c);
+    assert_int_equal(atomic_load(&handler_calls), before);
+}
+
+/* ---- lifecycle ---- */
+
+static void
+bad_listen_addresses_rejected(void **state)
+{
+    static const char *const addresses[] = {
+        "localhost:8443", "127.0.0.1", "127.0.0.1:70000", "127.0.0.1:x",
+        "::1:8443", "[::1]8443", ":8443", "[::1:8443", "300.1.1.1:80",
+    };
+    struct api_server_config cfg = {0};
+    struct api_server *server;
+    SSL_CTX *ctx = api_tls_context_new(server_id.cert, NULL, server_id.key,
+                                       NULL);
+
+    (void)state;
+    assert_non_null(ctx);
+    cfg.ssl_ctx = ctx;
+    cfg.threads = 1;
+    for (size_t i = 0; i < sizeof(addresses) / sizeof(addresses[0]); i++) {
+        snprintf(cfg.listen, sizeof(cfg.listen), "%s", addresses[i]);
+        server = (struct api_server *)&cfg; /* any non-NULL value */
+        assert_int_equal(api_server_new(&cfg, echo_handler, NULL, &server),
+                         -1);
+        assert_null(server);
+    }
+    SSL_CTX_free(ctx);
+}
+
+static void
+address_in_use_rejected(void **state)
+{
+    struct api_server_config cfg = {0};
+    struct api_server *server = NULL;
+
+    (void)state;
+    snprintf(cfg.listen, sizeof(cfg.listen), "127.0.0.1:%d",
+             api_server_port(main_server.server));
+    cfg.ssl_ctx = main_server.ssl_ctx;
+    cfg.threads = 1;
+    assert_int_equal(api_server_new(&cfg, echo_handler, NULL, &server), -1);
+    assert_null(server);
+}
+
+static void
+key_not_matching_cert_rejected(void **state)
+{
+    (void)state;
+    assert_null(api_tls_context_new(server_id.cert, NULL, client_id.key,
+                                    client_ca.cert));
+    ERR_clear_error();
+}
+
+static void
+ipv6_loopback_served(void **state)
+{
+    struct running_server rs;
+    struct client c;
+    struct reply r;
+    int probe = socket(AF_INET6, SOCK_STREAM, 0);
+
+    (void)state;
+    if (probe < 0)
+        skip();
+    close(probe);
+    if (start_server(&rs, "[::1]:0", 1) != 0)
+        skip(); /* no ::1 on this host */
+    assert_true(api_server_port(rs.server) > 0);
+    assert_int_equal(client_open_at(&c, AF_INET6, api_server_port(rs.server),
+                                    TLS1_3_VERSION, TLS1_3_VERSION, NULL),
+                     1);
+    assert_int_equal(client_send(&c, "GET", "/v6", NULL, NULL, 0), 0);
+    assert_int_equal(client_read_reply(&c, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(json_text(&r, "peer_ip"), "::1");
+    reply_free(&r);
+    client_close(&c);
+    assert_int_equal(stop_server(&rs), 0);
+}
+
+static void
+stop_ends_run(void **state)
+{
+    struct running_server rs;
+    struct reply r;
+    struct client c;
+
+    (void)state;
+    assert_int_equal(start_server(&rs, "127.0.0.1:0", 0), 0);
+    assert_true(api_server_port(rs.server) > 0);
+    assert_int_equal(client_open_at(&c, AF_INET, api_server_port(rs.server),
+                                    TLS1_3_VERSION, TLS1_3_VERSION, NULL),
+                     1);
+    assert_int_equal(client_send(&c, "GET", "/before-stop", NULL, NULL, 0),
+                     0);
+    assert_int_equal(client_read_reply(&c, &r), 0);
+    assert_int_equal(r.status, 200);
+    reply_free(&r);
+    /* An idle keep-alive connection must not hold up the stop. */
+    assert_false(atomic_load(&rs.run_ended));
+    assert_int_equal(stop_server(&rs), 0);
+    client_close(&c);
+}
+
+static void
+stop_before_run_returns_at_once(void **state)
+{
+    struct api_server_config cfg = {0};
+    struct api_server *server = NULL;
+    SSL_CTX *ctx = api_tls_context_new(server_id.cert, NULL, server_id.key,
+                                       NULL);
+
+    (void)state;
+    assert_non_null(ctx);
+    snprintf(cfg.listen, sizeof(cfg.listen), "127.0.0.1:0");
+    cfg.ssl_ctx = ctx;
+    cfg.threads = 3;
+    assert_int_equal(api_server_new(&cfg, echo_handler, NULL, &server), 0);
+    api_server_stop(server);
+    assert_int_equal(api_server_run(server), 0);
+    api_server_free(server);
+    SSL_CTX_free(ctx);
+}
+
+/* ---- neighbour table ---- */
+
+static char *
+write_arp_table(const char *content)
+{
+    char *path = strdup("/tmp/test_http_server_arp_XXXXXX");
+    int fd;
+
+    assert_non_null(path);
+    fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, content, strlen(content)),
+                     (ssize_t)strlen(content));
+    close(fd);
+    return path;
+}
+
+static void
+peer_mac_lookup_reads_table(void **state)
+{
+    static const char table[] =
+        "IP address       HW type     Flags       HW address            "
+        "Mask     Device\n"
+        "192.0.2.10       0x1         0x2         52:54:00:AB:cd:01     "
+        "*        eth0\n"
+        "192.0.2.11       0x1         0x0         00:00:00:00:00:00     "
+        "*        eth0\n"
+        "192.0.2.12       0x1         0x6         52:54:00:00:00:02     "
+        "*        eth1\n";
+    char *path = write_arp_table(table);
+    char mac[ADCP_MAC_MAX];
+
+    (void)state;
+    assert_int_equal(api_peer_mac_lookup(path, "192.0.2.10", mac,
+                                         sizeof(mac)), 0);
+    assert_string_equal(mac, "52:54:00:ab:cd:01");
+    assert_int_equal(api_peer_mac_lookup(path, "192.0.2.12", mac,
+                                         sizeof(mac)), 0);
+    assert_string_equal(mac, "52:54:00:00:00:02");
+    /* An incomplete entry, an absent address, IPv6 and loopback. */
+    assert_int_equal(api_peer_mac_lookup(path, "192.0.2.11", mac,
+                                         sizeof(mac)), -1);
+    assert_string_equal(mac, "");
+    assert_int_equal(api_peer_mac_lookup(path, "192.0.2.99", mac,
+                                         sizeof(mac)), -1);
+    assert_int_equal(api_peer_mac_lookup(path, "::1", mac, sizeof(mac)), -1);
+    assert_int_equal(api_peer_mac_lookup(path, "127.0.0.1", mac,
+                                         sizeof(mac)), -1);
+    assert_string_equal(mac, "");
+    unlink(path);
+    free(path);
+}
+
+static void
+peer_mac_lookup_without_table(void **state)
+{
+    char mac[ADCP_MAC_MAX] = "x";
+
+    (void)state;
+    assert_int_equal(api_peer_mac_lookup("/nonexistent/arp", "192.0.2.10",
+                                         mac, sizeof(mac)), -1);
+    assert_string_equal(mac, "");
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest server_tests[] = {
+        cmocka_unit_test(get_over_tls13),
+        cmocka_unit_test(post_over_tls12),
+        cmocka_unit_test(put_and_delete_served),
+        cmocka_unit_test(tls11_client_rejected),
+        cmocka_unit_test(body_at_limit_accepted),
+        cmocka_unit_test(body_over_limit_gets_json_413),
+        cmocka_unit_test(body_far_over_limit_gets_413),
+        cmocka_unit_test(chunked_body_read),
+        cmocka_unit_test(dot_dot_path_rejected),
+        cmocka_unit_test(encoded_slash_rejected),
+        cmocka_unit_test(nul_in_body_rejected),
+        cmocka_unit_test(method_not_allowed_gets_json_405),
+        cmocka_unit_test(oversized_headers_rejected),
+        cmocka_unit_test(authorization_reaches_handler),
+        cmocka_unit_test(text_response_keeps_content_type),
+        cmocka_unit_test(missing_status_gets_500),
+        cmocka_unit_test(keep_alive_serves_two_requests),
+        cmocka_unit_test(many_connections_at_once),
+        cmocka_unit_test(client_cert_reaches_handler),
+        cmocka_unit_test(client_cert_from_other_ca_fails),
+        cmocka_unit_test(bad_listen_addresses_rejected),
+        cmocka_unit_test(address_in_use_rejected),
+        cmocka_unit_test(key_not_matching_cert_rejected),
+        cmocka_unit_test(ipv6_loopback_served),
+        cmocka_unit_test(stop_ends_run),
+        cmocka_unit_test(stop_before_run_returns_at_once),
+    };
+    const struct CMUnitTest table_tests[] = {
+        cmocka_unit_test(peer_mac_lookup_reads_table),
+        cmocka_unit_test(peer_mac_lookup_without_table),
+    };
+    int failures;
+
+    failures = cmocka_run_group_tests_name("http_server", server_tests,
+                                           setup_server, teardown_server);
+    failures += cmocka_run_group_tests_name("peer_mac", table_tests, NULL,
+                                            NULL);
+    return failures;
+}
