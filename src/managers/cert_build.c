@@ -408,7 +408,7 @@ add_subject_alt_names(X509 *cert, const struct issue_host *names,
     return status;
 }
 
-/* Builds the subject CN=common_name (and O=organization when given). */
+/* Builds the subject O=organization (when given), CN=common_name. */
 static X509_NAME *
 subject_name_of(const char *common_name, const char *organization)
 {
@@ -416,14 +416,16 @@ subject_name_of(const char *common_name, const char *organization)
 
     if (name == NULL)
         return NULL;
-    if (!X509_NAME_add_entry_by_NID(name, NID_commonName, MBSTRING_UTF8,
-                                    (const unsigned char *)common_name, -1,
-                                    -1, 0) ||
-        (organization != NULL && organization[0] != '\0' &&
+    /* A DN runs from the top of the directory tree down, so O precedes
+     * CN. */
+    if ((organization != NULL && organization[0] != '\0' &&
          !X509_NAME_add_entry_by_NID(name, NID_organizationName,
                                      MBSTRING_UTF8,
                                      (const unsigned char *)organization,
-                                     -1, -1, 0))) {
+                                     -1, -1, 0)) ||
+        !X509_NAME_add_entry_by_NID(name, NID_commonName, MBSTRING_UTF8,
+                                    (const unsigned char *)common_name, -1,
+                                    -1, 0)) {
         X509_NAME_free(name);
         return NULL;
     }

@@ -1092,6 +1092,75 @@ reject_ca_key_of_other_certificate(void **state)
     free(pem);
 }
 
+/* Sets both key identifiers of a self-signed certificate to id. */
+static void
+replace_key_ids(X509 *cert, ASN1_OCTET_STRING *id)
+{
+    AUTHORITY_KEYID *authority = AUTHORITY_KEYID_new();
+
+    assert_non_null(authority);
+    authority->keyid = ASN1_OCTET_STRING_dup(id);
+    assert_non_null(authority->keyid);
+    assert_int_equal(X509_add1_ext_i2d(cert, NID_subject_key_identifier, id,
+                                       0, X509V3_ADD_REPLACE),
+                     1);
+    assert_int_equal(X509_add1_ext_i2d(cert, NID_authority_key_identifier,
+                                       authority, 0, X509V3_ADD_REPLACE),
+                     1);
+    AUTHORITY_KEYID_free(authority);
+}
+
+/* Returns a freshly decoded copy of cert, so that no cached extension
+ * value survives, and frees cert. */
+static X509 *
+reparse(X509 *cert)
+{
+    unsigned char *der = NULL;
+    const unsigned char *cursor;
+    int len = i2d_X509(cert, &der);
+    X509 *copy;
+
+    assert_true(len > 0);
+    cursor = der;
+    copy = d2i_X509(NULL, &cursor, len);
+    assert_non_null(copy);
+    OPENSSL_free(der);
+    X509_free(cert);
+    return copy;
+}
+
+/* A CA whose subjectKeyIdentifier is not the SHA-1 of its key, as another
+ * tool may write it: the AKI must copy the CA's value. */
+static void
+issue_copies_ca_key_id_to_aki(void **state)
+{
+    static const unsigned char custom_id[] = {1, 2, 3, 4, 5, 6, 7, 8};
+    ASN1_OCTET_STRING *id = ASN1_OCTET_STRING_new();
+    X509 *ca = X509_dup(fx.ec_root.cert);
+    struct issue_result out;
+    struct adcp_error err;
+    char *pem = make_good_csr(fx.ec_key);
+
+    (void)state;
+    assert_non_null(id);
+    assert_non_null(ca);
+    assert_int_equal(ASN1_OCTET_STRING_set(id, custom_id, sizeof(custom_id)),
+                     1);
+    replace_key_ids(ca, id);
+    assert_true(X509_sign(ca, fx.ec_ca_key, EVP_sha256()) > 0);
+    ca = reparse(ca);
+
+    assert_int_equal(issue_under(ca, fx.ec_ca_key, pem, NULL, 0, &out, &err),
+                     ADCP_OK);
+    assert_int_equal(
+        ASN1_OCTET_STRING_cmp(X509_get0_authority_key_id(out.cert), id), 0);
+    assert_int_equal(verify_chain(ca, out.cert, X509_PURPOSE_SSL_SERVER), 1);
+    issue_result_clear(&out);
+    ASN1_OCTET_STRING_free(id);
+    X509_free(ca);
+    free(pem);
+}
+
 /* ---- serials and fingerprints ----------------------------------------- */
 
 static int
@@ -1246,7 +1315,7 @@ root_has_ca_profile(void **state)
     (void)state;
     assert_root_profile(&fx.rsa_root, fx.rsa_ca_key);
     assert_root_profile(&fx.ec_root, fx.ec_ca_key);
-    assert_string_equal(fx.rsa_root.subject, "O=HSM4SSL Test,CN=Test Root RSA");
+    assert_string_equal(fx.rsa_root.subject, "CN=Test Root RSA,O=HSM4SSL Test");
     assert_int_equal(X509_get_signature_nid(fx.ec_root.cert),
                      NID_ecdsa_with_SHA384);
     assert_int_equal(verify_chain(fx.rsa_root.cert, fx.rsa_root.cert,
@@ -1354,6 +1423,7 @@ main(void)
         cmocka_unit_test(issue_clamps_to_ca_not_after),
         cmocka_unit_test(reject_expired_ca),
         cmocka_unit_test(reject_ca_key_of_other_certificate),
+        cmocka_unit_test(issue_copies_ca_key_id_to_aki),
         cmocka_unit_test(serials_are_random_positive_and_distinct),
         cmocka_unit_test(issue_reports_serial_as_upper_hex),
         cmocka_unit_test(serial_hex_of_small_serials),
