@@ -38,7 +38,7 @@ struct hal_hsm {
     bool has_slot;              /* a token with cfg.token_label was found */
     time_t last_recovery;       /* CLOCK_MONOTONIC seconds of the last try */
 
-    atomic_bool up;             /* logged in and answering */
+    atomic_bool up;             /* logged in, last call reached it */
     atomic_uint generation;     /* +1 on every recovery or re-login */
     atomic_uint in_flight;      /* requests running now, for utilisation */
 
@@ -48,8 +48,8 @@ struct hal_hsm {
      * that two requests for one label cannot both create it. */
     pthread_mutex_t keygen_lock;
 
-    /* Labels known to name a private or secret key on the token; only
-     * positive answers are cached, and token initialisation clears it. */
+    /* Labels known to name a private or secret key on the token. Only
+     * positive results are cached, and token initialisation clears them. */
     pthread_mutex_t cache_lock;
     char (*key_labels)[ADCP_NAME_MAX];
     size_t key_label_count;
@@ -69,8 +69,8 @@ struct hal {
 /*
  * A key inside an HSM, shared by reference count between the managers and
  * the provider's EVP_PKEYs. The object handles are valid for the HSM
- * generation they were found in; hal_key_sign finds the key again by label
- * when the generation has moved on.
+ * generation they were found in. When the generation has moved on,
+ * hal_key_sign finds the key again by label and CKA_ID.
  */
 struct hal_key {
     atomic_uint refs;
@@ -141,9 +141,9 @@ void hal_hsm_cache_clear(struct hal_hsm *hsm);
 
 /*
  * Reads the public half of a key pair from the token: CKA_MODULUS and
- * CKA_PUBLIC_EXPONENT, or CKA_EC_PARAMS and CKA_EC_POINT (of the public
- * object; private EC keys have no point). Returns ADCP_OK with *out, a new
- * EVP_PKEY of the default provider.
+ * CKA_PUBLIC_EXPONENT, or CKA_EC_PARAMS and CKA_EC_POINT. EC keys need
+ * the public object, because private EC keys have no point. Returns
+ * ADCP_OK with *out set to a new EVP_PKEY of the default provider.
  */
 enum adcp_status hal_pubkey_read(struct hal_hsm *hsm, CK_SESSION_HANDLE session,
                                  enum hal_key_type type,

@@ -13,7 +13,7 @@
 #include "hal/pkcs11_errors.h"
 
 /* While an HSM stays down, requests try to bring it back at most this
- * often; a request that itself sees the device fail always tries once. */
+ * often. A request whose own call finds the device lost always tries. */
 #define RECOVERY_INTERVAL_SECONDS 2
 
 static void
@@ -468,7 +468,10 @@ run_once(struct hal_hsm *hsm, hal_op_fn fn, void *ctx, bool *lost,
     call_end(hsm);
     if (op.rv == CKR_OPERATION_ACTIVE)
         op.discard = true;
-    if (pkcs11_rv_is_device_down(op.rv)) {
+    /* CKR_USER_NOT_LOGGED_IN means the token dropped the pool's login (it
+     * was reset, or every session was closed), which a recovery repairs
+     * just as it does a lost device. */
+    if (pkcs11_rv_is_device_down(op.rv) || op.rv == CKR_USER_NOT_LOGGED_IN) {
         op.discard = true;
         hal_hsm_mark_down(hsm, "an operation", op.rv);
         *lost = true;
@@ -489,9 +492,9 @@ hal_hsm_run(struct hal_hsm *hsm, hal_op_fn fn, void *ctx,
     for (int attempt = 0; attempt < 2; attempt++) {
         seen = atomic_load(&hsm->generation);
         if (!atomic_load(&hsm->up)) {
-            /* The first attempt finds the HSM down from before: limit
-             * how often such requests knock; after a fresh failure
-             * always try once. */
+            /* On the first attempt the HSM was down before this request,
+             * so the retry interval applies. After this request's own
+             * failure, recovery is always tried once. */
             status = recover(hsm, seen, attempt == 0, err);
             if (status != ADCP_OK)
                 break;

@@ -352,7 +352,7 @@ hal_hsm_has_key(struct hal_hsm *hsm, const char *label)
     if (hal_hsm_cache_has(hsm, label))
         return true;
     if (hal_hsm_run(hsm, has_op, &ctx, &err) != ADCP_OK) {
-        log_warn("cannot tell whether HSM \"%s\" holds key \"%s\": %s",
+        log_warn("checking whether HSM \"%s\" holds key \"%s\" failed: %s",
                  hsm->cfg.name, label, err.message);
         return false;
     }

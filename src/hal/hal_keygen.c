@@ -45,8 +45,8 @@ label_free(struct hal_hsm *hsm, CK_SESSION_HANDLE session, const char *label,
 /*
  * Computes the SHA-1 of the public key as X.509 encodes it in the
  * subjectPublicKey BIT STRING (RSAPublicKey, or the EC point). That is
- * RFC 5280's first subject key identifier method, so the CKA_ID equals
- * the SKI of the key's certificates.
+ * the first subject key identifier method of RFC 5280, which OpenSSL uses
+ * by default, so the CKA_ID matches the SKI of the key's certificates.
  */
 static int
 derive_id(EVP_PKEY *pkey, unsigned char id[20])

@@ -108,8 +108,8 @@ out:
 }
 
 /*
- * Returns the uncompressed point inside CKA_EC_POINT. PKCS#11 says the
- * value is a DER OCTET STRING (SoftHSM2 follows it), but some modules
+ * Returns the uncompressed point inside CKA_EC_POINT. PKCS#11 2.40 defines
+ * the value as a DER OCTET STRING (SoftHSM2 follows it), but some modules
  * return the bare point, so a value of exactly the bare point's length
  * that starts with 0x04 is taken as bare. Returns a heap copy or NULL.
  */

@@ -79,8 +79,8 @@ describe_candidates(struct hal *hal, const struct policy_request *request,
 
         candidates[i].hsm = hsm->cfg.name;
         candidates[i].up = hal_hsm_is_up(hsm);
-        /* An HSM that is down or not permitted is not asked: the answer
-         * would not change the choice. */
+        /* An HSM that is down or not permitted is not searched, because
+         * the result would not change the choice. */
         candidates[i].holds_key =
             key_label == NULL ||
             (candidates[i].up && permitted[i] &&

@@ -66,7 +66,7 @@ digest_kind_of(const EVP_MD *md)
     return NULL;
 }
 
-/* What one signature needs from the module. */
+/* Mechanism, input and output of one signature. */
 struct sign_ctx {
     struct hal_key *key;
     CK_MECHANISM mechanism;
@@ -267,7 +267,8 @@ out:
     return status;
 }
 
-/* Checks the caller's buffer, and tells the size needed when short. */
+/* Checks the caller's buffer and, when it is short, stores the size
+ * needed in *sig_len. */
 static enum adcp_status
 buffer_check(const struct hal_key *key, enum hal_sign_scheme scheme,
              size_t *sig_len, struct adcp_error *err)
@@ -303,7 +304,8 @@ sign_setup(struct sign_ctx *ctx, enum hal_sign_scheme scheme,
 }
 
 /* Module output must be exactly the modulus, or r || s of the curve's
- * size: some modules report a larger size (tpm2-pkcs11 said 512). */
+ * size, because some modules report a larger one (tpm2-pkcs11 1.9.0
+ * returned a length of 512 for RSA-2048). */
 static enum adcp_status
 output_check(const struct hal_key *key, enum hal_sign_scheme scheme,
              size_t out_len, struct adcp_error *err)

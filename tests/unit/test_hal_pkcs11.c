@@ -28,6 +28,7 @@
 #include "common/secret.h"
 #include "hal/hal-internal.h"
 #include "hal/hal.h"
+#include "hal/pkcs11_errors.h"
 #include "hal/policy.h"
 
 #define MODULE_PATH "/usr/lib/softhsm/libsofthsm2.so"
@@ -44,7 +45,7 @@ struct fixture {
     char pin_file[128];
     struct hal *hal;
     struct hal_hsm *hsm_a;   /* token "tok-a": holds the keys */
-    struct hal_hsm *hsm_b;   /* token "tok-b", same module, 2 sessions */
+    struct hal_hsm *hsm_b;   /* token "tok-b", 2 sessions, serialised */
     struct hal_hsm *hsm_c;   /* token "tok-c", for the wrong PIN */
     struct hal_hsm *hsm_d;   /* token "tok-d", never initialised: down */
     struct hal_key *rsa;     /* RSA-2048 on hsm_a */
@@ -68,7 +69,7 @@ remove_entry(const char *path, const struct stat *st, int flag,
 
 static void
 config_fill(struct hal_hsm_config *cfg, const char *name, const char *label,
-            const char *pin_file, unsigned sessions)
+            const char *pin_file, unsigned sessions, bool serialize)
 {
     memset(cfg, 0, sizeof(*cfg));
     snprintf(cfg->name, sizeof(cfg->name), "%s", name);
@@ -76,6 +77,7 @@ config_fill(struct hal_hsm_config *cfg, const char *name, const char *label,
     snprintf(cfg->token_label, sizeof(cfg->token_label), "%s", label);
     snprintf(cfg->pin_file, sizeof(cfg->pin_file), "%s", pin_file);
     cfg->sessions = sessions;
+    cfg->serialize = serialize;
 }
 
 static int
@@ -98,13 +100,13 @@ write_softhsm_config(void)
 }
 
 static struct hal_hsm *
-add_hsm(const char *name, const char *label, const char *pin_file,
-        unsigned sessions)
+add_hsm(const char *name, const char *label, unsigned sessions,
+        bool serialize)
 {
     struct hal_hsm_config cfg;
     struct adcp_error err;
 
-    config_fill(&cfg, name, label, pin_file, sessions);
+    config_fill(&cfg, name, label, fx.pin_file, sessions, serialize);
     if (hal_add_hsm(fx.hal, &cfg, &err) != ADCP_OK) {
         print_error("hal_add_hsm(%s): %s\n", name, err.message);
         return NULL;
@@ -174,10 +176,10 @@ group_setup(void **state)
         print_error("hal_new: %s\n", err.message);
         return -1;
     }
-    fx.hsm_a = add_hsm("hsm-a", "tok-a", fx.pin_file, 0);
-    fx.hsm_b = add_hsm("hsm-b", "tok-b", fx.pin_file, 2);
-    fx.hsm_c = add_hsm("hsm-c", "tok-c", fx.pin_file, 0);
-    fx.hsm_d = add_hsm("hsm-d", "tok-d", fx.pin_file, 0);
+    fx.hsm_a = add_hsm("hsm-a", "tok-a", 0, false);
+    fx.hsm_b = add_hsm("hsm-b", "tok-b", 2, true);
+    fx.hsm_c = add_hsm("hsm-c", "tok-c", 0, false);
+    fx.hsm_d = add_hsm("hsm-d", "tok-d", 0, false);
     if (fx.hsm_a == NULL || fx.hsm_b == NULL || fx.hsm_c == NULL ||
         fx.hsm_d == NULL)
         return -1;
@@ -285,6 +287,20 @@ own_read(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object,
 
     *len = attr.ulValueLen;
     return rv;
+}
+
+static void
+test_rv_names_and_sentences(void **state)
+{
+    (void)state;
+    assert_string_equal(pkcs11_rv_name(CKR_PIN_INCORRECT),
+                        "CKR_PIN_INCORRECT");
+    assert_string_equal(pkcs11_rv_sentence(CKR_PIN_INCORRECT),
+                        "the PIN is wrong");
+    assert_string_equal(pkcs11_rv_name(0x7777), "CKR_0x00007777");
+    assert_true(pkcs11_rv_is_device_down(CKR_DEVICE_REMOVED));
+    assert_true(pkcs11_rv_is_device_down(CKR_SESSION_HANDLE_INVALID));
+    assert_false(pkcs11_rv_is_device_down(CKR_PIN_INCORRECT));
 }
 
 static void
@@ -715,7 +731,13 @@ test_route_by_policy_set(void **state)
         "  \"algorithms\": [\"rsa\"], \"hash_funcs\": [\"sha256\"]}]"));
     for (int i = 0; i < 3; i++)
         assert_string_equal(route(&keygen, NULL, ADCP_OK), "hsm-b");
+
+    /* Without a policy set every HSM that is up qualifies, and weak
+     * hashes are still rejected. */
     hal_set_policy(fx.hal, NULL);
+    assert_string_not_equal(route(&keygen, NULL, ADCP_OK), "hsm-d");
+    assert_string_equal(route(&sign, "ec-key-b", ADCP_OK), "hsm-b");
+    route(&weak, "rsa-key", ADCP_ERR_WEAK_ALGORITHM);
 }
 
 struct sign_worker {
@@ -746,8 +768,8 @@ sign_worker_run(void *arg)
     return NULL;
 }
 
-/* Four threads on hsm-a (four sessions) and on hsm-b (two sessions, so
- * threads wait for each other). */
+/* Four threads on hsm-a (four sessions) and on hsm-b (two sessions and
+ * serialised calls, so threads wait for each other). */
 static void
 test_sign_from_four_threads(void **state)
 {
@@ -791,10 +813,36 @@ test_recovery_after_sessions_lost(void **state)
     assert_true(atomic_load(&fx.hsm_a->generation) > generation);
 }
 
+/* Recovery reads the PIN file when it needs it, so a file that group or
+ * others may read stops it with an error that names the file. */
+static void
+test_recovery_rejects_open_pin_file(void **state)
+{
+    struct hal_key *key = NULL;
+    struct adcp_error err;
+
+    (void)state;
+    /* Leave an idle session in the pool, which the next call reuses. */
+    assert_true(hal_hsm_has_key(fx.hsm_c, "absent") == false);
+    assert_int_equal(chmod(fx.pin_file, 0644), 0);
+    assert_int_equal(fx.fn->C_CloseAllSessions(slot_of("tok-c")), CKR_OK);
+    assert_int_equal(hal_key_find(fx.hsm_c, "absent", &key, &err),
+                     ADCP_ERR_HSM);
+    assert_null(key);
+    assert_non_null(strstr(err.message, fx.pin_file));
+    assert_non_null(strstr(err.message, "group or others"));
+    assert_false(hal_hsm_is_up(fx.hsm_c));
+    assert_int_equal(chmod(fx.pin_file, 0600), 0);
+    assert_int_equal(hal_hsm_login(fx.hsm_c, USER_PIN, &err), ADCP_OK);
+    assert_int_equal(hal_key_find(fx.hsm_c, "absent", &key, &err),
+                     ADCP_ERR_NOT_FOUND);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rv_names_and_sentences),
         cmocka_unit_test(test_token_init_on_empty_tokendir),
         cmocka_unit_test(test_hsms_share_one_module),
         cmocka_unit_test(test_uninitialised_token_is_down),
@@ -813,6 +861,7 @@ main(void)
         cmocka_unit_test(test_route_by_policy_set),
         cmocka_unit_test(test_sign_from_four_threads),
         cmocka_unit_test(test_recovery_after_sessions_lost),
+        cmocka_unit_test(test_recovery_rejects_open_pin_file),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
