@@ -695,7 +695,8 @@ sig_set_ctx_params(void *vctx, const OSSL_PARAM params[])
 }
 
 /* Builds the RSASSA-PSS-params of ctx (RFC 4055): hash, MGF1 over the same
- * hash, salt as long as the digest, the default trailer field. */
+ * hash, salt as long as the digest, and the trailer field left at its
+ * default. */
 static ASN1_STRING *
 sig_pss_params(const struct sig_ctx *ctx)
 {
@@ -703,6 +704,7 @@ sig_pss_params(const struct sig_ctx *ctx)
     X509_ALGOR *mgf1_hash = X509_ALGOR_new();
     ASN1_STRING *mgf1_params = NULL;
     ASN1_STRING *out = NULL;
+    ASN1_OBJECT *hash;
 
     if (pss == NULL || mgf1_hash == NULL)
         goto out;
@@ -713,8 +715,13 @@ sig_pss_params(const struct sig_ctx *ctx)
         pss->saltLength == NULL ||
         !ASN1_INTEGER_set(pss->saltLength, EVP_MD_get_size(ctx->md)))
         goto out;
-    X509_ALGOR_set_md(pss->hashAlgorithm, ctx->md);
-    X509_ALGOR_set_md(mgf1_hash, ctx->md);
+    /* With a NULL parameter in both hash identifiers, as the default
+     * provider of OpenSSL 3.0 writes them; X509_ALGOR_set_md would leave
+     * it out. */
+    hash = OBJ_nid2obj(EVP_MD_get_type(ctx->md));
+    if (!X509_ALGOR_set0(pss->hashAlgorithm, hash, V_ASN1_NULL, NULL) ||
+        !X509_ALGOR_set0(mgf1_hash, hash, V_ASN1_NULL, NULL))
+        goto out;
     if (ASN1_item_pack(mgf1_hash, ASN1_ITEM_rptr(X509_ALGOR), &mgf1_params) ==
         NULL)
         goto out;
