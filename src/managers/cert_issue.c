@@ -1,12 +1,11 @@
 /*
  * Certificate issuance: the entry points of cert_issue.h. The CSR checks
- * live in cert_csr_check.c and the certificate assembly and signing in
- * cert_build.c; this file checks the request's own fields (hash, days)
+ * live in cert_csr_check.c, and the certificate assembly and signing in
+ * cert_build.c. This file checks the request's own fields (hash, days)
  * and runs the steps in order.
  */
 #include "managers/cert_issue.h"
 
-#include <stdbool.h>
 #include <string.h>
 #include <strings.h>
 
@@ -37,14 +36,14 @@ enum adcp_status cert_build_sign(X509 **cert, X509 *ca_cert,
 #define HASH_FIELD "cert_details.hash_algorithm"
 #define DAYS_FIELD "cert_details.days"
 /* Upper bound on the days of the root and the API's certificate, which
- * take no issue_limits; it keeps notAfter far from time_t overflow. */
+ * take no issue_limits. It keeps notAfter far from time_t overflow. */
 #define CERT_DAYS_LIMIT 36500
 #define HOST_EXTENDED_KEY_USAGE "serverAuth,clientAuth"
 #define SERVER_EXTENDED_KEY_USAGE "serverAuth"
 
 /*
  * Maps the requested hash to the digest name for signing: sha256 (also for
- * NULL), sha384 or sha512, in any case. md5 and sha1 are
+ * NULL), sha384 or sha512, in any letter case. md5, md4 and sha1 are
  * ADCP_ERR_WEAK_ALGORITHM, any other name ADCP_ERR_INVALID_FIELD.
  */
 static enum adcp_status

@@ -542,17 +542,20 @@ issue_accepts_new_certificate_request_label(void **state)
     struct issue_result out;
     struct adcp_error err;
     char *pem = make_good_csr(fx.ec_key);
-    char *old = malloc(strlen(pem) + 16);
+    size_t size = strlen(pem) + 16;
+    char *old = malloc(size);
     char *body = strchr(pem, '\n');
     char *end = strstr(pem, "-----END");
 
     (void)state;
     assert_non_null(old);
+    assert_non_null(body);
+    assert_non_null(end);
     *end = '\0';
-    sprintf(old,
-            "-----BEGIN NEW CERTIFICATE REQUEST-----%s"
-            "-----END NEW CERTIFICATE REQUEST-----\n",
-            body);
+    snprintf(old, size,
+             "-----BEGIN NEW CERTIFICATE REQUEST-----%s"
+             "-----END NEW CERTIFICATE REQUEST-----\n",
+             body);
     assert_int_equal(issue_rsa(old, NULL, 0, &out, &err), ADCP_OK);
     issue_result_clear(&out);
     free(old);
@@ -874,11 +877,11 @@ reject_broken_csr_signature(void **state)
 static char *
 concat(const char *a, const char *b)
 {
-    char *joined = malloc(strlen(a) + strlen(b) + 1);
+    size_t size = strlen(a) + strlen(b) + 1;
+    char *joined = malloc(size);
 
     assert_non_null(joined);
-    strcpy(joined, a);
-    strcat(joined, b);
+    snprintf(joined, size, "%s%s", a, b);
     return joined;
 }
 
