@@ -550,3 +550,71 @@ assert_cli_status() {
         fail "$2: ssleverywhere exited with $CLI_STATUS, expected $1;" \
              "stdout: '$CLI_OUT' stderr: '$CLI_ERR'"
 }
+
+# ---------------------------------------------------------------------------
+# Self-test
+
+# CTest registers every tests/integration/*.sh, this file included. Run
+# directly, it checks that its assertions pass and fail when they should.
+_lib_expect_pass() {
+    local what=$1
+    shift
+    ("$@") >/dev/null 2>&1 || fail "self-test: $what failed, expected a pass"
+}
+
+_lib_expect_fail() {
+    local what=$1 message
+    shift
+    if message=$("$@" 2>&1); then
+        fail "self-test: $what passed, expected a failure"
+    fi
+    LIB_LAST_FAILURE=$message
+}
+
+_lib_self_test() {
+    local file=$TEST_TMP/mode-check
+    _lib_expect_pass "assert_eq a a" assert_eq a a same
+    _lib_expect_fail "assert_eq a b" assert_eq a b different
+    assert_contains "$LIB_LAST_FAILURE" "expected 'a', got 'b'" \
+        "self-test: assert_eq message"
+    _lib_expect_pass "assert_contains" assert_contains "x-needle-y" needle t
+    _lib_expect_fail "assert_contains" assert_contains "x-y" needle t
+    _lib_expect_fail "assert_not_contains" assert_not_contains "needle" ee t
+    _lib_expect_pass "assert_match" assert_match "abc123" '^[a-c]+[0-9]+$' t
+    _lib_expect_fail "assert_match" assert_match "abc" '^[0-9]+$' t
+
+    (umask 077 && : >"$file")
+    _lib_expect_pass "assert_file_mode 600" assert_file_mode 600 "$file"
+    _lib_expect_fail "assert_file_mode 644" assert_file_mode 644 "$file"
+    ln -s "$file" "$file.link"
+    _lib_expect_fail "assert_file_mode on a link" \
+        assert_file_mode 600 "$file.link"
+    _lib_expect_fail "assert_file_mode missing" \
+        assert_file_mode 600 "$file.none"
+
+    HTTP_STATUS=400
+    LAST_REQUEST="POST /self-test"
+    printf '%s' '{"error": {"code": "invalid_field", "message": "m",
+        "field": "csr_details.csr"}}' >"$HTTP_BODY_FILE"
+    HTTP_BODY=$(cat "$HTTP_BODY_FILE")
+    _lib_expect_pass "assert_http match" \
+        assert_http 400 invalid_field 'csr_details(\.csr)?'
+    _lib_expect_fail "assert_http status" assert_http 401
+    _lib_expect_fail "assert_http code" assert_http 400 invalid_json
+    _lib_expect_fail "assert_http field" assert_http 400 invalid_field csr
+    printf '%s' '{"header": {}, "body": {"status": "error",
+        "error": {"code": "unknown_message_type", "message": "m"}}}' \
+        >"$HTTP_BODY_FILE"
+    _lib_expect_pass "assert_http ADCP body" \
+        assert_http 400 unknown_message_type
+
+    local port
+    port=$(pick_free_port)
+    _lib_expect_pass "pick_free_port range" \
+        assert_match "$port" '^(2[0-9]{4}|3[0-9]{4}|40000)$' port
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+    _lib_self_test
+    pass
+fi
