@@ -99,7 +99,7 @@ host_manager_register(struct service *svc, const struct service_caller *caller,
     struct store_host host = {0};
     struct adcp_error err;
     enum adcp_status rc;
-    time_t expires;
+    time_t expires = 0;
     json_t *data;
 
     rc = authz_require_admin(caller, "registering a host", &err);
