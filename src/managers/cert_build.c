@@ -100,8 +100,8 @@ cert_serial_hex(const X509 *cert, char out[ADCP_SERIAL_MAX])
     len = (size_t)ASN1_STRING_length(serial);
     /* The same text as `openssl x509 -serial`: a sign, then two digits
      * per content byte. A serial too long for out (RFC 5280 allows 20
-     * bytes, out holds 23) gives "" rather than a truncated, ambiguous
-     * value. */
+     * bytes, out has room for 23) gives "" rather than a truncated,
+     * ambiguous value. */
     if (1 + 2 * len + 1 > ADCP_SERIAL_MAX)
         return;
     if (ASN1_STRING_type(serial) == V_ASN1_NEG_INTEGER)
@@ -266,9 +266,10 @@ key_id_of(X509 *cert)
 
 /*
  * Adds subjectKeyIdentifier and authorityKeyIdentifier. The authority's
- * key id is the CA certificate's own subjectKeyIdentifier, so that path
- * building matches it; a CA certificate without one gets it computed
- * from its public key. ca_cert NULL: self-signed, both ids are equal.
+ * key id is copied from the CA certificate's subjectKeyIdentifier, so that
+ * path building matches it. For a CA certificate without one, it is
+ * computed from the CA's public key. With ca_cert NULL (self-signed), both
+ * ids are equal.
  */
 static bool
 add_key_ids(X509 *cert, X509 *ca_cert)
@@ -507,7 +508,7 @@ out:
 }
 
 /*
- * Builds the unsigned self-signed root for key: CN and O, CA:TRUE with
+ * Builds the unsigned self-signed root for key: O and CN, CA:TRUE with
  * pathlen:0 (this root signs end-entity certificates only), keyUsage
  * keyCertSign and cRLSign, key identifiers. On ADCP_OK *out is the
  * caller's.
@@ -578,8 +579,8 @@ pem_of(X509 *cert)
 }
 
 /* Writes the subject as RFC 2253 text. NOTE: a subject longer than the
- * 255 bytes of out is cut off; the subjects this CA writes (one CN, or a
- * CN and an O, each at most 64 characters) fit. */
+ * 255 bytes of out is cut off. The subjects this CA writes (one CN, or an
+ * O and a CN, each at most 64 ASCII characters) fit. */
 static void
 subject_text_of(X509 *cert, char *out, size_t size)
 {
@@ -622,8 +623,8 @@ fill_result(X509 *cert, struct issue_result *out, struct adcp_error *err)
  * then checks the signature against ca_cert's public key (ca_cert NULL:
  * the certificate's own, for a root). The check catches a CA key that
  * does not belong to ca_cert and an HSM that returns a faulty signature.
- * Takes ownership of *cert and sets it to NULL; on ADCP_OK out holds the
- * certificate, otherwise out is unchanged and the certificate freed.
+ * Takes ownership of *cert and sets it to NULL. On ADCP_OK out contains
+ * the certificate; otherwise out is unchanged and the certificate freed.
  */
 enum adcp_status
 cert_build_sign(X509 **cert, X509 *ca_cert, EVP_PKEY *ca_key,

@@ -254,8 +254,8 @@ check_rsa(EVP_PKEY *key, unsigned min_rsa_bits, struct adcp_error *err)
 
 /*
  * Accepts RSA keys (rsaEncryption) of min_rsa_bits or more and EC keys on
- * P-256, P-384 or P-521, whose public values pass OpenSSL's checks (for
- * RSA an odd modulus without small factors, for EC a point on the curve).
+ * P-256, P-384 or P-521, when their public values also pass
+ * EVP_PKEY_public_check.
  */
 static enum adcp_status
 check_key(EVP_PKEY *key, unsigned min_rsa_bits, struct adcp_error *err)
@@ -331,8 +331,8 @@ strong_hash(int nid)
     return false;
 }
 
-/* The CSR's own signature must use SHA-2 or SHA-3: a request signed with
- * MD5 or SHA-1 proves possession of the key less well than it claims. */
+/* The CSR's own signature must use SHA-2 or SHA-3. Collisions can be
+ * computed for MD5 and SHA-1, so a signature over either proves little. */
 static enum adcp_status
 check_signature_hash(const X509_REQ *req, struct adcp_error *err)
 {
