@@ -87,10 +87,10 @@ api_log_connection_error(const char *func, const char *fmt, ...)
 }
 
 /* Splits "ADDR:PORT" or "[V6]:PORT" into host and port text. Returns 0,
- * or -1 with a reason in *why. */
+ * or -1 with a reason in *reason. */
 static int
 split_listen_address(const char *text, char *host, size_t host_size,
-                     const char **port, const char **why)
+                     const char **port, const char **reason)
 {
     bool bracketed = text[0] == '[';
     const char *end;
@@ -99,7 +99,7 @@ split_listen_address(const char *text, char *host, size_t host_size,
     if (bracketed) {
         end = strchr(text, ']');
         if (end == NULL || end[1] != ':') {
-            *why = "an IPv6 address needs the form [ADDR]:PORT";
+            *reason = "an IPv6 address needs the form [ADDR]:PORT";
             return -1;
         }
         text++;
@@ -107,45 +107,45 @@ split_listen_address(const char *text, char *host, size_t host_size,
     } else {
         end = strrchr(text, ':');
         if (end == NULL) {
-            *why = "the port is missing";
+            *reason = "the port is missing";
             return -1;
         }
         *port = end + 1;
     }
     len = (size_t)(end - text);
     if (len == 0 || len >= host_size) {
-        *why = "the address is missing or too long";
+        *reason = "the address is missing or too long";
         return -1;
     }
     memcpy(host, text, len);
     host[len] = '\0';
     if (!bracketed && strchr(host, ':') != NULL) {
-        *why = "an IPv6 address must be written in brackets";
+        *reason = "an IPv6 address must be written in brackets";
         return -1;
     }
     return 0;
 }
 
 static int
-parse_port(const char *text, const char **why)
+parse_port(const char *text, const char **reason)
 {
     char *end;
     unsigned long port;
 
     if (text[0] < '0' || text[0] > '9') {
-        *why = "the port is not a number";
+        *reason = "the port is not a number";
         return -1;
     }
     errno = 0;
     port = strtoul(text, &end, 10);
     if (errno != 0 || *end != '\0' || port > 65535) {
-        *why = "the port must be a number from 0 to 65535";
+        *reason = "the port must be a number from 0 to 65535";
         return -1;
     }
     return (int)port;
 }
 
-/* Resolves a numeric listen address; host names are not accepted, so
+/* Resolves a numeric listen address. Host names are rejected so that
  * the bound address never depends on DNS. Returns the getaddrinfo list
  * (free with freeaddrinfo) or NULL after logging. */
 static struct addrinfo *
@@ -155,26 +155,26 @@ resolve_listen_address(const char *text)
     struct addrinfo *list = NULL;
     char host[INET6_ADDRSTRLEN + 16];
     const char *port_text = NULL;
-    const char *why = NULL;
+    const char *reason = NULL;
     int rc;
 
     if (split_listen_address(text, host, sizeof(host), &port_text,
-                             &why) != 0 ||
-        parse_port(port_text, &why) < 0)
+                             &reason) != 0 ||
+        parse_port(port_text, &reason) < 0)
         goto invalid;
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
     rc = getaddrinfo(host, port_text, &hints, &list);
     if (rc != 0) {
-        why = "the address is not a numeric IPv4 or IPv6 address";
+        reason = "the address is not a numeric IPv4 or IPv6 address";
         goto invalid;
     }
     return list;
 
 invalid:
     log_error("listen address \"%s\" is invalid: %s; use ADDR:PORT such as "
-              "127.0.0.1:8443 or [::1]:8443", text, why);
+              "127.0.0.1:8443 or [::1]:8443", text, reason);
     return NULL;
 }
 
@@ -204,19 +204,20 @@ bind_listen_socket(struct api_server *server, const struct addrinfo *ai,
 {
     struct sockaddr_storage bound;
     socklen_t bound_len = sizeof(bound);
-    int one = 1;
+    int enable = 1;
     int fd;
 
     fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
                 0);
     if (fd < 0) {
-        log_error("cannot create a socket for %s: %s", text,
+        log_error("creating a socket for %s failed: %s", text,
                   strerror(errno));
         return -1;
     }
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &enable,
+                   sizeof(enable)) != 0 ||
         bind(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-        log_error("cannot bind %s: %s%s", text, strerror(errno),
+        log_error("binding %s failed: %s%s", text, strerror(errno),
                   errno == EADDRINUSE
                       ? "; stop the other server or choose another port"
                       : "");
@@ -225,7 +226,7 @@ bind_listen_socket(struct api_server *server, const struct addrinfo *ai,
     }
     if (listen(fd, SOMAXCONN) != 0 ||
         getsockname(fd, (struct sockaddr *)&bound, &bound_len) != 0) {
-        log_error("cannot listen on %s: %s", text, strerror(errno));
+        log_error("listening on %s failed: %s", text, strerror(errno));
         close(fd);
         return -1;
     }
@@ -235,14 +236,14 @@ bind_listen_socket(struct api_server *server, const struct addrinfo *ai,
     return 0;
 }
 
-/* The stop pipe is non-blocking on both ends: api_server_stop may run in
- * a signal handler and must never block, and a full pipe already means
- * that stop was requested. */
+/* The stop pipe is non-blocking on both ends, because api_server_stop
+ * may run in a signal handler where it must not block. A full pipe
+ * already means that a stop was requested. */
 static int
 open_stop_pipe(struct api_server *server)
 {
     if (pipe2(server->stop_pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
-        log_error("cannot create the stop pipe: %s", strerror(errno));
+        log_error("creating the stop pipe failed: %s", strerror(errno));
         server->stop_pipe[0] = server->stop_pipe[1] = -1;
         return -1;
     }

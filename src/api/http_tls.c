@@ -20,7 +20,7 @@
  * TLS 1.3 keeps OpenSSL's default suites, which are all AEAD. */
 #define TLS12_CIPHERS "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!PSK"
 
-/* Any constant works; OpenSSL refuses to resume a session that was made
+/* Any constant works. OpenSSL does not resume a session that was made
  * with a client certificate unless the context sets one. */
 static const unsigned char session_id_context[] = "hsm4ssl-api";
 
@@ -31,13 +31,13 @@ set_protocols(SSL_CTX *ctx)
 {
     if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
         SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) != 1) {
-        log_openssl_errors(__func__, "cannot limit TLS to 1.2 and 1.3");
+        log_openssl_errors(__func__, "limiting TLS to 1.2 and 1.3 failed");
         return -1;
     }
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
                                  SSL_OP_CIPHER_SERVER_PREFERENCE);
     if (SSL_CTX_set_cipher_list(ctx, TLS12_CIPHERS) != 1) {
-        log_openssl_errors(__func__, "cannot set the TLS 1.2 cipher list");
+        log_openssl_errors(__func__, "setting the TLS 1.2 ciphers failed");
         return -1;
     }
     return 0;
@@ -47,17 +47,17 @@ static int
 set_identity(SSL_CTX *ctx, X509 *cert, STACK_OF(X509) *chain, EVP_PKEY *key)
 {
     if (SSL_CTX_use_certificate(ctx, cert) != 1) {
-        log_openssl_errors(__func__, "cannot use the server certificate");
+        log_openssl_errors(__func__, "loading the server certificate failed");
         return -1;
     }
     for (int i = 0; chain != NULL && i < sk_X509_num(chain); i++) {
         if (SSL_CTX_add1_chain_cert(ctx, sk_X509_value(chain, i)) != 1) {
-            log_openssl_errors(__func__, "cannot add a chain certificate");
+            log_openssl_errors(__func__, "adding a chain certificate failed");
             return -1;
         }
     }
     if (SSL_CTX_use_PrivateKey(ctx, key) != 1) {
-        log_openssl_errors(__func__, "cannot use the server private key");
+        log_openssl_errors(__func__, "loading the server private key failed");
         return -1;
     }
     if (SSL_CTX_check_private_key(ctx) != 1) {
@@ -69,8 +69,8 @@ set_identity(SSL_CTX *ctx, X509 *cert, STACK_OF(X509) *chain, EVP_PKEY *key)
 }
 
 /* Makes client_ca the only trust anchor for client certificates. A
- * client certificate is requested but optional, so a client without
- * one still connects; a certificate that does not verify ends the
+ * client certificate is requested but optional, so a client without one
+ * still connects, while a certificate that does not verify ends the
  * handshake. PARTIAL_CHAIN lets client_ca be an intermediate CA. */
 static int
 set_client_verification(SSL_CTX *ctx, X509 *client_ca)
@@ -81,15 +81,15 @@ set_client_verification(SSL_CTX *ctx, X509 *client_ca)
     store = X509_STORE_new();
     if (store == NULL || X509_STORE_add_cert(store, client_ca) != 1 ||
         X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN) != 1) {
-        log_openssl_errors(__func__, "cannot build the client CA store");
+        log_openssl_errors(__func__, "building the client CA store failed");
         goto out;
     }
     if (SSL_CTX_set1_verify_cert_store(ctx, store) != 1) {
-        log_openssl_errors(__func__, "cannot set the client CA store");
+        log_openssl_errors(__func__, "setting the client CA store failed");
         goto out;
     }
     if (SSL_CTX_add_client_CA(ctx, client_ca) != 1) {
-        log_openssl_errors(__func__, "cannot announce the client CA name");
+        log_openssl_errors(__func__, "setting the client CA name failed");
         goto out;
     }
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
@@ -108,7 +108,7 @@ set_session_cache(SSL_CTX *ctx)
     if (SSL_CTX_set_session_id_context(ctx, session_id_context,
                                        sizeof(session_id_context) - 1)
         != 1) {
-        log_openssl_errors(__func__, "cannot set the session id context");
+        log_openssl_errors(__func__, "setting the session id context failed");
         return -1;
     }
     return 0;
@@ -122,12 +122,13 @@ api_tls_context_new(X509 *cert, STACK_OF(X509) *chain, EVP_PKEY *key,
     SSL_CTX *result = NULL;
 
     if (cert == NULL || key == NULL) {
-        log_error("the server certificate and private key are required");
+        log_error("the server certificate or private key is missing; pass "
+                  "both to api_tls_context_new");
         goto out;
     }
     ctx = SSL_CTX_new(TLS_server_method());
     if (ctx == NULL) {
-        log_openssl_errors(__func__, "cannot create the TLS context");
+        log_openssl_errors(__func__, "creating the TLS context failed");
         goto out;
     }
     if (set_protocols(ctx) != 0 || set_identity(ctx, cert, chain, key) != 0)
@@ -188,7 +189,7 @@ log_fatal_alert(const SSL *ssl, int where, int value)
 static void
 tls_info_callback(const SSL *ssl, int where, int value)
 {
-    /* The high byte of value is the alert level; 2 is fatal. */
+    /* The high byte of value is the alert level, and level 2 is fatal. */
     if ((where & SSL_CB_ALERT) != 0 && (value >> 8) == 2)
         log_fatal_alert(ssl, where, value);
 }
@@ -202,7 +203,7 @@ api_tls_bufferevent_new(struct event_base *base, void *arg)
 
     ssl = SSL_new(ctx);
     if (ssl == NULL) {
-        log_openssl_errors(__func__, "cannot create a TLS connection");
+        log_openssl_errors(__func__, "creating a TLS connection failed");
         return NULL;
     }
     SSL_set_info_callback(ssl, tls_info_callback);
@@ -213,7 +214,7 @@ api_tls_bufferevent_new(struct event_base *base, void *arg)
                                          BUFFEREVENT_SSL_ACCEPTING,
                                          BEV_OPT_CLOSE_ON_FREE);
     if (bev == NULL) {
-        log_error("cannot create a TLS bufferevent");
+        log_error("creating a TLS bufferevent failed");
         SSL_free(ssl);
         return NULL;
     }

@@ -22,8 +22,8 @@
 #include "common/log.h"
 #include "common/secret.h"
 
-/* Every method evhttp knows reaches handle_request, so that the ones we
- * do not serve get a JSON 405 instead of libevent's HTML 501. */
+/* evhttp passes every method it parses to handle_request, so that the
+ * methods we do not serve get a JSON 405 instead of libevent's HTML 501. */
 #define EVHTTP_ALL_METHODS                                                  \
     (EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |  \
      EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |            \
@@ -31,7 +31,7 @@
 #define SERVED_METHODS "GET, POST, PUT, DELETE"
 
 /* How long a worker stops accepting after accept() failed, for example
- * with EMFILE; without a pause the level-triggered listener would spin. */
+ * with EMFILE. Without a pause the level-triggered listener would spin. */
 #define ACCEPT_PAUSE_USEC 500000
 
 /* Sent when the response itself cannot be built. */
@@ -43,7 +43,8 @@
  * whose argument is the evhttp rather than the worker. */
 static _Thread_local struct api_worker *current_worker;
 
-/* What one request owns while the handler runs. */
+/* Buffers and parse results of one request, released after the
+ * handler returns. */
 struct request_state {
     struct api_request request;
     char *path;          /* decoded path, from evhttp_uridecode */
@@ -107,9 +108,9 @@ free_json_payload(const void *data, size_t len, void *extra)
     json_free(extra);
 }
 
-/* Moves the handler's payload into out without copying; libevent calls
- * the cleanup, which wipes it, once the bytes are written. Responses can
- * carry secrets too (decrypted data, one-time tokens). */
+/* Moves the handler's payload into out without copying. libevent calls
+ * the cleanup once the bytes are written, and the cleanup wipes them,
+ * because responses can carry secrets too (decrypted data, tokens). */
 static int
 add_payload(struct evbuffer *out, struct api_response *response,
             const char **type)
@@ -150,8 +151,8 @@ send_response(struct evhttp_request *req, struct api_response *response)
     int status = response->http_status;
 
     if (out == NULL || add_payload(out, response, &type) != 0) {
-        log_error("cannot encode the response to %s (HTTP %d); sending 500",
-                  evhttp_request_get_uri(req), status);
+        log_error("encoding the response to %s (HTTP %d) failed; sending "
+                  "500", evhttp_request_get_uri(req), status);
         status = 500;
         type = NULL;
         if (out != NULL) {
@@ -209,8 +210,9 @@ check_tls(struct evhttp_request *req, struct request_state *state)
         state->request.peer_cert = api_tls_verified_peer(ssl);
         return ADCP_OK;
     }
-    /* Reached only when SSL_new failed in api_tls_bufferevent_new and
-     * libevent fell back to plain TCP: never serve such a connection. */
+    /* This runs only when SSL_new failed in api_tls_bufferevent_new and
+     * libevent fell back to plain TCP, and such a connection is never
+     * served. */
     evhttp_add_header(evhttp_request_get_output_headers(req), "Connection",
                       "close");
     log_error("a connection from %s has no TLS layer; closing it",
@@ -351,7 +353,8 @@ read_peer(struct evhttp_request *req, struct api_request *request)
                         sizeof(request->peer_mac));
 }
 
-/* Fills state from req. On failure state->error says what to answer. */
+/* Fills state from req. On failure state->error contains the error to
+ * send. */
 static enum adcp_status
 parse_request(struct evhttp_request *req, const struct api_server *server,
               struct request_state *state)
@@ -397,8 +400,8 @@ static void
 release_request(struct evhttp_request *req, struct request_state *state)
 {
     wipe_input_body(req);
-    /* The bearer token is a secret in memory libevent frees without
-     * wiping; the header list is not read again after the handler. */
+    /* The bearer token is a secret in memory that libevent frees without
+     * wiping. libevent reads only the Connection header after this. */
     if (state->request.authorization != NULL)
         secret_wipe((char *)state->request.authorization,
                     strlen(state->request.authorization));
@@ -436,11 +439,17 @@ handle_request(struct evhttp_request *req, void *arg)
     struct request_state state;
 
     memset(&state, 0, sizeof(state));
-    if (parse_request(req, worker->server, &state) == ADCP_OK)
+    if (parse_request(req, worker->server, &state) == ADCP_OK) {
         run_handler(worker->server, &state, &response);
-    else
+    } else {
+        log_debug("rejected %s %.200s from %s: %s: %s",
+                  method_name(evhttp_request_get_command(req)),
+                  evhttp_request_get_uri(req), state.request.peer_ip,
+                  adcp_status_name(state.error.code), state.error.message);
         set_error_response(&state.error, &response);
-    /* Release first: once the reply is queued, libevent may free req. */
+    }
+    /* Release first, because libevent may free req once the reply is
+     * queued. */
     release_request(req, &state);
     send_response(req, &response);
 }
@@ -465,8 +474,8 @@ on_accept_resume(evutil_socket_t fd, short events, void *arg)
     (void)fd;
     (void)events;
     if (evconnlistener_enable(worker->listener) != 0)
-        log_error("cannot resume accepting connections on %s",
-                  worker->server->address);
+        log_error("resuming accept on %s failed; new connections wait "
+                  "until the server restarts", worker->server->address);
 }
 
 static void
@@ -490,9 +499,9 @@ on_accept_error(struct evconnlistener *listener, void *arg)
     event_add(worker->resume_event, &pause);
 }
 
-/* libevent answers a body over its own limit with an HTML 413 page that
- * no callback can replace. Its limit is twice ours, so that a body up to
- * that size is read and read_body sends the JSON error. */
+/* libevent responds to a body over its own limit with an HTML 413 page
+ * that no callback can replace. Its limit is twice ours, so that a body
+ * up to that size is read and read_body sends the JSON error. */
 static ev_ssize_t
 libevent_body_limit(size_t max_body)
 {
@@ -515,7 +524,7 @@ configure_http(struct api_worker *worker)
     evhttp_set_allowed_methods(http, EVHTTP_ALL_METHODS);
     /* NOTE: a body over libevent's limit still gets libevent's HTML 413.
      * Lingering close reads and drops the rest of it first, so that the
-     * client, which may still be sending, receives that answer. */
+     * client, which may still be sending, receives that response. */
     evhttp_set_flags(http, EVHTTP_SERVER_LINGERING_CLOSE);
 }
 
@@ -529,13 +538,13 @@ attach_listener(struct api_worker *worker)
 
     fd = fcntl(worker->server->listen_fd, F_DUPFD_CLOEXEC, 0);
     if (fd < 0) {
-        log_error("cannot duplicate the listening socket of %s: %s",
+        log_error("duplicating the listening socket of %s failed: %s",
                   worker->server->address, strerror(errno));
         return -1;
     }
     bound = evhttp_accept_socket_with_handle(worker->http, fd);
     if (bound == NULL) {
-        log_error("cannot accept connections on %s",
+        log_error("setting up accept on %s failed",
                   worker->server->address);
         close(fd);
         return -1;
@@ -551,12 +560,12 @@ worker_init(struct api_worker *worker, struct api_server *server)
     worker->server = server;
     worker->base = event_base_new();
     if (worker->base == NULL) {
-        log_error("cannot create an event loop for %s", server->address);
+        log_error("creating an event loop for %s failed", server->address);
         return -1;
     }
     worker->http = evhttp_new(worker->base);
     if (worker->http == NULL) {
-        log_error("cannot create an HTTP server for %s", server->address);
+        log_error("creating an evhttp for %s failed", server->address);
         return -1;
     }
     configure_http(worker);
@@ -567,7 +576,7 @@ worker_init(struct api_worker *worker, struct api_server *server)
     worker->resume_event = evtimer_new(worker->base, on_accept_resume,
                                        worker);
     if (worker->stop_event == NULL || worker->resume_event == NULL) {
-        log_error("cannot create the events of a worker for %s",
+        log_error("creating the events of a worker for %s failed",
                   server->address);
         return -1;
     }
@@ -596,7 +605,7 @@ worker_main(void *arg)
     current_worker = worker;
     /* The stop event is not persistent, so each run adds it again. */
     if (event_add(worker->stop_event, NULL) != 0) {
-        log_error("cannot watch the stop pipe of %s",
+        log_error("watching the stop pipe of %s failed",
                   worker->server->address);
         worker->result = -1;
         return NULL;
@@ -631,7 +640,7 @@ start_workers(struct api_server *server)
         int rc = pthread_create(&worker->thread, NULL, worker_main, worker);
 
         if (rc != 0) {
-            log_error("cannot start worker thread %u of %s: %s", i,
+            log_error("starting worker thread %u of %s failed: %s", i,
                       server->address, strerror(rc));
             api_server_stop(server);
             result = -1;
@@ -670,7 +679,7 @@ api_workers_free(struct api_server *server)
     for (unsigned i = 0; i < server->worker_count; i++) {
         struct api_worker *worker = &server->workers[i];
 
-        /* evhttp_free closes the connections and the duplicate socket;
+        /* evhttp_free closes the connections and the duplicate socket.
          * event_base_free then runs libevent's pending finalizers, which
          * free each connection's SSL. */
         if (worker->http != NULL)

@@ -109,7 +109,7 @@ identity_free(struct identity *id)
 
 static atomic_int handler_calls;
 
-/* Answers with what the server handed over, so tests can check each
+/* Returns the fields of the request as JSON, so tests can check each
  * field of struct api_request. Two paths exercise the other response
  * kinds: /metrics (text) and /broken (no status set). */
 static void
@@ -227,7 +227,7 @@ client_ctx_new(int min_version, int max_version, const struct identity *id)
 
     assert_non_null(ctx);
     if (min_version < TLS1_2_VERSION) {
-        /* OpenSSL 3 refuses TLS 1.1 above security level 0. */
+        /* OpenSSL 3 disables TLS 1.1 above security level 0. */
         SSL_CTX_set_security_level(ctx, 0);
         SSL_CTX_set_cipher_list(ctx, "DEFAULT@SECLEVEL=0");
     }
@@ -619,7 +619,7 @@ body_over_limit_gets_json_413(void **state)
     free(body);
 }
 
-/* Past twice the limit libevent answers by itself, still with 413. */
+/* Past twice the limit libevent sends its own 413 response. */
 static void
 body_far_over_limit_gets_413(void **state)
 {
@@ -939,8 +939,8 @@ client_cert_from_other_ca_fails(void **state)
     assert_non_null(strstr(log_text, "unknown CA"));
     free(log_text);
 
-    /* In TLS 1.3 the client finishes first and sees the alert when it
-     * reads the answer. */
+    /* In TLS 1.3 the client finishes the handshake first and gets the
+     * alert when it reads the response. */
     assert_int_equal(client_open(&c, TLS1_3_VERSION, TLS1_3_VERSION,
                                  &other_id), 1);
     client_send(&c, "GET", "/v1/whoami", NULL, NULL, 0);
