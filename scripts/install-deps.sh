@@ -2,7 +2,7 @@
 # Install the Debian packages that building and testing HSM4SSL need.
 #
 # Run as root. The script is idempotent: when every package is already
-# installed it only asks dpkg-query and exits, so CI and scripts/test.sh can
+# installed it only runs dpkg-query and exits, so CI and scripts/test.sh can
 # call it every time. Otherwise it runs apt-get update once and installs
 # what is missing.
 set -euo pipefail

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Malformed and hostile requests to the REST API. Each one must get the
 # HTTP status and JSON error code of the API contract (and the offending
-# field where there is one), must leave the database unchanged (no host,
-# name or certificate added) and must leave the server answering /healthz.
+# field where there is one). It must leave the database unchanged (no
+# host, name or certificate added), and the server must still respond to
+# /healthz.
 source "$(dirname "$0")/lib.sh"
 
 require_commands openssl curl jq sqlite3 base64 od dd

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The private keys hsm4ssld keeps in its SoftHSM2 token (the root CA key,
 # the API's TLS key, and key pairs made with POST /v1/keys) are sensitive
-# and never extractable: pkcs11-tool reports them so, reading their secret
-# value fails with CKR_ATTRIBUTE_SENSITIVE and wrapping them fails with
+# and never extractable. pkcs11-tool reports them so, reading their secret
+# value fails with CKR_ATTRIBUTE_SENSITIVE, and wrapping them fails with
 # CKR_KEY_UNEXTRACTABLE. The data directory keeps its secrets private
 # (mode 0600 files, 0700 directories), and neither the admin token nor any
 # PIN, whether from the data directory or from a request, shows up in the

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# ssleverywhere commands beyond the main job: -add_host as administrator,
-# the passphrase sources (environment, env:, file:, fd:), a second
-# certificate over mTLS with the identity from the first, EC keys, -force
-# and symbolic links in private/, -keypair_gen with the identity and with
-# the admin token, and pass:TEXT disappearing from the process arguments.
+# ssleverywhere commands beyond the main job. Covers -add_host as
+# administrator, the passphrase sources (environment, env:, file:, fd:), a
+# second certificate over mTLS with the identity from the first, EC keys,
+# -force and symbolic links in private/, and -keypair_gen with the identity
+# and with the admin token. It also checks that pass:TEXT disappears from
+# the process arguments.
 source "$(dirname "$0")/lib.sh"
 
 require_commands openssl curl jq setsid mkfifo

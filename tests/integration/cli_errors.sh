@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# ssleverywhere's usage errors and exit codes: 1 for a usage error (unknown
-# flag, missing option or value, bad value), 3 when the server cannot be
-# reached, 6 when the root does not match -fingerprint, and 0 for --help of
-# every command. A rejected command writes no file.
+# ssleverywhere's usage errors and exit codes. A usage error (unknown flag,
+# missing option or value, bad value) exits 1, an unreachable server 3, a
+# root that does not match -fingerprint 6, and --help of every command 0.
+# A rejected command writes no file.
 source "$(dirname "$0")/lib.sh"
 
 require_commands openssl curl jq setsid ss
@@ -20,7 +20,7 @@ expect_usage_error() {
     log_step "usage error as expected: $what"
 }
 
-# Fail if DIR holds any file: a rejected command must not write one.
+# Fail if DIR contains any file, because a rejected command writes none.
 assert_no_files_in() {
     local files
     files=$(find "$1" -type f 2>/dev/null || true)

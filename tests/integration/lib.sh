@@ -26,7 +26,7 @@ TEST_NAME=$(basename "$0" .sh)
 # shellcheck disable=SC2034
 TEST_DATA_DIR=$HSM4SSL_SOURCE_DIR/tests/integration/data
 
-# Seconds to wait for hsm4ssld to answer /healthz after a start. The first
+# Seconds to wait for hsm4ssld to respond to /healthz after a start. The first
 # start generates the CA keys inside SoftHSM2, which takes a few seconds.
 SERVER_START_TIMEOUT=${SERVER_START_TIMEOUT:-60}
 
@@ -231,7 +231,7 @@ server_root_cert() {
     echo "$SERVER_DATA/ca/root.crt"
 }
 
-# Wait until the server answers GET /healthz over TLS verified against the
+# Wait until the server responds to GET /healthz over TLS verified against the
 # root in the data directory. Returns 1 if the process exits first, 2 on
 # timeout.
 _server_wait_ready() {
@@ -272,7 +272,7 @@ _server_report_not_ready() {
 # server_start [DATA_DIR]
 # Start `hsm4ssld serve` on DATA_DIR (default $TEST_TMP/data, created by the
 # server) on a free loopback port, with stdout and stderr appended to
-# DATA_DIR/../server.log, and wait until /healthz answers. Sets SERVER_PID,
+# DATA_DIR/../server.log, and wait until /healthz responds. Sets SERVER_PID,
 # SERVER_PORT, SERVER_URL, SERVER_DATA and SERVER_LOG, and writes the admin
 # bearer header to $TEST_TMP/admin.header for curl -H @FILE.
 server_start() {
@@ -347,7 +347,7 @@ server_stop() {
     wait "$pid" || SERVER_EXIT=$?
 }
 
-# server_check_alive: the process runs and /healthz answers.
+# server_check_alive: the process runs and /healthz responds.
 server_check_alive() {
     if [ -z "$SERVER_PID" ] || ! kill -0 "$SERVER_PID" 2>/dev/null; then
         fail "hsm4ssld is not running any more${1:+ after $1}"
@@ -554,8 +554,8 @@ assert_cli_status() {
 # ---------------------------------------------------------------------------
 # Self-test
 
-# CTest registers every tests/integration/*.sh, this file included. Run
-# directly, it checks that its assertions pass and fail when they should.
+# Run directly (lib_assertions.sh does so under CTest), this file checks
+# that its assertions pass and fail when they should.
 _lib_expect_pass() {
     local what=$1
     shift

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# The main job end to end: two hosts, SE (a server) and CL (a client),
-# register, enrol with the ssleverywhere CLI, get their certificates (SE
-# with -default, CL with -manual RSA-4096/3DES/SHA-512), and then run
-# mutually authenticated TLS with openssl s_server and s_client across two
-# network namespaces joined by a veth pair, using only those certificates
-# and the CA chain. A client without a certificate and a client with a
+# The main job end to end. Two hosts, SE (a server) and CL (a client),
+# register and enrol with the ssleverywhere CLI. SE gets its certificate
+# with -default, CL with -manual RSA-4096/3DES/SHA-512. Then openssl
+# s_server and s_client run mutually authenticated TLS across two network
+# namespaces joined by a veth pair, using only those certificates and the
+# CA chain. A client without a certificate and a client with a
 # certificate from another CA must both be rejected.
 #
 # Needs root for `ip netns`; skips (77) without it. The addresses
@@ -165,8 +165,8 @@ sserver_stop() {
     fi
 }
 
-# Start s_server in SE's namespace for one connection. -rev answers each
-# line with the line reversed, which proves application data flowed.
+# Start s_server in SE's namespace for one connection. With -rev it sends
+# each line back reversed, which proves application data flowed.
 sserver_start() {
     local port=$1 out=$TEST_TMP/s_server.$1
     ip netns exec "$NS_SE" timeout 60 openssl s_server -rev -naccept 1 \
@@ -211,7 +211,7 @@ mtls_with_cl_certificate() {
     assert_eq 0 "$status" "s_client with CL's certificate: exit status"
     assert_contains "$out" "Verify return code: 0 (ok)" \
         "s_client verifying SE's certificate"
-    # s_server answers "hello-from-cl" reversed.
+    # s_server sends "hello-from-cl" back reversed.
     assert_contains "$out" "lc-morf-olleh" "data echoed by s_server"
     assert_contains "$server_out" "Peer certificate: CN = CL" \
         "s_server's view of the client certificate"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # hsm4ssld stops cleanly on SIGTERM and starts again on the same data
-# directory without losing state: the same root (fingerprint), the same
-# admin token, the certificates issued before the restart, working host
-# certificates for mTLS, and new hosts can still enrol.
+# directory without losing state. It keeps the same root (fingerprint),
+# admin token and issued certificates, host certificates from before the
+# restart still work for mTLS, and new hosts can still enrol.
 source "$(dirname "$0")/lib.sh"
 
 require_commands openssl curl jq

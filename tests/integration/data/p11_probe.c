@@ -3,7 +3,7 @@
  * its secret value can be read (C_GetAttributeValue) or exported wrapped
  * (C_WrapKey under a fresh session AES key). ca_key_non_extractable.sh
  * compiles and runs it; pkcs11-tool cannot do this, because its
- * --read-object refuses private keys before it asks the token.
+ * --read-object rejects private keys before it calls the token.
  *
  * Usage: p11_probe MODULE TOKEN_LABEL PIN_FILE
  * Prints one line per private key:
