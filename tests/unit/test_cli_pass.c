@@ -1,0 +1,302 @@
+/*
+ * Unit tests of the passphrase sources of ssleverywhere: pass:, env:,
+ * file:, fd:, stdin, $SSLEVERYWHERE_PASSPHRASE, the length limits and the
+ * error when there is neither a source nor a terminal.
+ *
+ * The CLI sources under test are included, because unit tests link only
+ * hsm4ssl_core.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli/cli_exit.c"
+#include "cli/cli_pass.c"
+
+/* A temporary directory per test, removed afterwards. */
+struct pass_fixture {
+    char dir[64];
+};
+
+static int
+setup(void **state)
+{
+    struct pass_fixture *fx = calloc(1, sizeof(*fx));
+
+    if (fx == NULL)
+        return -1;
+    snprintf(fx->dir, sizeof(fx->dir), "/tmp/test_cli_pass.XXXXXX");
+    if (mkdtemp(fx->dir) == NULL) {
+        free(fx);
+        return -1;
+    }
+    unsetenv(CLI_PASS_ENV);
+    *state = fx;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    struct pass_fixture *fx = *state;
+    char command[128];
+
+    snprintf(command, sizeof(command), "rm -rf '%s'", fx->dir);
+    if (system(command) != 0)
+        return -1;
+    free(fx);
+    return 0;
+}
+
+/* Writes text to DIR/name with mode and returns its path in path. */
+static void
+write_file(const struct pass_fixture *fx, const char *name, const char *text,
+           mode_t mode, char *path, size_t size)
+{
+    int fd;
+
+    snprintf(path, size, "%s/%s", fx->dir, name);
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    assert_int_equal(fchmod(fd, mode), 0);
+    close(fd);
+}
+
+static void
+pass_source_reads_text(void **state)
+{
+    char *pass = NULL;
+
+    (void)state;
+    assert_int_equal(cli_pass_read("pass:correct horse", "-passout", "k",
+                                   false, &pass), CLI_EXIT_OK);
+    assert_string_equal(pass, "correct horse");
+    secret_free_string(pass);
+}
+
+static void
+env_source_reads_variable(void **state)
+{
+    char *pass = NULL;
+
+    (void)state;
+    setenv("TEST_CLI_PASS_VAR", "from-env", 1);
+    assert_int_equal(cli_pass_read("env:TEST_CLI_PASS_VAR", "-passin", "k",
+                                   false, &pass), CLI_EXIT_OK);
+    assert_string_equal(pass, "from-env");
+    secret_free_string(pass);
+    unsetenv("TEST_CLI_PASS_VAR");
+    assert_int_equal(cli_pass_read("env:TEST_CLI_PASS_VAR", "-passin", "k",
+                                   false, &pass), CLI_EXIT_USAGE);
+    assert_null(pass);
+}
+
+static void
+file_source_reads_first_line(void **state)
+{
+    struct pass_fixture *fx = *state;
+    char path[128], source[160];
+    char *pass = NULL;
+
+    write_file(fx, "pass.txt", "first-line\nsecond-line\n", 0600, path,
+               sizeof(path));
+    snprintf(source, sizeof(source), "file:%s", path);
+    assert_int_equal(cli_pass_read(source, "-passout", "k", false, &pass),
+                     CLI_EXIT_OK);
+    assert_string_equal(pass, "first-line");
+    secret_free_string(pass);
+}
+
+static void
+file_source_rejects_wide_mode(void **state)
+{
+    struct pass_fixture *fx = *state;
+    char path[128], source[160];
+    char *pass = NULL;
+
+    write_file(fx, "wide.txt", "readable-by-all\n", 0644, path, sizeof(path));
+    snprintf(source, sizeof(source), "file:%s", path);
+    assert_int_equal(cli_pass_read(source, "-passout", "k", false, &pass),
+                     CLI_EXIT_LOCAL);
+    assert_null(pass);
+    snprintf(source, sizeof(source), "file:%s/missing", fx->dir);
+    assert_int_equal(cli_pass_read(source, "-passout", "k", false, &pass),
+                     CLI_EXIT_LOCAL);
+}
+
+/* Two passphrases on one descriptor: each read takes one line only. */
+static void
+fd_source_reads_one_line_each(void **state)
+{
+    char source[32];
+    char *first = NULL, *second = NULL;
+    int pipe_fds[2];
+    const char text[] = "line-one\nline-two\n";
+
+    (void)state;
+    assert_int_equal(pipe(pipe_fds), 0);
+    assert_int_equal(write(pipe_fds[1], text, strlen(text)),
+                     (ssize_t)strlen(text));
+    close(pipe_fds[1]);
+    snprintf(source, sizeof(source), "fd:%d", pipe_fds[0]);
+    assert_int_equal(cli_pass_read(source, "-passin", "k", false, &first),
+                     CLI_EXIT_OK);
+    assert_int_equal(cli_pass_read(source, "-passout", "k", false, &second),
+                     CLI_EXIT_OK);
+    assert_string_equal(first, "line-one");
+    assert_string_equal(second, "line-two");
+    close(pipe_fds[0]);
+    secret_free_string(first);
+    secret_free_string(second);
+}
+
+static void
+stdin_source_reads_line(void **state)
+{
+    char *pass = NULL;
+    int pipe_fds[2], saved = dup(STDIN_FILENO);
+
+    (void)state;
+    assert_int_equal(pipe(pipe_fds), 0);
+    assert_int_equal(write(pipe_fds[1], "from-stdin\r\n", 12), 12);
+    close(pipe_fds[1]);
+    assert_int_equal(dup2(pipe_fds[0], STDIN_FILENO), STDIN_FILENO);
+    close(pipe_fds[0]);
+    assert_int_equal(cli_pass_read("stdin", "-passout", "k", false, &pass),
+                     CLI_EXIT_OK);
+    dup2(saved, STDIN_FILENO);
+    close(saved);
+    assert_string_equal(pass, "from-stdin");
+    secret_free_string(pass);
+}
+
+static void
+malformed_sources_are_usage_errors(void **state)
+{
+    const char *const sources[] = {"hunter22", "fd:", "fd:x", "fd:-1",
+                                   "file", "PASS:abcd"};
+    char *pass = NULL;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(sources) / sizeof(sources[0]); i++) {
+        int rc = cli_pass_read(sources[i], "-passout", "k", false, &pass);
+
+        if (rc != CLI_EXIT_USAGE)
+            fail_msg("source \"%s\": exit %d, expected %d", sources[i], rc,
+                     CLI_EXIT_USAGE);
+        assert_null(pass);
+    }
+}
+
+static void
+length_limits_enforced(void **state)
+{
+    char source[CLI_PASS_MAX + 16];
+    char *pass = NULL;
+
+    (void)state;
+    assert_int_equal(cli_pass_read("pass:abc", "-passout", "k", false,
+                                   &pass), CLI_EXIT_USAGE);
+    assert_null(pass);
+    assert_int_equal(cli_pass_read("pass:", "-passout", "k", false, &pass),
+                     CLI_EXIT_USAGE);
+    assert_int_equal(cli_pass_read("pass:abcd", "-passout", "k", false,
+                                   &pass), CLI_EXIT_OK);
+    secret_clear_string(&pass);
+
+    memcpy(source, "pass:", 5);
+    memset(source + 5, 'x', CLI_PASS_MAX);
+    source[5 + CLI_PASS_MAX] = '\0';
+    assert_int_equal(cli_pass_read(source, "-passout", "k", false, &pass),
+                     CLI_EXIT_OK);
+    assert_int_equal(strlen(pass), CLI_PASS_MAX);
+    secret_clear_string(&pass);
+    strcat(source, "x");
+    assert_int_equal(cli_pass_read(source, "-passout", "k", false, &pass),
+                     CLI_EXIT_USAGE);
+    assert_null(pass);
+}
+
+static void
+environment_fallback_used(void **state)
+{
+    char *pass = NULL;
+
+    (void)state;
+    setenv(CLI_PASS_ENV, "fallback-pass", 1);
+    assert_int_equal(cli_pass_read(NULL, "-passout", "k", true, &pass),
+                     CLI_EXIT_OK);
+    assert_string_equal(pass, "fallback-pass");
+    secret_free_string(pass);
+    setenv(CLI_PASS_ENV, "ab", 1);
+    assert_int_equal(cli_pass_read(NULL, "-passout", "k", true, &pass),
+                     CLI_EXIT_USAGE);
+    unsetenv(CLI_PASS_ENV);
+}
+
+/* Without a source, the variable and a controlling terminal, the read
+ * fails. The check runs in a child that setsid() detached from any
+ * terminal, so it cannot block on a prompt when run from a shell. */
+static void
+no_source_no_terminal_fails(void **state)
+{
+    pid_t pid;
+    int status;
+
+    (void)state;
+    fflush(NULL);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        char *pass = NULL;
+        int devnull = open("/dev/null", O_RDONLY);
+
+        setsid();
+        dup2(devnull, STDIN_FILENO);
+        _exit(cli_pass_read(NULL, "-passout", "k", true, &pass));
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), CLI_EXIT_USAGE);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(pass_source_reads_text, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(env_source_reads_variable, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(file_source_reads_first_line, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(file_source_rejects_wide_mode, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(fd_source_reads_one_line_each, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(stdin_source_reads_line, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(malformed_sources_are_usage_errors,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(length_limits_enforced, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(environment_fallback_used, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(no_source_no_terminal_fails, setup,
+                                        teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
