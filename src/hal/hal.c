@@ -125,6 +125,33 @@ config_check(const struct hal *hal, const struct hal_hsm_config *cfg,
     return ADCP_OK;
 }
 
+/*
+ * Serialising calls protects a module that is not thread-safe, which is a
+ * property of the module, not of one token. So when one HSM of a module
+ * serialises, every HSM of that module does. Runs during configuration,
+ * before any HSM is used from several threads.
+ */
+static void
+serialize_share(struct hal *hal, struct hal_hsm *hsm)
+{
+    bool serialize = hsm->cfg.serialize;
+
+    for (size_t i = 0; i < hal->hsm_count; i++) {
+        if (hal->hsms[i]->module == hsm->module)
+            serialize = serialize || hal->hsms[i]->cfg.serialize;
+    }
+    if (!serialize)
+        return;
+    hsm->cfg.serialize = true;
+    hsm->pool.call_lock = &hsm->module->call_lock;
+    for (size_t i = 0; i < hal->hsm_count; i++) {
+        if (hal->hsms[i]->module != hsm->module)
+            continue;
+        hal->hsms[i]->cfg.serialize = true;
+        hal->hsms[i]->pool.call_lock = &hsm->module->call_lock;
+    }
+}
+
 enum adcp_status
 hal_add_hsm(struct hal *hal, const struct hal_hsm_config *cfg,
             struct adcp_error *err)
@@ -152,6 +179,7 @@ hal_add_hsm(struct hal *hal, const struct hal_hsm_config *cfg,
                        cfg->name);
         goto out;
     }
+    serialize_share(hal, hsm);
     if ((status = hal_hsm_start(hsm, err)) != ADCP_OK)
         goto out;
     hal->hsms[hal->hsm_count++] = hsm;

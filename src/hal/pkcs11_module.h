@@ -21,8 +21,9 @@ struct pkcs11_module {
     void *handle;                  /* from dlopen */
     CK_FUNCTION_LIST *fn;
     bool finalize;                 /* C_Initialize was ours: C_Finalize it */
-    /* Taken around module calls of the HSMs configured to serialize them.
-     * Recursive, so that recovery may run inside a serialised call. */
+    /* Taken around every call into the module when its HSMs serialise
+     * calls (one that does makes all of the module's HSMs do). Recursive,
+     * so that recovery may run inside a serialised call. */
     pthread_mutex_t call_lock;
 };
 

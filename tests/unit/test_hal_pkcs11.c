@@ -32,6 +32,9 @@
 #include "hal/policy.h"
 
 #define MODULE_PATH "/usr/lib/softhsm/libsofthsm2.so"
+/* The file MODULE_PATH links to: another path, so another module entry
+ * of the HAL, whose C_Initialize finds the library initialised. */
+#define MODULE_ALIAS "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so"
 #define SO_PIN "so-5678"
 #define USER_PIN "user-1234"
 #define SIGN_THREADS 4
@@ -44,8 +47,9 @@ struct fixture {
     char dir[64];
     char pin_file[128];
     struct hal *hal;
-    struct hal_hsm *hsm_a;   /* token "tok-a": holds the keys */
-    struct hal_hsm *hsm_b;   /* token "tok-b", 2 sessions, serialised */
+    struct hal_hsm *hsm_a;   /* token "tok-a", with the signing keys */
+    struct hal_hsm *hsm_b;   /* "tok-b" via MODULE_ALIAS, 2 sessions,
+                              * serialised calls */
     struct hal_hsm *hsm_c;   /* token "tok-c", for the wrong PIN */
     struct hal_hsm *hsm_d;   /* token "tok-d", never initialised: down */
     struct hal_key *rsa;     /* RSA-2048 on hsm_a */
@@ -69,13 +73,13 @@ remove_entry(const char *path, const struct stat *st, int flag,
 
 static void
 config_fill(struct hal_hsm_config *cfg, const char *name, const char *label,
-            const char *pin_file, unsigned sessions, bool serialize)
+            const char *module_path, unsigned sessions, bool serialize)
 {
     memset(cfg, 0, sizeof(*cfg));
     snprintf(cfg->name, sizeof(cfg->name), "%s", name);
-    snprintf(cfg->module_path, sizeof(cfg->module_path), "%s", MODULE_PATH);
+    snprintf(cfg->module_path, sizeof(cfg->module_path), "%s", module_path);
     snprintf(cfg->token_label, sizeof(cfg->token_label), "%s", label);
-    snprintf(cfg->pin_file, sizeof(cfg->pin_file), "%s", pin_file);
+    snprintf(cfg->pin_file, sizeof(cfg->pin_file), "%s", fx.pin_file);
     cfg->sessions = sessions;
     cfg->serialize = serialize;
 }
@@ -100,13 +104,13 @@ write_softhsm_config(void)
 }
 
 static struct hal_hsm *
-add_hsm(const char *name, const char *label, unsigned sessions,
-        bool serialize)
+add_hsm(const char *name, const char *label, const char *module_path,
+        unsigned sessions, bool serialize)
 {
     struct hal_hsm_config cfg;
     struct adcp_error err;
 
-    config_fill(&cfg, name, label, fx.pin_file, sessions, serialize);
+    config_fill(&cfg, name, label, module_path, sessions, serialize);
     if (hal_add_hsm(fx.hal, &cfg, &err) != ADCP_OK) {
         print_error("hal_add_hsm(%s): %s\n", name, err.message);
         return NULL;
@@ -176,10 +180,10 @@ group_setup(void **state)
         print_error("hal_new: %s\n", err.message);
         return -1;
     }
-    fx.hsm_a = add_hsm("hsm-a", "tok-a", 0, false);
-    fx.hsm_b = add_hsm("hsm-b", "tok-b", 2, true);
-    fx.hsm_c = add_hsm("hsm-c", "tok-c", 0, false);
-    fx.hsm_d = add_hsm("hsm-d", "tok-d", 0, false);
+    fx.hsm_a = add_hsm("hsm-a", "tok-a", MODULE_PATH, 0, false);
+    fx.hsm_b = add_hsm("hsm-b", "tok-b", MODULE_ALIAS, 2, true);
+    fx.hsm_c = add_hsm("hsm-c", "tok-c", MODULE_PATH, 0, false);
+    fx.hsm_d = add_hsm("hsm-d", "tok-d", MODULE_PATH, 0, false);
     if (fx.hsm_a == NULL || fx.hsm_b == NULL || fx.hsm_c == NULL ||
         fx.hsm_d == NULL)
         return -1;
@@ -322,10 +326,18 @@ test_hsms_share_one_module(void **state)
 {
     (void)state;
     assert_int_equal(hal_hsm_count(fx.hal), 4);
-    assert_ptr_equal(fx.hsm_a->module, fx.hsm_b->module);
-    assert_int_equal(fx.hal->module_count, 1);
-    assert_string_equal(hal_hsm_module_path(fx.hsm_b), MODULE_PATH);
+    assert_int_equal(fx.hal->module_count, 2);
+    assert_ptr_equal(fx.hsm_a->module, fx.hsm_c->module);
+    assert_ptr_equal(fx.hsm_a->module, fx.hsm_d->module);
+    assert_ptr_not_equal(fx.hsm_a->module, fx.hsm_b->module);
+    /* Only the first C_Initialize of the library was the HAL's own. */
+    assert_true(fx.hsm_a->module->finalize);
+    assert_false(fx.hsm_b->module->finalize);
+    assert_string_equal(hal_hsm_module_path(fx.hsm_b), MODULE_ALIAS);
     assert_string_equal(hal_hsm_token_label(fx.hsm_b), "tok-b");
+    assert_false(fx.hsm_a->cfg.serialize);
+    assert_null(fx.hsm_a->pool.call_lock);
+    assert_ptr_equal(fx.hsm_b->pool.call_lock, &fx.hsm_b->module->call_lock);
 }
 
 static void
@@ -684,7 +696,7 @@ route(const struct policy_request *request, const char *key_label,
         return NULL;
     }
     assert_string_equal(header.dest_hsm_name, hal_hsm_name(hsm));
-    assert_string_equal(header.dest_hsm_module, MODULE_PATH);
+    assert_string_equal(header.dest_hsm_module, hal_hsm_module_path(hsm));
     return hal_hsm_name(hsm);
 }
 
