@@ -16,6 +16,8 @@
  * often. A request whose own call finds the device lost always tries. */
 #define RECOVERY_INTERVAL_SECONDS 2
 
+#define CALL_LOGIN_SO "C_Login as SO"
+
 static void
 call_begin(struct hal_hsm *hsm)
 {
@@ -66,8 +68,12 @@ enum adcp_status
 hal_hsm_call_failed(const struct hal_hsm *hsm, struct adcp_error *err,
                     const char *call, CK_RV rv)
 {
+    /* The two calls that take the SO PIN; every other takes the user's. */
+    bool so_pin = strcmp(call, "C_InitToken") == 0 ||
+                  strcmp(call, CALL_LOGIN_SO) == 0;
     enum adcp_status code = ADCP_ERR_HSM;
     const char *field = "";
+    const char *hint = call_hint(rv);
 
     switch (rv) {
     case CKR_PIN_INCORRECT:
@@ -76,7 +82,9 @@ hal_hsm_call_failed(const struct hal_hsm *hsm, struct adcp_error *err,
     case CKR_PIN_LOCKED:
     case CKR_PIN_EXPIRED:
         code = ADCP_ERR_UNAUTHENTICATED;
-        field = "user_pin";
+        field = so_pin ? "admin_pin" : "user_pin";
+        if (so_pin)
+            hint = "check the SO PIN (admin_pin)";
         break;
     default:
         break;
@@ -84,8 +92,7 @@ hal_hsm_call_failed(const struct hal_hsm *hsm, struct adcp_error *err,
     return adcp_error_set(err, code, field,
                           "%s on HSM \"%s\" (token \"%s\") failed: %s (%s); "
                           "%s", call, hsm->cfg.name, hsm->cfg.token_label,
-                          pkcs11_rv_name(rv), pkcs11_rv_sentence(rv),
-                          call_hint(rv));
+                          pkcs11_rv_name(rv), pkcs11_rv_sentence(rv), hint);
 }
 
 void
@@ -321,7 +328,7 @@ init_user_pin(struct hal_hsm *hsm, CK_SLOT_ID slot, const char *so_pin,
     rv = fn->C_Login(session, CKU_SO, (CK_UTF8CHAR_PTR)so_pin,
                      (CK_ULONG)strlen(so_pin));
     if (rv != CKR_OK) {
-        status = hal_hsm_call_failed(hsm, err, "C_Login as SO", rv);
+        status = hal_hsm_call_failed(hsm, err, CALL_LOGIN_SO, rv);
         goto out;
     }
     rv = fn->C_InitPIN(session, (CK_UTF8CHAR_PTR)user_pin,
@@ -373,7 +380,9 @@ enum adcp_status
 hal_token_init(struct hal_hsm *hsm, const char *so_pin, const char *user_pin,
                struct adcp_error *err)
 {
+    struct adcp_error restore_err;
     enum adcp_status status;
+    bool was_up;
 
     if (hsm == NULL)
         return adcp_error_set(err, ADCP_ERR_INTERNAL, "",
@@ -388,7 +397,16 @@ hal_token_init(struct hal_hsm *hsm, const char *so_pin, const char *user_pin,
                               "(user_pin)");
     call_begin(hsm);
     pthread_mutex_lock(&hsm->state_lock);
+    was_up = atomic_load(&hsm->up);
     status = init_token_inlock(hsm, so_pin, user_pin, err);
+    if (status != ADCP_OK && was_up && !atomic_load(&hsm->up)) {
+        /* A rejected SO PIN leaves the old token as it was, so bring it
+         * back instead of leaving it down. */
+        if (login_from_file_inlock(hsm, &restore_err) != ADCP_OK)
+            log_warn("HSM \"%s\" stays down after the failed "
+                     "initialisation: %s", hsm->cfg.name,
+                     restore_err.message);
+    }
     pthread_mutex_unlock(&hsm->state_lock);
     call_end(hsm);
     return status;

@@ -663,6 +663,26 @@ test_wrong_pin_clear_error(void **state)
     assert_true(hal_hsm_is_up(fx.hsm_c));
 }
 
+/* A wrong SO PIN leaves the token as it was, logged in and keeping its
+ * keys. */
+static void
+test_token_init_wrong_so_pin(void **state)
+{
+    struct adcp_error err;
+
+    (void)state;
+    assert_int_equal(hal_token_init(fx.hsm_a, "not-the-so-pin", USER_PIN,
+                                    &err),
+                     ADCP_ERR_UNAUTHENTICATED);
+    assert_non_null(strstr(err.message, "C_InitToken"));
+    assert_non_null(strstr(err.message, "CKR_PIN_INCORRECT"));
+    assert_string_equal(err.field, "admin_pin");
+    assert_true(hal_hsm_is_up(fx.hsm_a));
+    assert_true(hal_hsm_has_key(fx.hsm_a, "rsa-key"));
+    sign_and_verify(fx.rsa, HAL_SIGN_RSA_PKCS1, EVP_sha256(),
+                    RSA_PKCS1_PADDING);
+}
+
 static struct policy_set *
 policy_from(const char *text)
 {
@@ -870,6 +890,7 @@ main(void)
         cmocka_unit_test(test_sign_ecdsa),
         cmocka_unit_test(test_sign_rejects_bad_input),
         cmocka_unit_test(test_wrong_pin_clear_error),
+        cmocka_unit_test(test_token_init_wrong_so_pin),
         cmocka_unit_test(test_route_by_policy_set),
         cmocka_unit_test(test_sign_from_four_threads),
         cmocka_unit_test(test_recovery_after_sessions_lost),
