@@ -140,9 +140,17 @@ adcp_json_decode_host(const json_t *body, struct adcp_host_info *out,
                               "the body has both a host object and "
                               "top-level name, dns_names or ip_addresses; "
                               "send only one of the two forms");
+    if (json_is_string(host)) {
+        /* "host": "SE" is short for "host": {"name": "SE"}. */
+        json_t *named = json_pack("{s:O}", "name", host);
+        enum adcp_status rc = decode_host_members(named, "host", out, err);
+        json_decref(named);
+        return rc;
+    }
     if (host != NULL) {
         if (!json_is_object(host))
-            return adcp_json_type_error(err, "host", host, "an object");
+            return adcp_json_type_error(err, "host", host,
+                                        "an object or a host name");
         return decode_host_members(host, "host", out, err);
     }
     if (flat)

@@ -269,7 +269,8 @@ cert_manager_get(struct service *svc, const struct service_caller *caller,
                      json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "serial",
                                cert.serial, "certificate", cert.pem,
                                "subject", cert.subject, "not_before",
-                               not_before, "not_after", not_after, "status",
+                               not_before, "not_after", not_after,
+                               "revocation_status",
                                cert.revoked_at ? "revoked" : "good"));
 out:
     store_cert_clear(&cert);
