@@ -68,7 +68,7 @@ enum adcp_status
 hal_hsm_call_failed(const struct hal_hsm *hsm, struct adcp_error *err,
                     const char *call, CK_RV rv)
 {
-    /* The two calls that take the SO PIN; every other takes the user's. */
+    /* These two calls take the SO PIN. Every other call takes the user PIN. */
     bool so_pin = strcmp(call, "C_InitToken") == 0 ||
                   strcmp(call, CALL_LOGIN_SO) == 0;
     enum adcp_status code = ADCP_ERR_HSM;
@@ -341,8 +341,8 @@ out:
     return status;
 }
 
-/* C_InitToken, then a new slot scan: SoftHSM2 moves an initialised token
- * to a slot ID derived from its serial. Needs state_lock. */
+/* C_InitToken, then a new slot scan: SoftHSM2 (2.6.1) moves an
+ * initialised token to a slot ID derived from its serial. Needs state_lock. */
 static enum adcp_status
 init_token_inlock(struct hal_hsm *hsm, const char *so_pin,
                   const char *user_pin, struct adcp_error *err)
@@ -414,7 +414,7 @@ hal_token_init(struct hal_hsm *hsm, const char *so_pin, const char *user_pin,
 
 /*
  * Brings hsm back: new sessions on the token found by label again, login
- * with the PIN file. seen is the generation the caller saw fail; when it
+ * with the PIN file. seen is the generation the caller saw fail. When it
  * has moved on, another thread recovered already. rate_limited skips the
  * attempt when the last one is recent.
  *
