@@ -26,6 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -880,9 +882,10 @@ client_cert_reaches_handler(void **state)
     }
 }
 
-/* Reads what the server wrote to stderr while fn ran with DEBUG logs. */
+/* Reads what the server wrote to stderr while fn ran with DEBUG logs,
+ * waiting up to two seconds for a line that contains expected. */
 static char *
-capture_stderr(void (*fn)(void))
+capture_stderr(void (*fn)(void), const char *expected)
 {
     char path[] = "/tmp/test_http_server_log_XXXXXX";
     int fd = mkstemp(path);
@@ -897,8 +900,7 @@ capture_stderr(void (*fn)(void))
     dup2(fd, STDERR_FILENO);
     log_set_level(LOG_LEVEL_DEBUG);
     fn();
-    /* The server logs from its own thread; give it up to two seconds. */
-    for (int i = 0; i < 40 && strstr(text, "handshake") == NULL; i++) {
+    for (int i = 0; i < 40 && strstr(text, expected) == NULL; i++) {
         usleep(50000);
         n = pread(fd, text, 65535, 0);
         text[n > 0 ? n : 0] = '\0';
@@ -934,7 +936,7 @@ client_cert_from_other_ca_fails(void **state)
     char *log_text;
 
     (void)state;
-    log_text = capture_stderr(connect_with_other_ca_tls12);
+    log_text = capture_stderr(connect_with_other_ca_tls12, "handshake");
     assert_non_null(strstr(log_text, "TLS handshake with 127.0.0.1 failed"));
     assert_non_null(strstr(log_text, "unknown CA"));
     free(log_text);
@@ -951,6 +953,75 @@ client_cert_from_other_ca_fails(void **state)
     reply_free(&r);
     client_close(&c);
     assert_int_equal(atomic_load(&handler_calls), before);
+}
+
+static long long
+elapsed_ms(const struct timespec *start)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (now.tv_sec - start->tv_sec) * 1000LL +
+           (now.tv_nsec - start->tv_nsec) / 1000000;
+}
+
+/* Connects while the process has no free descriptor, so the server's
+ * accept() fails with EMFILE; then frees them and finishes the request,
+ * which succeeds only after the listener resumed. */
+static void
+connect_while_out_of_fds(void)
+{
+    struct rlimit saved, low;
+    struct timespec start;
+    static int fds[256];
+    int count = 0;
+    struct client c;
+    struct reply r;
+
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved), 0);
+    low = saved;
+    low.rlim_cur = 256;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    while (count < 256 && (fds[count] = open("/dev/null", O_RDONLY)) >= 0)
+        count++;
+    assert_int_equal(errno, EMFILE);
+    assert_true(count > 0);
+    close(fds[--count]);
+    memset(&c, 0, sizeof(c));
+    c.fd = tcp_connect(AF_INET, api_server_port(main_server.server));
+    assert_true(c.fd >= 0);
+    usleep(200000);
+    while (count > 0)
+        close(fds[--count]);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
+
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    c.ctx = client_ctx_new(TLS1_3_VERSION, TLS1_3_VERSION, NULL);
+    c.ssl = SSL_new(c.ctx);
+    assert_non_null(c.ssl);
+    SSL_set_fd(c.ssl, c.fd);
+    assert_int_equal(SSL_connect(c.ssl), 1);
+    /* The listener stays off for 500 ms after the failure, of which
+     * 200 ms passed above. */
+    assert_true(elapsed_ms(&start) >= 150);
+    assert_int_equal(client_send(&c, "GET", "/after-emfile", NULL, NULL, 0),
+                     0);
+    assert_int_equal(client_read_reply(&c, &r), 0);
+    assert_int_equal(r.status, 200);
+    reply_free(&r);
+    client_close(&c);
+}
+
+static void
+accept_pauses_when_out_of_fds(void **state)
+{
+    char *log_text;
+
+    (void)state;
+    log_text = capture_stderr(connect_while_out_of_fds,
+                              "pausing new connections");
+    assert_non_null(strstr(log_text, "Too many open files"));
+    free(log_text);
 }
 
 /* ---- lifecycle ---- */
@@ -1164,6 +1235,7 @@ main(void)
         cmocka_unit_test(many_connections_at_once),
         cmocka_unit_test(client_cert_reaches_handler),
         cmocka_unit_test(client_cert_from_other_ca_fails),
+        cmocka_unit_test(accept_pauses_when_out_of_fds),
         cmocka_unit_test(bad_listen_addresses_rejected),
         cmocka_unit_test(address_in_use_rejected),
         cmocka_unit_test(key_not_matching_cert_rejected),
