@@ -19,23 +19,7 @@
 #include <string.h>
 
 #include "common/log.h"
-
-/*
- * Shared with cert_issue.c. NOTE: these prototypes are repeated there
- * because the module has no private header yet; keep both copies identical.
- */
-enum adcp_status cert_build_leaf(X509 *ca_cert, EVP_PKEY *subject_key,
-                                 const char *common_name,
-                                 const struct issue_host *names, int days,
-                                 const char *extended_key_usage, X509 **out,
-                                 struct adcp_error *err);
-enum adcp_status cert_build_root(EVP_PKEY *key, const char *common_name,
-                                 const char *organization, int days,
-                                 X509 **out, struct adcp_error *err);
-enum adcp_status cert_build_sign(X509 **cert, X509 *ca_cert,
-                                 EVP_PKEY *ca_key, const char *digest,
-                                 struct issue_result *out,
-                                 struct adcp_error *err);
+#include "managers/cert_internal.h"
 
 #define CERT_SERIAL_BYTES 16
 #define CERT_SERIAL_ATTEMPTS 3

@@ -18,17 +18,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
-
-/*
- * Shared with cert_issue.c. NOTE: these prototypes are repeated there
- * because the module has no private header yet; keep both copies identical.
- */
-enum adcp_status cert_csr_parse(const char *csr_pem, unsigned min_rsa_bits,
-                                X509_REQ **out, struct adcp_error *err);
-enum adcp_status cert_csr_check_claims(X509_REQ *req,
-                                       const struct issue_host *host,
-                                       const char **common_name,
-                                       struct adcp_error *err);
+#include "managers/cert_internal.h"
 
 #define CSR_FIELD "csr_details.csr"
 /* A CSR with a 16384-bit RSA key is about 6 KB of PEM, which leaves room

@@ -8,30 +8,7 @@
 
 #include <string.h>
 #include <strings.h>
-
-/*
- * Defined in cert_csr_check.c and cert_build.c. NOTE: these prototypes are
- * repeated there because the module has no private header yet; keep the
- * copies identical.
- */
-enum adcp_status cert_csr_parse(const char *csr_pem, unsigned min_rsa_bits,
-                                X509_REQ **out, struct adcp_error *err);
-enum adcp_status cert_csr_check_claims(X509_REQ *req,
-                                       const struct issue_host *host,
-                                       const char **common_name,
-                                       struct adcp_error *err);
-enum adcp_status cert_build_leaf(X509 *ca_cert, EVP_PKEY *subject_key,
-                                 const char *common_name,
-                                 const struct issue_host *names, int days,
-                                 const char *extended_key_usage, X509 **out,
-                                 struct adcp_error *err);
-enum adcp_status cert_build_root(EVP_PKEY *key, const char *common_name,
-                                 const char *organization, int days,
-                                 X509 **out, struct adcp_error *err);
-enum adcp_status cert_build_sign(X509 **cert, X509 *ca_cert,
-                                 EVP_PKEY *ca_key, const char *digest,
-                                 struct issue_result *out,
-                                 struct adcp_error *err);
+#include "managers/cert_internal.h"
 
 #define HASH_FIELD "cert_details.hash_algorithm"
 #define DAYS_FIELD "cert_details.days"
