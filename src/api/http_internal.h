@@ -15,13 +15,13 @@
 
 #include "api/http_server.h"
 
-#define API_DEFAULT_MAX_BODY ((size_t)1024 * 1024)
-#define API_MAX_HEADERS_SIZE 16384
-#define API_TIMEOUT_SECONDS 30
-#define API_MAX_THREADS 256
+#define API_DEFAULT_MAX_BODY ((size_t)1024 * 1024) /* bytes */
+#define API_MAX_HEADERS_SIZE 16384                  /* bytes, all headers */
+#define API_TIMEOUT_SECONDS 30  /* idle read or write on one connection */
+#define API_MAX_THREADS 256     /* guard against a mistyped thread count */
 #define API_ARP_TABLE "/proc/net/arp"
 
-/* One event loop with its own evhttp; only its thread touches it. */
+/* One event loop with its own evhttp, used only by its own thread. */
 struct api_worker {
     struct api_server *server;
     struct event_base *base;
@@ -52,7 +52,7 @@ struct api_server {
 
 /* Creates the event loop and evhttp of each worker, each accepting on
  * its own duplicate of server->listen_fd. Returns 0, or -1 after
- * logging; api_workers_free releases what was made. */
+ * logging. api_workers_free releases what was made in either case. */
 int api_workers_create(struct api_server *server);
 
 /* Runs every worker in its own thread until the stop pipe is written.
@@ -63,10 +63,10 @@ void api_workers_free(struct api_server *server);
 
 /* http_tls.c */
 
-/* The evhttp_set_bevcb callback: a server-side OpenSSL bufferevent with
- * a fresh SSL from the SSL_CTX in arg. Returns NULL on failure, in
- * which case libevent falls back to a plain socket bufferevent; the
- * request callback rejects such connections (see api_tls_of). */
+/* Creates a server-side OpenSSL bufferevent with a fresh SSL from the
+ * SSL_CTX in arg, as the evhttp_set_bevcb callback. Returns NULL on
+ * failure, and libevent then falls back to a plain socket bufferevent,
+ * which the request callback rejects (see api_tls_of). */
 struct bufferevent *api_tls_bufferevent_new(struct event_base *base,
                                             void *arg);
 

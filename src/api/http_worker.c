@@ -522,6 +522,8 @@ configure_http(struct api_worker *worker)
     evhttp_set_max_headers_size(http, API_MAX_HEADERS_SIZE);
     evhttp_set_timeout(http, API_TIMEOUT_SECONDS);
     evhttp_set_allowed_methods(http, EVHTTP_ALL_METHODS);
+    /* Without this, evhttp labels a response without payload as HTML. */
+    evhttp_set_default_content_type(http, NULL);
     /* NOTE: a body over libevent's limit still gets libevent's HTML 413.
      * Lingering close reads and drops the rest of it first, so that the
      * client, which may still be sending, receives that response. */

@@ -277,8 +277,8 @@ tcp_connect(int family, int port)
     return fd;
 }
 
-/* Connects and runs the handshake. Returns SSL_connect's result; the
- * OpenSSL error queue keeps the reason of a failure. */
+/* Connects and runs the handshake. Returns SSL_connect's result, and
+ * the OpenSSL error queue keeps the reason of a failure. */
 static int
 client_open_at(struct client *c, int family, int port, int min_version,
                int max_version, const struct identity *id)
@@ -966,8 +966,8 @@ elapsed_ms(const struct timespec *start)
 }
 
 /* Connects while the process has no free descriptor, so the server's
- * accept() fails with EMFILE; then frees them and finishes the request,
- * which succeeds only after the listener resumed. */
+ * accept() fails with EMFILE. Then frees the descriptors and finishes
+ * the request, which succeeds only after the listener resumed. */
 static void
 connect_while_out_of_fds(void)
 {
