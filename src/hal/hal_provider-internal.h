@@ -52,9 +52,9 @@ struct hal_provider_ctx {
 };
 
 /*
- * Key data of the key management. A key made by hal_key_evp holds a HAL
- * key and its public half; a key imported from another provider (a
- * certificate's public key, for EVP_PKEY_eq) holds the public half only.
+ * Key data of the key management. A key made by hal_key_evp contains a HAL
+ * key and its public half. A key imported from another provider (a
+ * certificate's public key, for EVP_PKEY_eq) contains the public half only.
  * Both members are immutable once import has succeeded, so one key data
  * may be used by several threads at once.
  */

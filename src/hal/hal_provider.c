@@ -11,10 +11,10 @@
  * all with the property "provider=hsm4ssl".
  *
  * Why OpenSSL 3.0 picks this provider's signature for an HSM key: signing
- * first tries the default provider's signature and exports the key to the
- * default key management with every part selected; this provider's export
- * rejects any selection with the private key, so OpenSSL falls back to the
- * signature of the key's own provider.
+ * first tries the default provider's signature, and for that it exports
+ * the key to the default key management with every part selected. This
+ * provider's export rejects any selection with the private key, so OpenSSL
+ * falls back to the signature of the key's own provider.
  */
 #include "hal/hal_provider-internal.h"
 
@@ -76,6 +76,11 @@ static const OSSL_PARAM provider_gettable[] = {
 
 static pthread_once_t load_once = PTHREAD_ONCE_INIT;
 static int load_result = -1;
+
+/* Both providers stay loaded for the life of the process: EVP_PKEYs of
+ * HSM keys may be freed as late as the process exit. */
+static OSSL_PROVIDER *default_provider;
+static OSSL_PROVIDER *hsm_provider;
 
 void
 hal_provider_raise(const struct hal_provider_ctx *provctx,
@@ -237,11 +242,13 @@ provider_load_once(void)
         log_openssl_errors(__func__, "registering the hsm4ssl provider");
         return;
     }
-    if (OSSL_PROVIDER_load(NULL, "default") == NULL) {
+    default_provider = OSSL_PROVIDER_load(NULL, "default");
+    if (default_provider == NULL) {
         log_openssl_errors(__func__, "loading the default provider");
         return;
     }
-    if (OSSL_PROVIDER_load(NULL, HAL_PROVIDER_NAME) == NULL) {
+    hsm_provider = OSSL_PROVIDER_load(NULL, HAL_PROVIDER_NAME);
+    if (hsm_provider == NULL) {
         log_openssl_errors(__func__, "loading the hsm4ssl provider");
         return;
     }

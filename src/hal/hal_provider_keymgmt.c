@@ -1,8 +1,8 @@
 /*
  * Key management of the hsm4ssl provider for RSA and EC keys. The key data
- * (struct hal_provider_key) holds a HAL key and its public half as an
- * ordinary default-provider EVP_PKEY; every question about the key (size,
- * modulus, curve, encoded point) is answered by that public half.
+ * (struct hal_provider_key) contains a HAL key and its public half as an
+ * ordinary default-provider EVP_PKEY. Every key parameter (size, modulus,
+ * curve, encoded point) is read from that public half.
  *
  * Import accepts two kinds of data: the key reference that hal_key_evp
  * passes, and public-key data exported by another provider, which
@@ -46,7 +46,7 @@ static const OSSL_PARAM ec_import_types[] = {
     OSSL_PARAM_END,
 };
 
-/* What get_params answers, through the public half. */
+/* The parameters that get_params reads from the public half. */
 static const OSSL_PARAM rsa_gettable[] = {
     OSSL_PARAM_int(OSSL_PKEY_PARAM_BITS, NULL),
     OSSL_PARAM_int(OSSL_PKEY_PARAM_SECURITY_BITS, NULL),
@@ -246,10 +246,10 @@ keymgmt_import(void *keydata, int selection, const OSSL_PARAM params[])
 
 /*
  * Exports the public half. A selection that includes the private key is
- * rejected without raising an error: OpenSSL 3.0 tries such an export to
- * the default provider before every signature and then falls back to this
- * provider, and an error left on the queue after a successful signature
- * would confuse SSL_get_error.
+ * rejected without raising an error, because OpenSSL 3.0 tries such an
+ * export to the default provider before every signature and then falls
+ * back to this provider. An error left on the queue after a successful
+ * signature would make SSL_get_error report a failure.
  */
 static int
 keymgmt_export(void *keydata, int selection, OSSL_CALLBACK *param_cb,
@@ -296,8 +296,8 @@ keymgmt_ec_export_types(int selection)
     return ec_public_types;
 }
 
-/* Answers through the public half in the default provider, which fills
- * only the public parameters it is asked for. */
+/* Reads the requested parameters from the public half in the default
+ * provider, which fills only the public ones. */
 static int
 keymgmt_get_params(void *keydata, OSSL_PARAM params[])
 {

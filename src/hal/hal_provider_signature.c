@@ -3,13 +3,14 @@
  * by the HSM through hal_key_sign. Messages are hashed here with a digest
  * from the default provider, and only the digest goes to the HSM.
  *
- * The HAL signs with SHA-256, SHA-384 or SHA-512, and PSS only with a salt
- * as long as the digest and MGF1 over the same digest; other settings are
- * rejected when they are set or, at the latest, when signing starts.
+ * The HAL signs with SHA-256, SHA-384 or SHA-512. It signs PSS only with a
+ * salt as long as the digest and MGF1 over the same digest. Other settings
+ * are rejected when they are set or, at the latest, when signing starts.
  *
  * Verification is forwarded to the default provider with the key's public
- * half. OpenSSL 3.0 routes a verification here only for an EVP_PKEY made by
- * hal_key_evp; certificates' own public keys stay in the default provider.
+ * half. OpenSSL 3.0 routes a verification here for an EVP_PKEY made by
+ * hal_key_evp. Certificates' own public keys stay in the default provider,
+ * because hal_provider_load loads it before this one.
  */
 #include "hal/hal_provider-internal.h"
 
@@ -39,7 +40,7 @@ struct sig_ctx {
     EVP_MD *md;              /* NULL until set */
     EVP_MD *mgf1_md;         /* NULL means the same as md */
     int pad_mode;            /* RSA_PKCS1_PADDING or RSA_PKCS1_PSS_PADDING */
-    int salt_length;         /* bytes, or RSA_PSS_SALTLEN_DIGEST and kin */
+    int salt_length;         /* bytes, or an RSA_PSS_SALTLEN_* value */
     EVP_MD_CTX *md_ctx;      /* digest of the message; digest_* only */
     bool md_fixed;           /* digest_*_init chose md; it may not change */
 };
@@ -198,8 +199,8 @@ sig_fetch_digest(const struct sig_ctx *ctx, const char *name)
 
 /*
  * Takes the key of an init call. provkey may be NULL to restart an
- * operation with the key already held. Signing needs a key that holds a
- * HAL key; verifying needs the public half only.
+ * operation with the key it already has. Signing needs key data that
+ * contains a HAL key, and verifying needs the public half only.
  */
 static int
 sig_take_key(struct sig_ctx *ctx, void *provkey, enum sig_operation operation)
@@ -485,7 +486,7 @@ sig_digest_update(void *vctx, const unsigned char *data, size_t data_len)
     return EVP_DigestUpdate(ctx->md_ctx, data, data_len);
 }
 
-/* Finishes the digest into digest, which holds EVP_MAX_MD_SIZE bytes. */
+/* Finishes the message digest into digest, of EVP_MAX_MD_SIZE bytes. */
 static int
 sig_digest_final(struct sig_ctx *ctx, unsigned char *digest,
                  unsigned int *digest_len)
@@ -673,7 +674,7 @@ sig_set_rsa_params(struct sig_ctx *ctx, const OSSL_PARAM params[])
     return 1;
 }
 
-/* Applies the parameters this provider knows and ignores the others, as
+/* Applies the parameters this provider supports and ignores the others, as
  * OpenSSL's own providers do. The digest comes first so that the salt
  * length can be checked against it. */
 static int
@@ -715,9 +716,8 @@ sig_pss_params(const struct sig_ctx *ctx)
         pss->saltLength == NULL ||
         !ASN1_INTEGER_set(pss->saltLength, EVP_MD_get_size(ctx->md)))
         goto out;
-    /* With a NULL parameter in both hash identifiers, as the default
-     * provider of OpenSSL 3.0 writes them; X509_ALGOR_set_md would leave
-     * it out. */
+    /* Both hash identifiers get a NULL parameter, as the default provider
+     * of OpenSSL 3.0 writes them. X509_ALGOR_set_md would leave it out. */
     hash = OBJ_nid2obj(EVP_MD_get_type(ctx->md));
     if (!X509_ALGOR_set0(pss->hashAlgorithm, hash, V_ASN1_NULL, NULL) ||
         !X509_ALGOR_set0(mgf1_hash, hash, V_ASN1_NULL, NULL))
@@ -760,8 +760,8 @@ sig_fill_algorithm(const struct sig_ctx *ctx, X509_ALGOR *alg)
                                        : NID_rsaEncryption;
     if (!OBJ_find_sigid_by_algs(&nid, EVP_MD_get_type(ctx->md), pkey_nid))
         return 0;
-    /* RFC 8017 gives the RSA identifiers a NULL parameter; RFC 5758
-     * leaves the ECDSA ones without. */
+    /* The RSA identifiers carry a NULL parameter and the ECDSA ones none,
+     * as the default provider of OpenSSL 3.0 encodes them. */
     return X509_ALGOR_set0(alg, OBJ_nid2obj(nid),
                            ctx->type == HAL_KEY_EC ? V_ASN1_UNDEF
                                                    : V_ASN1_NULL,
@@ -801,7 +801,7 @@ out:
     return ok;
 }
 
-/* Stores the padding mode in p, as the type the caller asked for. */
+/* Stores the padding mode in p, as the type the caller requested. */
 static int
 sig_get_pad_mode(const struct sig_ctx *ctx, OSSL_PARAM *p)
 {

@@ -1,7 +1,7 @@
 /*
  * Tests of the hsm4ssl OpenSSL provider against a real SoftHSM2 token in a
- * temporary directory: keys are generated in the token through the HAL,
- * used through hal_key_evp, and every signature is checked with the key's
+ * temporary directory. The keys are generated in the token through the HAL
+ * and used through hal_key_evp. Every signature is checked with the key's
  * public half in OpenSSL's default provider.
  */
 #include <errno.h>
