@@ -385,11 +385,15 @@ sig_sign(void *vctx, unsigned char *sig, size_t *sig_len, size_t sig_size,
     return sig_sign_digest(ctx, sig, sig_len, sig_size, tbs, tbs_len);
 }
 
-/* Sets the RSA padding and PSS settings of ctx on a default-provider
- * context. */
+/* Sets the digest, RSA padding and PSS settings of ctx on a
+ * default-provider context. */
 static int
-sig_copy_rsa_settings(const struct sig_ctx *ctx, EVP_PKEY_CTX *pctx)
+sig_copy_settings(const struct sig_ctx *ctx, EVP_PKEY_CTX *pctx)
 {
+    if (ctx->md != NULL && EVP_PKEY_CTX_set_signature_md(pctx, ctx->md) <= 0)
+        return 0;
+    if (ctx->type != HAL_KEY_RSA)
+        return 1;
     if (EVP_PKEY_CTX_set_rsa_padding(pctx, ctx->pad_mode) <= 0)
         return 0;
     if (ctx->pad_mode != RSA_PKCS1_PSS_PADDING)
@@ -415,8 +419,7 @@ sig_verify(void *vctx, const unsigned char *sig, size_t sig_len,
     pctx = EVP_PKEY_CTX_new_from_pkey(NULL, ctx->public_key,
                                       HAL_PROVIDER_DEFAULT_PROPERTIES);
     if (pctx == NULL || EVP_PKEY_verify_init(pctx) != 1 ||
-        (ctx->md != NULL && EVP_PKEY_CTX_set_signature_md(pctx, ctx->md) <= 0) ||
-        (ctx->type == HAL_KEY_RSA && !sig_copy_rsa_settings(ctx, pctx))) {
+        !sig_copy_settings(ctx, pctx)) {
         HAL_PROVIDER_RAISE(ctx->provctx, HAL_PROVIDER_R_OPENSSL_FAILED,
                            "setting up verification with the public key "
                            "failed");

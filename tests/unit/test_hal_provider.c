@@ -43,17 +43,6 @@
 #define USER_PIN "1234"
 #define TLS_HOST "hsm.test"
 
-/* Checks that call returned want, and prints the error's message when it
- * did not; err is the struct adcp_error the call filled. */
-#define assert_status(call, want, err)                                       \
-    do {                                                                     \
-        enum adcp_status got_ = (call);                                      \
-        if (got_ != (want))                                                  \
-            fail_msg("%s returned %s, expected %s: %s", #call,               \
-                     adcp_status_name(got_), adcp_status_name(want),         \
-                     (err).message);                                         \
-    } while (0)
-
 /* Checks an OpenSSL call that returns 1 on success, and prints the
  * OpenSSL error queue when it did not. */
 #define assert_ossl(call)                                                    \
@@ -517,7 +506,7 @@ test_pkey_sign_over_digest(void **state)
     EVP_MD_free(md);
 }
 
-/* ECDSA without a digest set takes the digest length as the digest. */
+/* ECDSA without a digest set picks the digest by the input length. */
 static void
 test_ecdsa_sign_without_digest(void **state)
 {
