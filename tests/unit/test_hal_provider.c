@@ -321,6 +321,28 @@ test_provider_load_idempotent(void **state)
     assert_int_equal(OSSL_PROVIDER_available(NULL, "default"), 1);
 }
 
+/* Only key pairs have an EVP_PKEY. */
+static void
+test_evp_rejects_aes_key(void **state)
+{
+    struct fixture *fx = *state;
+    struct hal_hsm *hsm = hal_hsm_find(fx->hal, "softhsm");
+    struct hal_keygen spec;
+    struct adcp_error err;
+    struct hal_key *aes = NULL;
+
+    assert_non_null(hsm);
+    memset(&spec, 0, sizeof(spec));
+    spec.type = HAL_KEY_AES;
+    spec.bits = 256;
+    snprintf(spec.label, sizeof(spec.label), "aes-256");
+    if (hal_key_generate(hsm, &spec, &aes, &err) != ADCP_OK)
+        fail_msg("generating an AES key failed: %s", err.message);
+    assert_null(hal_key_evp(aes));
+    assert_null(hal_key_evp(NULL));
+    hal_key_unref(aes);
+}
+
 /* Without a property query, fetches must keep finding the default
  * provider, which has the key generation and verification this provider
  * lacks. */
@@ -1187,6 +1209,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_provider_load_idempotent),
+        cmocka_unit_test(test_evp_rejects_aes_key),
         cmocka_unit_test(test_unqualified_fetch_uses_default),
         cmocka_unit_test(test_software_keys_unaffected),
         cmocka_unit_test(test_key_params_match_public_half),
