@@ -136,6 +136,8 @@ check_certificate() {
     assert_http 200
     assert_eq "$(cat "$cert")" "$(json_get .certificate)" \
         "$cert: as served by GET /v1/certificates"
+    assert_eq good "$(json_get .revocation_status)" \
+        "$cert: revocation status on the server"
 }
 
 # check_csr NAME DIR DIGEST

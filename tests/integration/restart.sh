@@ -66,7 +66,8 @@ assert_eq "$ADMIN_TOKEN_BEFORE" "$(admin_token)" "admin token file"
 log_step "certificates from before the restart"
 admin_get "/v1/certificates/$SERIAL"
 assert_http 200
-assert_eq good "$(json_get .revocation_status)" "certificate $SERIAL revocation status"
+assert_eq good "$(json_get .revocation_status)" \
+    "certificate $SERIAL revocation status"
 assert_eq "$(cat "$TEST_TMP/csr/alpha.crt")" "$(json_get .certificate)" \
     "certificate $SERIAL as served after the restart"
 admin_get "/v1/certificates/$BETA_SERIAL"
