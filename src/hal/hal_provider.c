@@ -61,7 +61,6 @@ static const OSSL_ITEM reason_strings[] = {
     {HAL_PROVIDER_R_INVALID_PARAMETER, "invalid parameter"},
     {HAL_PROVIDER_R_BUFFER_TOO_SMALL, "signature buffer too small"},
     {HAL_PROVIDER_R_SIGN_FAILED, "HSM signing failed"},
-    {HAL_PROVIDER_R_VERIFY_FAILED, "signature verification failed"},
     {HAL_PROVIDER_R_OPENSSL_FAILED, "OpenSSL call failed"},
     {0, NULL},
 };
