@@ -51,7 +51,7 @@ static const struct cli_option_spec option_table[] = {
     {"name", CLI_OPT_VALUE, FIELD(name), 0, BIT(GEN_CERT) | BIT(ADD_HOST),
      false, "NAME",
      "host or certificate name: letters, digits, '.', '_', '-'; at most "
-     "64 characters"},
+     "59 characters"},
     {"default", CLI_OPT_FLAG, FIELD(use_default), 0, BIT(GEN_CERT), false,
      NULL, "RSA 2048, key encrypted with AES-256-CBC, SHA-256"},
     {"manual", CLI_OPT_FLAG, FIELD(manual), 0, BIT(GEN_CERT), false, NULL,
@@ -209,8 +209,8 @@ parse_one(int argc, char **argv, int *index, struct cli_options *opts)
                         "the list", arg);
     if (spec == NULL)
         return cli_fail(CLI_EXIT_USAGE,
-                        "unexpected argument \"%s\"; values follow their "
-                        "option, e.g. -name %s", arg, arg);
+                        "unexpected argument \"%s\": each value must follow "
+                        "its option; run ssleverywhere --help", arg);
 
     switch (spec->kind) {
     case CLI_OPT_COMMAND:

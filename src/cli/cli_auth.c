@@ -22,7 +22,7 @@ clear_auth(struct cli_auth *auth)
     memset(auth, 0, sizeof(*auth));
 }
 
-/* Checks that the certificate file holds a certificate for key. */
+/* Checks that the certificate file contains a certificate for key. */
 static int
 match_certificate(const struct cli_dir *certs, const char *name,
                   const char *path, EVP_PKEY *key)

@@ -1,5 +1,5 @@
 /*
- * How a command authenticates to the server: this host's identity (a
+ * Credentials of the requests to the server: this host's identity (a
  * certificate from this CA and its encrypted key, over mTLS), the
  * enrolment token of config.json, or an administrator token file.
  */

@@ -1,7 +1,7 @@
 /*
  * The working directory (DIR) and its config.json.
  *
- * DIR holds config.json (mode 0600), private/ (0700, key files), csr/
+ * DIR contains config.json (mode 0600), private/ (0700, key files), csr/
  * and certs/. config.json records the server, the pinned root
  * fingerprint and either the enrolment token (until the first
  * certificate is issued) or the identity: the name of the certificate

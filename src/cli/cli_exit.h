@@ -3,7 +3,7 @@
  *
  * Scripts rely on the exit codes, so their numbers never change. Every
  * error is printed once, where it is understood, as one line on stderr
- * that names the value and the fix; the caller only passes the code up.
+ * that names the value and the fix. Callers only pass the code up.
  */
 #ifndef HSM4SSL_CLI_EXIT_H
 #define HSM4SSL_CLI_EXIT_H
@@ -13,8 +13,8 @@ enum cli_exit {
     CLI_EXIT_USAGE = 1,       /* unknown option, missing or bad value */
     CLI_EXIT_LOCAL = 2,       /* file, key or crypto failure on this host */
     CLI_EXIT_NETWORK = 3,     /* server unreachable or TLS check failed */
-    CLI_EXIT_REJECTED = 4,    /* the server answered 4xx */
-    CLI_EXIT_SERVER = 5,      /* the server answered 5xx or nonsense */
+    CLI_EXIT_REJECTED = 4,    /* the server responded with 4xx */
+    CLI_EXIT_SERVER = 5,      /* 5xx or an invalid response */
     CLI_EXIT_FINGERPRINT = 6, /* the root does not match -fingerprint */
 };
 

@@ -30,8 +30,9 @@ struct cli_staged_file {
     char name[80];
 };
 
-/* The longest NAME: the upper bound of an X.509 common name (RFC 5280). */
-#define CLI_NAME_MAX 64
+/* Maximum NAME length in bytes. The server accepts names and file names
+ * of up to 63 bytes, and the CSR is sent as "NAME.csr". */
+#define CLI_NAME_MAX 59
 
 /* Returns true when name is 1 to CLI_NAME_MAX characters of [A-Za-z0-9._-]
  * and is neither "." nor "..", so it is safe as a file name. */

@@ -2,10 +2,10 @@
  * -gen_cert: makes a key pair and CSR on this host and has the server
  * issue the certificate.
  *
- * Nothing in DIR changes unless the certificate is issued: the new key is
- * staged under a temporary name in private/ before the request (so a full
- * disk cannot lose the key of an issued certificate) and moved into place
- * only after the certificate was checked.
+ * Nothing in DIR changes unless the certificate is issued. The new key is
+ * staged under a temporary name in private/ before the request, so that a
+ * full disk cannot lose the key of an issued certificate. It is moved into
+ * place only after the certificate was checked.
  */
 #include "cli/cli_auth.h"
 #include "cli/cli_ca.h"

@@ -246,7 +246,7 @@ report_transfer_error(CURLcode res, const char *url, const char *detail)
     }
 }
 
-/* Prints the error object of a 4xx/5xx answer and returns the exit
+/* Prints the error object of a 4xx or 5xx response and returns the exit
  * code. */
 static int
 report_http_error(long status, const char *url, json_t *body)
@@ -269,7 +269,7 @@ report_http_error(long status, const char *url, json_t *body)
 
 /* Turns a finished transfer into the return value of cli_http_request. */
 static int
-read_answer(long status, const char *url, const struct body_buffer *body,
+read_response(long status, const char *url, const struct body_buffer *body,
             json_t **response)
 {
     json_error_t error;
@@ -307,9 +307,9 @@ perform(CURL *curl, const char *url, const char *error_text,
     if (res != CURLE_OK)
         return report_transfer_error(res, url, error_text);
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-    log_debug("%s answered HTTP %ld with %zu bytes", url, status,
+    log_debug("%s responded with HTTP %ld and %zu bytes", url, status,
               body->len);
-    return read_answer(status, url, body, response);
+    return read_response(status, url, body, response);
 }
 
 int

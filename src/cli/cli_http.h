@@ -13,7 +13,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
-/* Which certificates the server's must chain to. */
+/* Trust anchors that the server's certificate must chain to. */
 struct cli_http_trust {
     bool insecure;          /* no verification: only to fetch a root that
                                is then checked against its fingerprint */
@@ -21,7 +21,7 @@ struct cli_http_trust {
     const char *ca_pem;     /* or the same as PEM text in memory */
 };
 
-/* How the request authenticates; members are NULL when unused. */
+/* Credentials of a request; members are NULL when unused. */
 struct cli_http_auth {
     const char *bearer;         /* Authorization: Bearer token */
     const char *client_cert;    /* PEM certificate file for mTLS */
@@ -45,7 +45,7 @@ int cli_http_check_server(const char *server, const char *option);
  * or NULL for none), and parses the response.
  *
  * Returns CLI_EXIT_OK with *response set to the JSON object of a 2xx
- * answer (release with json_decref). Otherwise prints an error and
+ * response (release with json_decref). Otherwise prints an error and
  * returns CLI_EXIT_NETWORK (no connection, TLS failure, timeout),
  * CLI_EXIT_LOCAL (a client certificate or CA file that cannot be used),
  * CLI_EXIT_REJECTED (4xx, with the server's error code and message) or

@@ -124,10 +124,13 @@ cli_keyfile_decrypt(const char *pem, size_t len, const char *passphrase,
      * passphrase. */
     *key = PEM_read_bio_PrivateKey(bio, NULL, NULL, (void *)passphrase);
     if (*key == NULL) {
-        rc = cli_fail_openssl(CLI_EXIT_LOCAL,
-                              "cannot decrypt %s: wrong passphrase (give the "
-                              "one it was made with, see -passin) or not a "
-                              "private key", path);
+        /* OpenSSL reports a wrong passphrase as "bad decrypt", which is
+         * less specific than this message. */
+        ERR_clear_error();
+        rc = cli_fail(CLI_EXIT_LOCAL,
+                      "cannot decrypt %s: wrong passphrase or not an "
+                      "encrypted private key; give the passphrase it was "
+                      "made with (-passin)", path);
         goto out;
     }
     rc = CLI_EXIT_OK;

@@ -13,9 +13,8 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The longest label accepted here; PKCS#11 labels are not bounded, but
- * longer ones do not fit the listings of common tools. */
-#define LABEL_MAX 64
+/* Maximum label length in bytes: the server's limit for key labels. */
+#define LABEL_MAX 63
 
 static int
 check_label(const char *label)

@@ -151,11 +151,11 @@ prompt_terminal(const char *prompt, bool confirm, char **out)
 
     if (ui == NULL)
         return cli_fail_openssl(CLI_EXIT_LOCAL, "cannot start the prompt");
-    snprintf(text, sizeof(text), "Passphrase for %s: ", prompt);
+    snprintf(text, sizeof(text), "%s for %s: ",
+             confirm ? "New passphrase" : "Passphrase", prompt);
     if (UI_add_input_string(ui, text, 0, first, 0, CLI_PASS_MAX) < 0 ||
-        (confirm && UI_add_verify_string(ui, "Repeat the passphrase: ", 0,
-                                         second, 0, CLI_PASS_MAX,
-                                         first) < 0)) {
+        (confirm && UI_add_verify_string(ui, text, 0, second, 0,
+                                         CLI_PASS_MAX, first) < 0)) {
         rc = cli_fail_openssl(CLI_EXIT_LOCAL, "cannot start the prompt");
         goto out;
     }
@@ -166,9 +166,11 @@ prompt_terminal(const char *prompt, bool confirm, char **out)
         goto out;
     }
     if (status != 0) {
-        rc = cli_fail(CLI_EXIT_USAGE, "the passphrase was not read%s",
-                      confirm ? " (the two entries may differ); try again"
-                              : "");
+        rc = cli_fail(CLI_EXIT_USAGE,
+                      "the passphrase was not read: %s; try again",
+                      confirm ? "the two entries differ or the terminal "
+                                "failed"
+                              : "the terminal failed");
         goto out;
     }
     rc = copy_secret(first, out);

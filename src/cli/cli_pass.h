@@ -23,7 +23,7 @@
  * source is the value of option ("-passin" or "-passout", used in
  * messages), or NULL to fall back to $SSLEVERYWHERE_PASSPHRASE and then
  * to a prompt on /dev/tty with echo off. prompt names the key file; with
- * confirm set the prompt asks twice and the answers must match. A
+ * confirm set the prompt asks twice and the two entries must match. A
  * passphrase is one line: the first newline ends it.
  *
  * Returns CLI_EXIT_OK; CLI_EXIT_USAGE for a malformed source, a

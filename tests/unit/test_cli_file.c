@@ -1,7 +1,7 @@
 /*
  * Unit tests of the working directory of ssleverywhere: file names,
- * folders opened without following symlinks, atomic writes that never
- * overwrite without being told to, config.json and the directory default.
+ * folders opened without following symlinks, atomic writes that replace
+ * an existing file only on request, config.json and the directory default.
  *
  * The CLI sources under test are included, because unit tests link only
  * hsm4ssl_core.
@@ -98,7 +98,8 @@ mode_of(const struct file_fixture *fx, const char *name)
     return st.st_mode & 0777;
 }
 
-/* Counts the entries of DIR, so that a test sees leftover temp files. */
+/* Counts the entries of DIR, so that a test detects leftover temporary
+ * files. */
 static int
 count_entries(const char *path)
 {
