@@ -392,7 +392,7 @@ default_config(const struct bootstrap_options *options)
         "listen", options->listen, "threads", 0, "database", "hsm4ssl.db",
         "csr_dir", "csr", "env", "SOFTHSM2_CONF", "softhsm2.conf", "hsms",
         "name", HSM_NAME, "module", options->module_path, "token_label",
-        TOKEN_LABEL, "pin_file", "pins/" HSM_NAME ".user.pin", "sessions", 4,
+        TOKEN_LABEL, "pin_file", "pins/" HSM_NAME ".user.pin", "sessions", 8,
         "policies", "hsm", HSM_NAME, "capabilities", "initsession",
         "keypairgen", "certificate_gen", "certificate_get", "ca_get",
         "host_register", "algorithms", "rsa", "ecc", "aes", "hash_funcs",

@@ -39,7 +39,7 @@ usage(FILE *out)
         "  --listen ADDR:PORT  address of the HTTPS API, e.g. "
         "127.0.0.1:8443;\n"
         "                      port 0 picks a free port (serve)\n"
-        "  --threads N         worker threads, 0 = one per core (serve)\n"
+        "  --threads N         worker threads, 0 = four per core (serve)\n"
         "  --ca-key SPEC       key of a new root CA: rsa:2048 (default),\n"
         "                      rsa:3072, rsa:4096, ec:256, ec:384, ec:521\n"
         "  --module PATH       SoftHSM2 module for a new data directory\n"

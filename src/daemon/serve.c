@@ -196,6 +196,19 @@ print_banner(struct runtime *rt)
     fflush(stdout);
 }
 
+/* Workers block while the HSM signs and while a commit reaches the disk,
+ * so more of them than cores keep both busy; group commit then batches
+ * the certificates of all workers waiting at once. */
+static unsigned
+default_worker_threads(void)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+
+    if (cores < 1)
+        cores = 1;
+    return cores > 16 ? 64 : (unsigned)(4 * cores);
+}
+
 static int
 run_server(struct runtime *rt)
 {
@@ -208,7 +221,8 @@ run_server(struct runtime *rt)
              rt->cfg.listen);
     server_cfg.ssl_ctx = rt->ssl_ctx;
     server_cfg.max_body = 1024 * 1024;
-    server_cfg.threads = rt->cfg.threads;
+    server_cfg.threads = rt->cfg.threads ? rt->cfg.threads
+                                          : default_worker_threads();
     if (api_server_new(&server_cfg, api_routes_handle, &rt->svc,
                        &rt->server) != 0)
         return -1;
