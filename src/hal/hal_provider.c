@@ -28,12 +28,6 @@
 
 #include "common/log.h"
 
-/* NOTE: CMake does not pass the project version to the sources yet; this
- * copy must follow project(VERSION) in CMakeLists.txt until it does. */
-#ifndef HSM4SSL_VERSION
-#define HSM4SSL_VERSION "0.1.0"
-#endif
-
 static const OSSL_ALGORITHM keymgmt_algorithms[] = {
     {"RSA:rsaEncryption", HAL_PROVIDER_PROPERTIES,
      hal_provider_rsa_keymgmt_functions, "RSA key inside an HSM"},
