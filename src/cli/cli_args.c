@@ -225,6 +225,13 @@ parse_one(int argc, char **argv, int *index, struct cli_options *opts)
     if (*index + 1 >= argc)
         return cli_fail(CLI_EXIT_USAGE, "option -%s needs a value: -%s %s",
                         spec->name, spec->name, spec->metavar);
+    /* "-name -default" almost always means a forgotten value. */
+    if (find_option(argv[*index + 1]) != NULL ||
+        is_help_word(argv[*index + 1]))
+        return cli_fail(CLI_EXIT_USAGE,
+                        "option -%s needs a value before %s: -%s %s",
+                        spec->name, argv[*index + 1], spec->name,
+                        spec->metavar);
     (*index)++;
     return store_value(spec, opts, argv[*index]);
 }

@@ -191,9 +191,12 @@ malformed_lines_are_usage_errors(void **state)
     const char *const wrong_command[] = {"-gen_cert", "-label", "x", NULL};
     const char *const no_command[] = {"-name", "x", NULL};
     const char *const positional[] = {"-gen_cert", "SE", NULL};
+    const char *const option_as_value[] = {"-gen_cert", "-name", "-default",
+                                           NULL};
     const char *const *const cases[] = {unknown, no_value, twice,
                                         two_commands, wrong_command,
-                                        no_command, positional};
+                                        no_command, positional,
+                                        option_as_value};
     struct cli_options opts;
 
     (void)state;
