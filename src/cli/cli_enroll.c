@@ -48,6 +48,7 @@ write_enrolment(const struct cli_layout *layout,
 {
     struct cli_config cfg;
     size_t server_len = strlen(opts->server);
+    bool replacing = cli_file_exists(&layout->root, CLI_CONFIG_FILE);
     int rc;
 
     rc = cli_file_write(&layout->certs, CLI_CHAIN_FILE, chain, chain_len,
@@ -64,6 +65,9 @@ write_enrolment(const struct cli_layout *layout,
     cfg.enrollment_token = opts->token;
     rc = cli_config_save(&layout->root, &cfg);
     free(cfg.server);
+    if (rc == CLI_EXIT_OK && replacing)
+        cli_note("replaced the previous %s/%s; an identity it recorded is "
+                 "no longer used", layout->root.path, CLI_CONFIG_FILE);
     return rc;
 }
 
