@@ -117,72 +117,85 @@ stamp_header(struct adcp_msg *msg, enum adcp_type type,
     msg->header.dest_hsm_module[0] = '\0';
 }
 
-/* Builds the ADCP request for a REST route. */
-static struct adcp_msg *
+/*
+ * Builds the ADCP request for a REST route into *out. The header is
+ * stamped first, so that even a request whose body fails to decode is one
+ * ADCP message that can be audited. Returns ADCP_OK, or the decoding error
+ * with *out still set (NULL only when memory ran out).
+ */
+static enum adcp_status
 build_rest_request(const struct route *route,
-                   const struct api_request *request, struct adcp_error *err)
+                   const struct api_request *request, struct adcp_msg **out,
+                   struct adcp_error *err)
 {
     struct adcp_msg *msg = adcp_msg_new(ADCP_DIR_REQUEST);
     json_t *body = NULL;
+    enum adcp_status rc = ADCP_OK;
 
-    if (msg == NULL) {
-        adcp_error_set(err, ADCP_ERR_INTERNAL, "", "out of memory");
-        return NULL;
-    }
+    *out = msg;
+    if (msg == NULL)
+        return adcp_error_set(err, ADCP_ERR_INTERNAL, "", "out of memory");
     stamp_header(msg, route->type, request);
     if (route->has_body) {
         body = parse_body(request, err);
-        if (body == NULL ||
-            adcp_body_decode(body, &msg->body, err) != ADCP_OK)
-            goto fail;
+        if (body == NULL)
+            return err->code;
+        rc = adcp_body_decode(body, &msg->body, err);
         json_decref(body);
+        if (rc != ADCP_OK)
+            return rc;
     }
     if (route->type == ADCP_TYPE_CERTIFICATE_GET) {
         const char *serial = request->path + strlen(route->path);
-        if (strlen(serial) >= sizeof(msg->body.serial)) {
-            adcp_error_set(err, ADCP_ERR_INVALID_FIELD, "serial",
-                           "the serial in the path is longer than %zu "
-                           "characters",
-                           sizeof(msg->body.serial) - 1);
-            goto fail;
-        }
+        if (strlen(serial) >= sizeof(msg->body.serial))
+            return adcp_error_set(err, ADCP_ERR_INVALID_FIELD, "serial",
+                                  "the serial in the path is longer than %zu "
+                                  "characters",
+                                  sizeof(msg->body.serial) - 1);
         snprintf(msg->body.serial, sizeof(msg->body.serial), "%s", serial);
     }
-    return msg;
-fail:
-    json_decref(body);
-    adcp_msg_free(msg);
-    return NULL;
+    return ADCP_OK;
 }
 
-/* Builds the ADCP request from a whole ADCP message (POST /v1/adcp). */
-static struct adcp_msg *
-build_adcp_request(const struct api_request *request, struct adcp_error *err)
+/* Builds the ADCP request from a whole ADCP message (POST /v1/adcp), with
+ * the same contract as build_rest_request. */
+static enum adcp_status
+build_adcp_request(const struct api_request *request, struct adcp_msg **out,
+                   struct adcp_error *err)
 {
     struct adcp_msg *msg = adcp_msg_new(ADCP_DIR_REQUEST);
+    enum adcp_status rc;
     json_t *root;
 
-    if (msg == NULL) {
-        adcp_error_set(err, ADCP_ERR_INTERNAL, "", "out of memory");
-        return NULL;
-    }
+    *out = msg;
+    if (msg == NULL)
+        return adcp_error_set(err, ADCP_ERR_INTERNAL, "", "out of memory");
     root = parse_body(request, err);
-    if (root == NULL || adcp_msg_decode(root, msg, err) != ADCP_OK) {
-        json_decref(root);
-        adcp_msg_free(msg);
-        return NULL;
-    }
+    rc = root == NULL ? err->code : adcp_msg_decode(root, msg, err);
     json_decref(root);
-    if (msg->header.direction != ADCP_DIR_REQUEST) {
-        adcp_error_set(err, ADCP_ERR_INVALID_FIELD,
-                       "header.message_direction",
-                       "message_direction must be \"request\" in a message "
-                       "sent to the server");
-        adcp_msg_free(msg);
-        return NULL;
-    }
+    if (rc == ADCP_OK && msg->header.direction != ADCP_DIR_REQUEST)
+        rc = adcp_error_set(err, ADCP_ERR_INVALID_FIELD,
+                            "header.message_direction",
+                            "message_direction must be \"request\" in a "
+                            "message sent to the server");
     stamp_header(msg, msg->header.type, request);
-    return msg;
+    return rc;
+}
+
+/* Audits a request that never reached a manager and its error response. */
+static void
+audit_rejected(struct service *svc, const struct adcp_msg *msg,
+               const struct adcp_error *err)
+{
+    struct adcp_msg *reply;
+
+    audit_record(svc, msg);
+    reply = adcp_msg_response_for(msg);
+    if (reply == NULL)
+        return;
+    adcp_msg_fail(reply, err);
+    audit_record(svc, reply);
+    adcp_msg_free(reply);
 }
 
 /* Copies the result members beside "status" and "message_id". */
@@ -210,6 +223,7 @@ api_routes_handle(void *ctx, const struct api_request *request,
     struct adcp_error err;
     bool is_adcp, method_mismatch;
     char id_for_errors[ADCP_ID_MAX] = "";
+    enum adcp_status rc;
 
     adcp_error_clear(&err);
     is_adcp = strcmp(request->path, ADCP_ROUTE) == 0 &&
@@ -230,17 +244,22 @@ api_routes_handle(void *ctx, const struct api_request *request,
         goto fail;
     }
 
-    msg = is_adcp ? build_adcp_request(request, &err)
-                  : build_rest_request(route, request, &err);
+    rc = is_adcp ? build_adcp_request(request, &msg, &err)
+                 : build_rest_request(route, request, &msg, &err);
     if (msg == NULL) {
         adcp_message_id_next(id_for_errors);
-        log_warn("request %s %.100s from %s rejected: %s (%s)",
-                 request->method, request->path, request->peer_ip,
-                 adcp_status_name(err.code), err.message);
         goto fail;
     }
     snprintf(id_for_errors, sizeof(id_for_errors), "%s",
              msg->header.message_id);
+    if (rc != ADCP_OK) {
+        log_warn("adcp id=%s type=%s from=%s rejected: %s field=%s: %s",
+                 msg->header.message_id, adcp_type_name(msg->header.type),
+                 request->peer_ip, adcp_status_name(err.code),
+                 err.field[0] ? err.field : "-", err.message);
+        audit_rejected(svc, msg, &err);
+        goto fail;
+    }
 
     memset(&caller, 0, sizeof(caller));
     snprintf(caller.peer_ip, sizeof(caller.peer_ip), "%s", request->peer_ip);
@@ -249,7 +268,7 @@ api_routes_handle(void *ctx, const struct api_request *request,
         log_warn("adcp id=%s type=%s from=%s authentication failed: %s",
                  msg->header.message_id, adcp_type_name(msg->header.type),
                  request->peer_ip, err.message);
-        audit_record(svc, msg);
+        audit_rejected(svc, msg, &err);
         goto fail;
     }
 
