@@ -98,23 +98,30 @@ cli -dir "$work/CL" -gen_cert -name CL -manual -key_type rsa \
 step "Mutual TLS between SE (openssl s_server -Verify) and CL (s_client)"
 in_ns() { if [ "$netns" = yes ]; then ip netns exec "$1" "${@:2}"; else "${@:2}"; fi; }
 tls_port=9443
-in_ns hsm4ssl-qs-se openssl s_server -quiet -accept "$se_ip:$tls_port" \
+# s_server -rev sends each line back reversed, proving data crossed over.
+in_ns hsm4ssl-qs-se timeout 60 openssl s_server -rev -naccept 1 \
+    -accept "$se_ip:$tls_port" \
     -cert "$work/SE/certs/SE.crt" -key "$work/SE/private/SE.key" \
     -pass "pass:$pass" -CAfile "$work/SE/certs/ca-chain.crt" \
-    -Verify 1 -verify_return_error >"$work/s_server.out" 2>&1 &
+    -Verify 1 -verify_return_error >"$work/s_server.out" 2>&1 </dev/null &
 server_pid=$!
-sleep 1
-echo "hello from CL" | in_ns hsm4ssl-qs-cl openssl s_client -quiet \
-    -connect "$se_ip:$tls_port" -verify_hostname se.example.test \
+for _ in $(seq 100); do
+    grep -q '^ACCEPT' "$work/s_server.out" && break
+    sleep 0.1
+done
+printf 'hello-from-CL\nCLOSE\n' | in_ns hsm4ssl-qs-cl timeout 30 \
+    openssl s_client -ign_eof -connect "$se_ip:$tls_port" \
+    -servername se.example.test -verify_hostname se.example.test \
     -cert "$work/CL/certs/CL.crt" -key "$work/CL/private/CL.key" \
     -pass "pass:$pass" -CAfile "$work/CL/certs/ca-chain.crt" \
     -verify_return_error >"$work/s_client.out" 2>&1 || true
-sleep 0.5
-kill "$server_pid" 2>/dev/null || true
 wait "$server_pid" 2>/dev/null || true
-if grep -q "hello from CL" "$work/s_server.out"; then
-    echo "handshake complete: SE verified CL's certificate, CL verified SE's"
-    echo "SE received: $(grep 'hello from CL' "$work/s_server.out")"
+if grep -q 'LC-morf-olleh' "$work/s_client.out" &&
+   grep -q 'Peer certificate: CN = CL' "$work/s_server.out"; then
+    echo "handshake complete over TLS $(sed -n 's/^ *Protocol *: TLSv//p' "$work/s_client.out" | head -1):"
+    echo "  SE ($se_ip) verified CL's certificate: $(grep 'Peer certificate' "$work/s_server.out")"
+    echo "  CL verified SE's certificate for se.example.test: $(grep -m1 'Verify return code' "$work/s_client.out")"
+    echo "  CL sent \"hello-from-CL\"; SE sent back \"LC-morf-olleh\""
 else
     cat "$work/s_client.out" "$work/s_server.out" >&2
     fail "the mutual TLS handshake failed"
