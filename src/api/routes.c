@@ -6,7 +6,7 @@
 #include "common/log.h"
 #include "managers/service.h"
 
-/* How a REST route maps onto ADCP. */
+/* A REST route and the ADCP message type it becomes. */
 struct route {
     const char *method;
     const char *path;     /* exact, or a prefix when prefix is true */

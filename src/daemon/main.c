@@ -47,8 +47,8 @@ usage(FILE *out)
         "  --log-level LEVEL   error, warn, info (default) or debug\n"
         "  -h, --help          show this help\n"
         "\n"
-        "Exit status: 0 success, 1 failure (the log says why), 2 usage "
-        "error.\n");
+        "Exit status: 0 success, 1 failure (the log gives the reason),\n"
+        "2 usage error.\n");
 }
 
 struct options {
