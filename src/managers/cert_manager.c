@@ -97,24 +97,17 @@ issued_to_json(struct service *svc, const struct issue_result *issued,
                      hsm);
 }
 
-/* Records the certificate; for an enrolment token, first consumes the token
- * so that one token can never yield two certificates. */
+/* A stored serial makes store_cert_add report a conflict; the certificate
+ * is then signed again with a new random serial, at most this often. */
+#define SERIAL_ATTEMPTS 3
+
 static enum adcp_status
-record_certificate(struct service *svc, const struct service_caller *caller,
-                   const struct store_host *host,
-                   const struct issue_result *issued, const char *hsm,
-                   struct adcp_error *err)
+store_certificate(struct service *svc, const struct store_host *host,
+                  const struct issue_result *issued, const char *hsm,
+                  struct adcp_error *err)
 {
     struct store_cert row;
-    int64_t consumed_host = 0;
-    enum adcp_status rc;
 
-    if (caller->role == SERVICE_ROLE_ENROLLMENT) {
-        rc = store_enrollment_consume(svc->store, caller->enrollment_verifier,
-                                      &consumed_host, err);
-        if (rc != ADCP_OK)
-            return rc;
-    }
     memset(&row, 0, sizeof(row));
     snprintf(row.serial, sizeof(row.serial), "%s", issued->serial);
     row.host_id = host->id;
@@ -123,7 +116,67 @@ record_certificate(struct service *svc, const struct service_caller *caller,
     row.not_after = issued->not_after;
     row.pem = issued->cert_pem;
     snprintf(row.hsm, sizeof(row.hsm), "%s", hsm);
-    rc = store_cert_add(svc->store, &row, err);
+    return store_cert_add(svc->store, &row, err);
+}
+
+/* Runs once per request, after the first signature: stores the CSR file
+ * and, for an enrolment token, consumes the token so that one token can
+ * never yield two certificates. */
+static enum adcp_status
+commit_request(struct service *svc, const struct service_caller *caller,
+               const struct store_host *host, const struct adcp_body *body,
+               struct adcp_error *err)
+{
+    int64_t consumed_host = 0;
+    enum adcp_status rc;
+
+    if (body->csr_details.csr_file[0] != '\0') {
+        rc = save_csr(svc, host->name, body->csr_details.csr_file,
+                      body->csr_details.csr, err);
+        if (rc != ADCP_OK)
+            return rc;
+    }
+    if (caller->role != SERVICE_ROLE_ENROLLMENT)
+        return ADCP_OK;
+    return store_enrollment_consume(svc->store, caller->enrollment_verifier,
+                                    &consumed_host, err);
+}
+
+/* Signs and stores the certificate, signing again when its serial is
+ * already stored. */
+static enum adcp_status
+sign_and_store(struct service *svc, const struct service_caller *caller,
+               const struct adcp_body *body, const struct store_host *host,
+               EVP_PKEY *ca_key, const char *hsm,
+               const struct issue_request *ireq, struct issue_result *issued,
+               struct adcp_error *err)
+{
+    struct issue_host names;
+    enum adcp_status rc;
+
+    names.name = host->name;
+    names.dns_names = host->dns_names;
+    names.dns_count = host->dns_count;
+    names.ip_addresses = host->ip_addresses;
+    names.ip_count = host->ip_count;
+    for (int attempt = 1;; attempt++) {
+        rc = cert_issue_from_csr(svc->ca.root, ca_key, &names, ireq,
+                                 &svc->limits, issued, err);
+        if (rc != ADCP_OK)
+            return rc;
+        if (attempt == 1) {
+            rc = commit_request(svc, caller, host, body, err);
+            if (rc != ADCP_OK)
+                return rc;
+        }
+        rc = store_certificate(svc, host, issued, hsm, err);
+        if (rc != ADCP_ERR_CONFLICT || attempt == SERIAL_ATTEMPTS)
+            break;
+        log_warn("serial %s of a new certificate for host %s is stored "
+                 "already; signing again with a new serial",
+                 issued->serial, host->name);
+        issue_result_clear(issued);
+    }
     if (rc != ADCP_OK && caller->role == SERVICE_ROLE_ENROLLMENT)
         log_error("certificate %s for host %s was signed but not stored "
                   "(%s); the enrolment token is used up, so the host needs "
@@ -141,11 +194,11 @@ cert_manager_issue(struct service *svc, const struct service_caller *caller,
     struct store_host host = {0};
     struct policy_request route;
     struct issue_request ireq;
-    struct issue_host names;
     struct hal_hsm *hsm = NULL;
     struct adcp_error err;
     enum adcp_status rc;
     EVP_PKEY *ca_key;
+    char not_after[32];
 
     rc = authz_require_enrolled(caller, "certificate_gen", &err);
     if (rc != ADCP_OK)
@@ -180,32 +233,18 @@ cert_manager_issue(struct service *svc, const struct service_caller *caller,
         goto out;
     }
 
-    names.name = host.name;
-    names.dns_names = host.dns_names;
-    names.dns_count = host.dns_count;
-    names.ip_addresses = host.ip_addresses;
-    names.ip_count = host.ip_count;
-    rc = cert_issue_from_csr(svc->ca.root, ca_key, &names, &ireq,
-                             &svc->limits, &issued, &err);
-    if (rc != ADCP_OK)
-        goto out;
-    if (body->csr_details.csr_file[0] != '\0') {
-        rc = save_csr(svc, host.name, body->csr_details.csr_file,
-                      body->csr_details.csr, &err);
-        if (rc != ADCP_OK)
-            goto out;
-    }
-    rc = record_certificate(svc, caller, &host, &issued, hal_hsm_name(hsm),
-                            &err);
+    rc = sign_and_store(svc, caller, body, &host, ca_key, hal_hsm_name(hsm),
+                        &ireq, &issued, &err);
     if (rc != ADCP_OK)
         goto out;
 
     adcp_msg_succeed(response,
                      issued_to_json(svc, &issued, hal_hsm_name(hsm)));
-    log_info("issued certificate %s (%s) to host %s, valid until %ld, "
+    service_time_rfc3339(issued.not_after, not_after);
+    log_info("issued certificate %s (%s) to host %s, valid until %s, "
              "signed on HSM %s",
-             issued.serial, issued.subject, host.name,
-             (long)issued.not_after, hal_hsm_name(hsm));
+             issued.serial, issued.subject, host.name, not_after,
+             hal_hsm_name(hsm));
 out:
     issue_result_clear(&issued);
     store_host_clear(&host);
