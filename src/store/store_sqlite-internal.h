@@ -1,18 +1,21 @@
 /*
  * Internal interface of the SQLite back end. store_sqlite.c owns the
  * connection pool, statement cache, transactions, schema upgrades and
- * opening; store_sqlite_hosts.c and store_sqlite_records.c implement the
- * operations on rows with these helpers.
+ * opening; store_sqlite_writer.c owns the writer thread that commits
+ * writes in batches; store_sqlite_hosts.c and store_sqlite_records.c
+ * implement the operations on rows with these helpers.
  *
- * Every operation takes a connection with store_sqlite_acquire, uses its
- * cached statements and gives it back with store_sqlite_release, which
- * also rolls back a transaction left open by a failure.
+ * A read takes a connection with store_sqlite_acquire, uses its cached
+ * statements and gives it back with store_sqlite_release, which also
+ * rolls back a transaction left open by a failure. A write is a job that
+ * the writer thread runs on its own connection (group commit, below).
  */
 #ifndef HSM4SSL_STORE_SQLITE_INTERNAL_H
 #define HSM4SSL_STORE_SQLITE_INTERNAL_H
 
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 
 #include "store/store-internal.h"
 
@@ -26,6 +29,9 @@ enum store_sqlite_stmt {
     STMT_BEGIN_IMMEDIATE,
     STMT_COMMIT,
     STMT_ROLLBACK,
+    STMT_SAVEPOINT,
+    STMT_SAVEPOINT_ROLLBACK,
+    STMT_SAVEPOINT_RELEASE,
     STMT_HOST_INSERT,
     STMT_HOST_NAME_INSERT,
     STMT_HOST_BY_NAME,
@@ -57,6 +63,67 @@ struct store_sqlite_conn {
     sqlite3_stmt *stmts[STMT_ID_COUNT]; /* prepared on first use */
 };
 
+/*
+ * Group commit. Every write is a job: the caller queues it, and one writer
+ * thread per store takes all jobs queued so far and runs them in one
+ * BEGIN IMMEDIATE transaction, each job inside a savepoint of its own, so
+ * one fsync'ed COMMIT serves the whole batch. A job that fails rolls back
+ * its savepoint and reports its own error while the others commit; a batch
+ * whose transaction fails reports ADCP_ERR_STORAGE to every job in it.
+ * Jobs run in the order they were queued.
+ *
+ * NOTE: the bound is a chosen size, not a measured one: about a second of
+ * audit entries at a few thousand requests per second.
+ */
+#define STORE_SQLITE_QUEUE_MAX 10000
+
+struct store_sqlite_job;
+
+/* Runs one job's statements on the writer's connection, inside the
+ * batch's transaction and the job's savepoint. Returns ADCP_OK, or the
+ * job's error with err filled; the writer then rolls back the savepoint.
+ * Results for the caller go into the job's own struct. */
+typedef enum adcp_status (*store_sqlite_job_fn)(struct store_sqlite_conn *conn,
+                                                struct store_sqlite_job *job,
+                                                struct adcp_error *err);
+
+/*
+ * One queued write. It is the first member of an operation's own struct,
+ * which holds the arguments and the results, so run converts the pointer
+ * back. A job whose caller waits usually lives on that caller's stack. A
+ * detached job (nobody waits) is one malloc'ed block that begins with the
+ * job, and the writer frees it once its batch has finished.
+ */
+struct store_sqlite_job {
+    store_sqlite_job_fn run;
+    const char *op; /* verb phrase for logs, such as "add certificate" */
+    /* Set by the queue functions and the writer, under writer.lock. */
+    struct store_sqlite_job *next;
+    bool detached;
+    bool done; /* the job's batch has committed or failed */
+    enum adcp_status status;
+    struct adcp_error err;
+};
+
+struct store_sqlite_writer {
+    pthread_mutex_t lock;    /* guards the members up to running */
+    pthread_cond_t queued;   /* a job was queued, or stopping was set */
+    pthread_cond_t space;    /* the queue has room again */
+    pthread_cond_t finished; /* a batch finished: waiters check job->done */
+    struct store_sqlite_job *head; /* FIFO of jobs not yet taken */
+    struct store_sqlite_job *tail;
+    size_t length;         /* jobs in the FIFO */
+    size_t batch_length;   /* jobs the writer is running now */
+    uint64_t queued_total; /* jobs ever queued */
+    /* Jobs whose batch has finished. Jobs finish in the order they were
+     * queued, so every job numbered up to this one has finished. */
+    uint64_t finished_total;
+    bool stopping; /* store_close has begun; the writer drains and exits */
+    bool running;  /* the thread was started and not yet joined */
+    pthread_t thread;
+    struct store_sqlite_conn *conn; /* used by the writer thread only */
+};
+
 struct store_sqlite {
     struct store base; /* first, so a struct store * converts back */
     char *path;
@@ -65,6 +132,11 @@ struct store_sqlite {
     struct store_sqlite_conn *idle[STORE_SQLITE_POOL_MAX];
     size_t idle_count;
     size_t open_count; /* idle and in use; at most STORE_SQLITE_POOL_MAX */
+    struct store_sqlite_writer writer;
+    /* Write transactions committed by every connection of this store,
+     * counted by an SQLite commit hook; read by store_sqlite_stats. */
+    atomic_uint_least64_t commits;
+    atomic_uint failing_commits; /* see store_sqlite_fail_commits */
 };
 
 static inline struct store_sqlite *
@@ -73,8 +145,13 @@ store_sqlite_from(struct store *store)
     return (struct store_sqlite *)store;
 }
 
-/* Connections. */
+/* Connections. store_sqlite_conn_open opens and configures a connection
+ * of store's file; store_sqlite_conn_close accepts NULL. */
 
+enum adcp_status store_sqlite_conn_open(struct store_sqlite *store,
+                                        struct store_sqlite_conn **out,
+                                        struct adcp_error *err);
+void store_sqlite_conn_close(struct store_sqlite_conn *conn);
 enum adcp_status store_sqlite_acquire(struct store_sqlite *store,
                                       struct store_sqlite_conn **out,
                                       struct adcp_error *err);
@@ -103,6 +180,61 @@ enum adcp_status store_sqlite_begin_write(struct store_sqlite_conn *conn,
                                           struct adcp_error *err);
 enum adcp_status store_sqlite_commit(struct store_sqlite_conn *conn,
                                      const char *op, struct adcp_error *err);
+
+/* Steps a cached statement that returns no rows (BEGIN, SAVEPOINT, ...). */
+enum adcp_status store_sqlite_run(struct store_sqlite_conn *conn,
+                                  enum store_sqlite_stmt id, const char *op,
+                                  struct adcp_error *err);
+
+/* Rolls back the connection's open transaction, if any, logging a failure
+ * of the rollback itself. */
+void store_sqlite_abandon(struct store_sqlite_conn *conn);
+
+/* The writer thread (store_sqlite_writer.c). */
+
+/* Initialises the queue; store_sqlite_writer_start opens the writer's
+ * connection and starts its thread. */
+void store_sqlite_writer_init(struct store_sqlite *store);
+enum adcp_status store_sqlite_writer_start(struct store_sqlite *store,
+                                           struct adcp_error *err);
+
+/* Runs every job still queued, stops the thread, closes its connection and
+ * destroys the queue. Safe to call when the thread was never started. */
+void store_sqlite_writer_stop(struct store_sqlite *store);
+
+/* Queues job and waits until its batch has committed or failed. Returns
+ * the job's status and copies its error into err. Fails with
+ * ADCP_ERR_STORAGE, without running the job, when the store is closing. */
+enum adcp_status store_sqlite_write(struct store_sqlite *store,
+                                    struct store_sqlite_job *job,
+                                    struct adcp_error *err);
+
+/* Queues a detached job and returns without waiting for its commit. Takes
+ * ownership of job, a malloc'ed block that begins with the job, and frees
+ * it also on failure. Waits only while the queue holds
+ * STORE_SQLITE_QUEUE_MAX jobs. */
+enum adcp_status store_sqlite_write_detached(struct store_sqlite *store,
+                                             struct store_sqlite_job *job,
+                                             struct adcp_error *err);
+
+/* Waits until every job queued before the call has finished, so that a
+ * read afterwards sees the writes of detached jobs too. */
+void store_sqlite_writer_flush(struct store_sqlite *store);
+
+/* Counters for tests and the database manager's statistics. */
+struct store_sqlite_stats {
+    uint64_t commits; /* write transactions committed, on every connection */
+    size_t queued;    /* jobs waiting for the writer */
+    size_t running;   /* jobs in the batch the writer is running now */
+};
+
+/* Fills out for base, which must be an SQLite store. */
+void store_sqlite_stats(struct store *base, struct store_sqlite_stats *out);
+
+/* Fault injection for tests: the next count commits on any connection of
+ * base fail as if the disk had rejected them, and SQLite rolls each of
+ * those transactions back. 0 turns it off. */
+void store_sqlite_fail_commits(struct store *base, unsigned count);
 
 /*
  * Errors. op is a verb phrase such as "add host", used in the log line

@@ -7,9 +7,11 @@
  * keeps its prepared statements for its lifetime.
  *
  * Durability: WAL journal with synchronous=FULL, so a write is in the WAL
- * and fsync'ed before its function returns. Writes that touch several rows
- * run in one BEGIN IMMEDIATE transaction, which takes the write lock at
- * the start. Waiting for the lock is bounded by BUSY_TIMEOUT_MS.
+ * and fsync'ed before its function returns. Writes run on the writer
+ * thread's own connection (store_sqlite_writer.c), in BEGIN IMMEDIATE
+ * transactions that take the write lock at the start and each hold a batch
+ * of writes. Waiting for the lock is bounded by BUSY_TIMEOUT_MS. The pool
+ * serves reads, which WAL lets run beside the writer.
  *
  * Files: the database is created with mode 0600 before SQLite opens it.
  * SQLite creates the -wal and -shm files with the database file's mode.
@@ -34,6 +36,9 @@ static const char *const stmt_sql[STMT_ID_COUNT] = {
     [STMT_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
     [STMT_COMMIT] = "COMMIT",
     [STMT_ROLLBACK] = "ROLLBACK",
+    [STMT_SAVEPOINT] = "SAVEPOINT job",
+    [STMT_SAVEPOINT_ROLLBACK] = "ROLLBACK TO job",
+    [STMT_SAVEPOINT_RELEASE] = "RELEASE job",
     [STMT_HOST_INSERT] = "INSERT INTO hosts (name, created) VALUES (?1, ?2)",
     [STMT_HOST_NAME_INSERT] =
         "INSERT INTO host_names (host_id, kind, value) VALUES (?1, ?2, ?3)",
@@ -190,9 +195,9 @@ stmt_exec(struct store_sqlite_conn *conn, sqlite3_stmt *stmt, const char *op,
 
 /* Transactions. */
 
-static enum adcp_status
-txn_run(struct store_sqlite_conn *conn, enum store_sqlite_stmt id,
-        const char *op, struct adcp_error *err)
+enum adcp_status
+store_sqlite_run(struct store_sqlite_conn *conn, enum store_sqlite_stmt id,
+                 const char *op, struct adcp_error *err)
 {
     sqlite3_stmt *stmt = NULL;
     enum adcp_status status;
@@ -208,38 +213,37 @@ enum adcp_status
 store_sqlite_begin_read(struct store_sqlite_conn *conn, const char *op,
                         struct adcp_error *err)
 {
-    return txn_run(conn, STMT_BEGIN, op, err);
+    return store_sqlite_run(conn, STMT_BEGIN, op, err);
 }
 
 enum adcp_status
 store_sqlite_begin_write(struct store_sqlite_conn *conn, const char *op,
                          struct adcp_error *err)
 {
-    return txn_run(conn, STMT_BEGIN_IMMEDIATE, op, err);
+    return store_sqlite_run(conn, STMT_BEGIN_IMMEDIATE, op, err);
 }
 
 enum adcp_status
 store_sqlite_commit(struct store_sqlite_conn *conn, const char *op,
                     struct adcp_error *err)
 {
-    return txn_run(conn, STMT_COMMIT, op, err);
+    return store_sqlite_run(conn, STMT_COMMIT, op, err);
 }
 
-/* Rolls back a transaction left open by a failed operation. */
-static void
-txn_abandon(struct store_sqlite_conn *conn)
+void
+store_sqlite_abandon(struct store_sqlite_conn *conn)
 {
     if (sqlite3_get_autocommit(conn->db))
         return;
-    if (txn_run(conn, STMT_ROLLBACK, "roll back a transaction", NULL) !=
-        ADCP_OK)
+    if (store_sqlite_run(conn, STMT_ROLLBACK, "roll back a transaction",
+                         NULL) != ADCP_OK)
         log_warn("rollback failed: %s", sqlite3_errmsg(conn->db));
 }
 
 /* Connections. */
 
-static void
-conn_close(struct store_sqlite_conn *conn)
+void
+store_sqlite_conn_close(struct store_sqlite_conn *conn)
 {
     if (conn == NULL)
         return;
@@ -285,10 +289,34 @@ out:
     return status;
 }
 
+/* SQLite commit hook: counts the store's write transactions, or rejects
+ * the commit while store_sqlite_fail_commits has asked for failures.
+ * Returning non-zero makes SQLite roll the transaction back and fail the
+ * COMMIT with SQLITE_CONSTRAINT_COMMITHOOK. */
+static int
+conn_count_commit(void *arg)
+{
+    struct store_sqlite *store = arg;
+    unsigned failing = atomic_load(&store->failing_commits);
+
+    while (failing > 0)
+        if (atomic_compare_exchange_weak(&store->failing_commits, &failing,
+                                         failing - 1))
+            return 1;
+    atomic_fetch_add(&store->commits, 1);
+    return 0;
+}
+
+void
+store_sqlite_fail_commits(struct store *base, unsigned count)
+{
+    atomic_store(&store_sqlite_from(base)->failing_commits, count);
+}
+
 /* Applies the settings every connection needs. Foreign keys and
  * synchronous are per connection in SQLite, not stored in the file. */
 static enum adcp_status
-conn_configure(struct store_sqlite_conn *conn, const char *path,
+conn_configure(struct store_sqlite *store, struct store_sqlite_conn *conn,
                struct adcp_error *err)
 {
     static const char pragmas[] = "PRAGMA foreign_keys = ON;"
@@ -301,18 +329,20 @@ conn_configure(struct store_sqlite_conn *conn, const char *path,
     /* Defensive mode stops SQL from corrupting the file on purpose
      * (writable_schema and similar). */
     sqlite3_db_config(conn->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+    sqlite3_commit_hook(conn->db, conn_count_commit, store);
     rc = sqlite3_exec(conn->db, pragmas, NULL, NULL, NULL);
     if (rc != SQLITE_OK)
         return store_sqlite_fail(conn, rc, "configure the connection", err);
-    return conn_enable_wal(conn, path, err);
+    return conn_enable_wal(conn, store->path, err);
 }
 
 /* Opens a connection to an existing file; store_open_sqlite creates it
  * first, so that SQLite never creates it with the umask's mode. */
-static enum adcp_status
-conn_open(const char *path, struct store_sqlite_conn **out,
-          struct adcp_error *err)
+enum adcp_status
+store_sqlite_conn_open(struct store_sqlite *store,
+                       struct store_sqlite_conn **out, struct adcp_error *err)
 {
+    const char *path = store->path;
     struct store_sqlite_conn *conn = NULL;
     enum adcp_status status;
     int rc;
@@ -330,13 +360,13 @@ conn_open(const char *path, struct store_sqlite_conn **out,
         status = store_sqlite_fail(conn, rc, "open the database", err);
         goto out;
     }
-    status = conn_configure(conn, path, err);
+    status = conn_configure(store, conn, err);
     if (status != ADCP_OK)
         goto out;
     *out = conn;
     conn = NULL;
 out:
-    conn_close(conn);
+    store_sqlite_conn_close(conn);
     return status;
 }
 
@@ -367,7 +397,7 @@ store_sqlite_acquire(struct store_sqlite *store, struct store_sqlite_conn **out,
     store->open_count++;
     pthread_mutex_unlock(&store->lock);
 
-    status = conn_open(store->path, out, err);
+    status = store_sqlite_conn_open(store, out, err);
     if (status != ADCP_OK) {
         pthread_mutex_lock(&store->lock);
         store->open_count--;
@@ -384,7 +414,7 @@ store_sqlite_release(struct store_sqlite *store, struct store_sqlite_conn *conn)
 {
     if (conn == NULL)
         return;
-    txn_abandon(conn);
+    store_sqlite_abandon(conn);
     pthread_mutex_lock(&store->lock);
     store->idle[store->idle_count++] = conn;
     pthread_cond_signal(&store->released);
@@ -531,24 +561,25 @@ schema_migrate(struct store_sqlite_conn *conn, const char *path,
         log_info("database %s upgraded from schema version %d to %d", path,
                  version, latest);
 out:
-    txn_abandon(conn);
+    store_sqlite_abandon(conn);
     return status;
 }
 
 /* Opening and closing. */
 
-/* Closes every pooled connection. The caller guarantees that no thread
- * still uses one. */
+/* Commits the queued writes, stops the writer and closes every pooled
+ * connection. The caller guarantees that no thread still uses the store. */
 static void
 sqlite_close(struct store *base)
 {
     struct store_sqlite *store = store_sqlite_from(base);
 
+    store_sqlite_writer_stop(store);
     if (store->open_count != store->idle_count)
         log_error("closing database %s while %zu connections are in use",
                   store->path, store->open_count - store->idle_count);
     for (size_t i = 0; i < store->idle_count; i++)
-        conn_close(store->idle[i]);
+        store_sqlite_conn_close(store->idle[i]);
     pthread_cond_destroy(&store->released);
     pthread_mutex_destroy(&store->lock);
     free(store->path);
@@ -589,13 +620,17 @@ sqlite_store_new(const char *path)
     store->base.ops = &sqlite_ops;
     pthread_mutex_init(&store->lock, NULL);
     pthread_cond_init(&store->released, NULL);
+    atomic_init(&store->commits, 0);
+    atomic_init(&store->failing_commits, 0);
+    store_sqlite_writer_init(store);
     return store;
 }
 
 /*
- * Opens the database at path, creating it with mode 0600 if needed, and
- * upgrades its schema. The first connection is opened here, so a file that
- * cannot be used is reported now rather than on the first request.
+ * Opens the database at path, creating it with mode 0600 if needed,
+ * upgrades its schema and starts the writer thread. The first connection
+ * is opened here, so a file that cannot be used is reported now rather
+ * than on the first request.
  */
 enum adcp_status
 store_open_sqlite(const char *path, struct store **out, struct adcp_error *err)
@@ -632,6 +667,8 @@ store_open_sqlite(const char *path, struct store **out, struct adcp_error *err)
     if (status == ADCP_OK)
         status = schema_migrate(conn, path, err);
     store_sqlite_release(store, conn);
+    if (status == ADCP_OK)
+        status = store_sqlite_writer_start(store, err);
     if (status != ADCP_OK)
         goto out;
     log_info("database %s opened (SQLite %s, schema version %d)", path,

@@ -1,6 +1,7 @@
 /*
  * SQLite back end: hosts with their DNS names and IP addresses, and
- * enrolment tokens.
+ * enrolment tokens. Writes, consuming a token included, are jobs for the
+ * writer thread; reads use the connection pool.
  */
 #include "store/store_sqlite-internal.h"
 
@@ -70,35 +71,50 @@ host_insert_row(struct store_sqlite_conn *conn, const struct store_host *host,
     return status;
 }
 
+struct host_add_job {
+    struct store_sqlite_job job; /* first: run receives it */
+    const struct store_host *host;
+    time_t created;
+    int64_t id; /* set by host_insert */
+};
+
+/* Inserts the host row and its names; the job's savepoint undoes the row
+ * when a name fails. */
+static enum adcp_status
+host_insert(struct store_sqlite_conn *conn, struct store_sqlite_job *job,
+            struct adcp_error *err)
+{
+    struct host_add_job *add = (struct host_add_job *)job;
+    const struct store_host *host = add->host;
+    enum adcp_status status;
+
+    status = host_insert_row(conn, host, add->created, &add->id, err);
+    if (status == ADCP_OK)
+        status = host_insert_names(conn, add->id, "dns", host->dns_names,
+                                   host->dns_count, err);
+    if (status == ADCP_OK)
+        status = host_insert_names(conn, add->id, "ip", host->ip_addresses,
+                                   host->ip_count, err);
+    return status;
+}
+
+/* Sets host->id and host->created only once the row is committed. */
 enum adcp_status
 store_sqlite_host_add(struct store *base, struct store_host *host,
                       struct adcp_error *err)
 {
-    static const char op[] = "add host";
-    struct store_sqlite *store = store_sqlite_from(base);
-    struct store_sqlite_conn *conn = NULL;
+    struct host_add_job add = {
+        .job = {.run = host_insert, .op = "add host"},
+        .host = host,
+        .created = time(NULL),
+    };
     enum adcp_status status;
-    time_t now = time(NULL);
-    int64_t id = 0;
 
-    status = store_sqlite_acquire(store, &conn, err);
-    if (status == ADCP_OK)
-        status = store_sqlite_begin_write(conn, op, err);
-    if (status == ADCP_OK)
-        status = host_insert_row(conn, host, now, &id, err);
-    if (status == ADCP_OK)
-        status = host_insert_names(conn, id, "dns", host->dns_names,
-                                   host->dns_count, err);
-    if (status == ADCP_OK)
-        status = host_insert_names(conn, id, "ip", host->ip_addresses,
-                                   host->ip_count, err);
-    if (status == ADCP_OK)
-        status = store_sqlite_commit(conn, op, err);
+    status = store_sqlite_write(store_sqlite_from(base), &add.job, err);
     if (status == ADCP_OK) {
-        host->id = id;
-        host->created = now;
+        host->id = add.id;
+        host->created = add.created;
     }
-    store_sqlite_release(store, conn);
     return status;
 }
 
@@ -263,30 +279,35 @@ fail_token(struct adcp_error *err)
                           "expired; ask an administrator for a new token");
 }
 
-enum adcp_status
-store_sqlite_enrollment_add(struct store *base, int64_t host_id,
-                            const unsigned char verifier[STORE_VERIFIER_LEN],
-                            time_t expires, struct adcp_error *err)
+static const char token_add_op[] = "add enrolment token";
+
+struct token_add_job {
+    struct store_sqlite_job job; /* first: run receives it */
+    int64_t host_id;
+    const unsigned char *verifier; /* STORE_VERIFIER_LEN bytes */
+    time_t expires;
+};
+
+static enum adcp_status
+token_insert(struct store_sqlite_conn *conn, struct store_sqlite_job *job,
+             struct adcp_error *err)
 {
-    static const char op[] = "add enrolment token";
-    struct store_sqlite *store = store_sqlite_from(base);
-    struct store_sqlite_conn *conn = NULL;
+    const struct token_add_job *add = (const struct token_add_job *)job;
+    const char *op = token_add_op;
     sqlite3_stmt *stmt = NULL;
     enum adcp_status status;
     int rc = SQLITE_OK;
 
-    status = store_sqlite_acquire(store, &conn, err);
-    if (status == ADCP_OK)
-        status = store_sqlite_stmt(conn, STMT_TOKEN_INSERT, &stmt, op, err);
+    status = store_sqlite_stmt(conn, STMT_TOKEN_INSERT, &stmt, op, err);
     if (status != ADCP_OK)
-        goto out;
-    bind_verifier(stmt, 1, verifier, &rc);
-    bind_int64(stmt, 2, host_id, &rc);
-    bind_int64(stmt, 3, expires, &rc);
+        return status;
+    bind_verifier(stmt, 1, add->verifier, &rc);
+    bind_int64(stmt, 2, add->host_id, &rc);
+    bind_int64(stmt, 3, add->expires, &rc);
     if (rc == SQLITE_OK)
         rc = sqlite3_step(stmt);
     if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
-        status = store_sqlite_fail_unknown_host(host_id, err);
+        status = store_sqlite_fail_unknown_host(add->host_id, err);
     else if (is_unique_violation(rc))
         /* The verifier is not printed: it is derived from a secret. */
         status = adcp_error_set(err, ADCP_ERR_CONFLICT, "token",
@@ -294,14 +315,27 @@ store_sqlite_enrollment_add(struct store *base, int64_t host_id,
                                 "is already stored; generate a new token");
     else if (rc != SQLITE_DONE)
         status = store_sqlite_fail(conn, rc, op, err);
-out:
     store_sqlite_stmt_done(stmt);
-    store_sqlite_release(store, conn);
     return status;
 }
 
+enum adcp_status
+store_sqlite_enrollment_add(struct store *base, int64_t host_id,
+                            const unsigned char verifier[STORE_VERIFIER_LEN],
+                            time_t expires, struct adcp_error *err)
+{
+    struct token_add_job add = {
+        .job = {.run = token_insert, .op = token_add_op},
+        .host_id = host_id,
+        .verifier = verifier,
+        .expires = expires,
+    };
+
+    return store_sqlite_write(store_sqlite_from(base), &add.job, err);
+}
+
 /* Marks the token used if it is unused and unexpired, and sets *consumed
- * when it was. The caller has begun the write transaction. */
+ * when it was. Runs inside the writer's transaction. */
 static enum adcp_status
 token_mark_used(struct store_sqlite_conn *conn,
                 const unsigned char verifier[STORE_VERIFIER_LEN], time_t now,
@@ -348,56 +382,67 @@ token_read_host(struct store_sqlite_conn *conn, sqlite3_stmt *stmt,
     return ADCP_OK;
 }
 
+static const char token_consume_op[] = "consume enrolment token";
+
+struct token_consume_job {
+    struct store_sqlite_job job; /* first: run receives it */
+    const unsigned char *verifier; /* STORE_VERIFIER_LEN bytes */
+    int64_t host_id;               /* set by token_consume */
+};
+
 /*
- * Consumes a token: the UPDATE succeeds for at most one caller because it
- * requires used_at IS NULL, and the write transaction keeps the host id
- * read afterwards consistent with it.
+ * Consumes a token: the UPDATE succeeds for at most one job because it
+ * requires used_at IS NULL, and the writer runs one job at a time, so the
+ * host id read afterwards belongs to the token this job marked used.
  */
+static enum adcp_status
+token_consume(struct store_sqlite_conn *conn, struct store_sqlite_job *job,
+              struct adcp_error *err)
+{
+    struct token_consume_job *consume = (struct token_consume_job *)job;
+    const char *op = token_consume_op;
+    sqlite3_stmt *stmt = NULL;
+    enum adcp_status status;
+    bool consumed = false;
+    bool found = false;
+    int rc = SQLITE_OK;
+
+    status = token_mark_used(conn, consume->verifier, time(NULL), &consumed,
+                             err);
+    if (status != ADCP_OK)
+        return status;
+    if (!consumed)
+        return fail_token(err);
+    status = store_sqlite_stmt(conn, STMT_TOKEN_HOST, &stmt, op, err);
+    if (status != ADCP_OK)
+        return status;
+    bind_verifier(stmt, 1, consume->verifier, &rc);
+    if (rc != SQLITE_OK)
+        status = store_sqlite_fail(conn, rc, op, err);
+    else
+        status = token_read_host(conn, stmt, &consume->host_id, &found, op,
+                                 err);
+    store_sqlite_stmt_done(stmt);
+    if (status == ADCP_OK && !found)
+        status = store_sqlite_fail_corrupt("enrolment token", op, err);
+    return status;
+}
+
+/* Sets *host_id only once the token's use is committed. */
 enum adcp_status
 store_sqlite_enrollment_consume(
     struct store *base, const unsigned char verifier[STORE_VERIFIER_LEN],
     int64_t *host_id, struct adcp_error *err)
 {
-    static const char op[] = "consume enrolment token";
-    struct store_sqlite *store = store_sqlite_from(base);
-    struct store_sqlite_conn *conn = NULL;
-    sqlite3_stmt *stmt = NULL;
+    struct token_consume_job consume = {
+        .job = {.run = token_consume, .op = token_consume_op},
+        .verifier = verifier,
+    };
     enum adcp_status status;
-    bool consumed = false;
-    bool found = false;
-    int64_t id = 0;
-    int rc = SQLITE_OK;
 
-    status = store_sqlite_acquire(store, &conn, err);
+    status = store_sqlite_write(store_sqlite_from(base), &consume.job, err);
     if (status == ADCP_OK)
-        status = store_sqlite_begin_write(conn, op, err);
-    if (status == ADCP_OK)
-        status = token_mark_used(conn, verifier, time(NULL), &consumed, err);
-    if (status != ADCP_OK)
-        goto out;
-    if (!consumed) {
-        status = fail_token(err);
-        goto out;
-    }
-    status = store_sqlite_stmt(conn, STMT_TOKEN_HOST, &stmt, op, err);
-    if (status != ADCP_OK)
-        goto out;
-    bind_verifier(stmt, 1, verifier, &rc);
-    if (rc != SQLITE_OK)
-        status = store_sqlite_fail(conn, rc, op, err);
-    else
-        status = token_read_host(conn, stmt, &id, &found, op, err);
-    store_sqlite_stmt_done(stmt);
-    stmt = NULL;
-    if (status == ADCP_OK && !found)
-        status = store_sqlite_fail_corrupt("enrolment token", op, err);
-    if (status == ADCP_OK)
-        status = store_sqlite_commit(conn, op, err);
-    if (status == ADCP_OK)
-        *host_id = id;
-out:
-    store_sqlite_stmt_done(stmt);
-    store_sqlite_release(store, conn);
+        *host_id = consume.host_id;
     return status;
 }
 

@@ -1,9 +1,11 @@
 /*
  * SQLite back end: certificates, public keys, the audit log, row counts
- * and settings.
+ * and settings. Writes are jobs for the writer thread; reads use the
+ * connection pool.
  */
 #include "store/store_sqlite-internal.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -17,22 +19,26 @@ static const enum store_sqlite_stmt count_stmts[STORE_TABLE_COUNT] = {
 
 /* Certificates. */
 
-enum adcp_status
-store_sqlite_cert_add(struct store *base, const struct store_cert *cert,
-                      struct adcp_error *err)
+static const char cert_add_op[] = "add certificate";
+
+struct cert_add_job {
+    struct store_sqlite_job job; /* first: run receives it */
+    const struct store_cert *cert;
+};
+
+static enum adcp_status
+cert_insert(struct store_sqlite_conn *conn, struct store_sqlite_job *job,
+            struct adcp_error *err)
 {
-    static const char op[] = "add certificate";
-    struct store_sqlite *store = store_sqlite_from(base);
-    struct store_sqlite_conn *conn = NULL;
+    const struct store_cert *cert = ((struct cert_add_job *)job)->cert;
+    const char *op = cert_add_op;
     sqlite3_stmt *stmt = NULL;
     enum adcp_status status;
     int rc = SQLITE_OK;
 
-    status = store_sqlite_acquire(store, &conn, err);
-    if (status == ADCP_OK)
-        status = store_sqlite_stmt(conn, STMT_CERT_INSERT, &stmt, op, err);
+    status = store_sqlite_stmt(conn, STMT_CERT_INSERT, &stmt, op, err);
     if (status != ADCP_OK)
-        goto out;
+        return status;
     bind_text(stmt, 1, cert->serial, &rc);
     bind_int64_or_null(stmt, 2, cert->host_id, &rc);
     bind_text(stmt, 3, cert->subject, &rc);
@@ -54,10 +60,20 @@ store_sqlite_cert_add(struct store *base, const struct store_cert *cert,
                                 cert->serial);
     else if (rc != SQLITE_DONE)
         status = store_sqlite_fail(conn, rc, op, err);
-out:
     store_sqlite_stmt_done(stmt);
-    store_sqlite_release(store, conn);
     return status;
+}
+
+enum adcp_status
+store_sqlite_cert_add(struct store *base, const struct store_cert *cert,
+                      struct adcp_error *err)
+{
+    struct cert_add_job add = {
+        .job = {.run = cert_insert, .op = cert_add_op},
+        .cert = cert,
+    };
+
+    return store_sqlite_write(store_sqlite_from(base), &add.job, err);
 }
 
 /* Copies the certificates row under stmt into cert. */
@@ -127,22 +143,26 @@ out:
 
 /* Keys. */
 
-enum adcp_status
-store_sqlite_key_add(struct store *base, const struct store_key *key,
-                     struct adcp_error *err)
+static const char key_add_op[] = "add key";
+
+struct key_add_job {
+    struct store_sqlite_job job; /* first: run receives it */
+    const struct store_key *key;
+};
+
+static enum adcp_status
+key_insert(struct store_sqlite_conn *conn, struct store_sqlite_job *job,
+           struct adcp_error *err)
 {
-    static const char op[] = "add key";
-    struct store_sqlite *store = store_sqlite_from(base);
-    struct store_sqlite_conn *conn = NULL;
+    const struct store_key *key = ((struct key_add_job *)job)->key;
+    const char *op = key_add_op;
     sqlite3_stmt *stmt = NULL;
     enum adcp_status status;
     int rc = SQLITE_OK;
 
-    status = store_sqlite_acquire(store, &conn, err);
-    if (status == ADCP_OK)
-        status = store_sqlite_stmt(conn, STMT_KEY_INSERT, &stmt, op, err);
+    status = store_sqlite_stmt(conn, STMT_KEY_INSERT, &stmt, op, err);
     if (status != ADCP_OK)
-        goto out;
+        return status;
     bind_text(stmt, 1, key->label, &rc);
     bind_text(stmt, 2, key->type, &rc);
     bind_int64(stmt, 3, key->bits, &rc);
@@ -158,10 +178,20 @@ store_sqlite_key_add(struct store *base, const struct store_key *key,
                                 key->label);
     else if (rc != SQLITE_DONE)
         status = store_sqlite_fail(conn, rc, op, err);
-out:
     store_sqlite_stmt_done(stmt);
-    store_sqlite_release(store, conn);
     return status;
+}
+
+enum adcp_status
+store_sqlite_key_add(struct store *base, const struct store_key *key,
+                     struct adcp_error *err)
+{
+    struct key_add_job add = {
+        .job = {.run = key_insert, .op = key_add_op},
+        .key = key,
+    };
+
+    return store_sqlite_write(store_sqlite_from(base), &add.job, err);
 }
 
 static enum adcp_status
@@ -231,38 +261,70 @@ out:
 
 /* Audit log. */
 
+static const char audit_append_op[] = "append to the audit log";
+
+/* A detached job: one block holding a copy of the entry, because the
+ * caller returns before the writer runs it. */
+struct audit_job {
+    struct store_sqlite_job job;    /* first: the writer frees the block */
+    struct store_audit_entry entry; /* entry.json points at json below */
+    char at[ADCP_TIMESTAMP_MAX];    /* when the entry was queued */
+    char json[];
+};
+
+static enum adcp_status
+audit_insert(struct store_sqlite_conn *conn, struct store_sqlite_job *job,
+             struct adcp_error *err)
+{
+    const struct audit_job *audit = (const struct audit_job *)job;
+    const char *op = audit_append_op;
+    sqlite3_stmt *stmt = NULL;
+    enum adcp_status status;
+    int rc = SQLITE_OK;
+
+    status = store_sqlite_stmt(conn, STMT_AUDIT_INSERT, &stmt, op, err);
+    if (status != ADCP_OK)
+        return status;
+    bind_text(stmt, 1, audit->entry.message_id, &rc);
+    bind_text(stmt, 2, audit->entry.direction, &rc);
+    bind_text(stmt, 3, audit->entry.message_type, &rc);
+    bind_text(stmt, 4, audit->at, &rc);
+    bind_text(stmt, 5, audit->entry.json, &rc);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(stmt);
+    if (rc != SQLITE_DONE)
+        status = store_sqlite_fail(conn, rc, op, err);
+    store_sqlite_stmt_done(stmt);
+    return status;
+}
+
+/*
+ * Queues the entry and returns without waiting for its commit, because a
+ * request's audit entries need not reach the disk before its response.
+ * Jobs commit in queue order, so the entry is durable once a durable write
+ * queued after it has returned. A crash can lose the entries queued after
+ * the last such write, typically the last response's entry.
+ */
 enum adcp_status
 store_sqlite_audit_append(struct store *base,
                           const struct store_audit_entry *entry,
                           struct adcp_error *err)
 {
-    static const char op[] = "append to the audit log";
-    struct store_sqlite *store = store_sqlite_from(base);
-    struct store_sqlite_conn *conn = NULL;
-    char at[ADCP_TIMESTAMP_MAX];
-    sqlite3_stmt *stmt = NULL;
-    enum adcp_status status;
-    int rc = SQLITE_OK;
+    size_t json_len = strlen(entry->json);
+    struct audit_job *audit;
 
-    store_timestamp_now(at);
-    status = store_sqlite_acquire(store, &conn, err);
-    if (status == ADCP_OK)
-        status = store_sqlite_stmt(conn, STMT_AUDIT_INSERT, &stmt, op, err);
-    if (status != ADCP_OK)
-        goto out;
-    bind_text(stmt, 1, entry->message_id, &rc);
-    bind_text(stmt, 2, entry->direction, &rc);
-    bind_text(stmt, 3, entry->message_type, &rc);
-    bind_text(stmt, 4, at, &rc);
-    bind_text(stmt, 5, entry->json, &rc);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(stmt);
-    if (rc != SQLITE_DONE)
-        status = store_sqlite_fail(conn, rc, op, err);
-out:
-    store_sqlite_stmt_done(stmt);
-    store_sqlite_release(store, conn);
-    return status;
+    audit = malloc(sizeof(*audit) + json_len + 1);
+    if (audit == NULL)
+        return store_sqlite_fail_memory(audit_append_op, err);
+    memset(audit, 0, sizeof(*audit));
+    audit->job.run = audit_insert;
+    audit->job.op = audit_append_op;
+    audit->entry = *entry;
+    memcpy(audit->json, entry->json, json_len + 1);
+    audit->entry.json = audit->json;
+    store_timestamp_now(audit->at);
+    return store_sqlite_write_detached(store_sqlite_from(base), &audit->job,
+                                       err);
 }
 
 /* Statistics. */
@@ -278,6 +340,9 @@ store_sqlite_count(struct store *base, enum store_table table, int64_t *count,
     enum adcp_status status;
     int rc;
 
+    /* Audit entries are queued without waiting; the count includes those
+     * queued before this call. */
+    store_sqlite_writer_flush(store);
     status = store_sqlite_acquire(store, &conn, err);
     if (status == ADCP_OK)
         status = store_sqlite_stmt(conn, count_stmts[table], &stmt, op, err);
@@ -296,32 +361,48 @@ out:
 
 /* Settings. */
 
-enum adcp_status
-store_sqlite_setting_set(struct store *base, const char *name,
-                         const char *value, struct adcp_error *err)
+static const char setting_set_op[] = "store a setting";
+
+struct setting_set_job {
+    struct store_sqlite_job job; /* first: run receives it */
+    const char *name;
+    const char *value;
+};
+
+static enum adcp_status
+setting_upsert(struct store_sqlite_conn *conn, struct store_sqlite_job *job,
+               struct adcp_error *err)
 {
-    static const char op[] = "store a setting";
-    struct store_sqlite *store = store_sqlite_from(base);
-    struct store_sqlite_conn *conn = NULL;
+    const struct setting_set_job *set = (const struct setting_set_job *)job;
     sqlite3_stmt *stmt = NULL;
     enum adcp_status status;
     int rc = SQLITE_OK;
 
-    status = store_sqlite_acquire(store, &conn, err);
-    if (status == ADCP_OK)
-        status = store_sqlite_stmt(conn, STMT_SETTING_SET, &stmt, op, err);
+    status =
+        store_sqlite_stmt(conn, STMT_SETTING_SET, &stmt, setting_set_op, err);
     if (status != ADCP_OK)
-        goto out;
-    bind_text(stmt, 1, name, &rc);
-    bind_text(stmt, 2, value, &rc);
+        return status;
+    bind_text(stmt, 1, set->name, &rc);
+    bind_text(stmt, 2, set->value, &rc);
     if (rc == SQLITE_OK)
         rc = sqlite3_step(stmt);
     if (rc != SQLITE_DONE)
-        status = store_sqlite_fail(conn, rc, op, err);
-out:
+        status = store_sqlite_fail(conn, rc, setting_set_op, err);
     store_sqlite_stmt_done(stmt);
-    store_sqlite_release(store, conn);
     return status;
+}
+
+enum adcp_status
+store_sqlite_setting_set(struct store *base, const char *name,
+                         const char *value, struct adcp_error *err)
+{
+    struct setting_set_job set = {
+        .job = {.run = setting_upsert, .op = setting_set_op},
+        .name = name,
+        .value = value,
+    };
+
+    return store_sqlite_write(store_sqlite_from(base), &set.job, err);
 }
 
 /* Copies the value under stmt into the caller's buffer. The value is not

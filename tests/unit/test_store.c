@@ -1,7 +1,9 @@
 /*
  * Storage tests on a real SQLite file in a temporary directory. Each test
  * gets a fresh directory and database; raw sqlite3 connections check what
- * reached the file.
+ * reached the file. The group commit tests hold SQLite's write lock on a
+ * raw connection to keep the writer thread waiting while they queue jobs,
+ * so they control which jobs share a batch.
  */
 #include <errno.h>
 #include <limits.h>
@@ -9,6 +11,7 @@
 #include <setjmp.h>
 #include <sqlite3.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -22,6 +25,7 @@
 
 #include "store/store-internal.h"
 #include "store/store.h"
+#include "store/store_sqlite-internal.h"
 
 /* Checks that call returned want, and prints the error's message when it
  * did not; err is the struct adcp_error the call filled. */
@@ -941,6 +945,393 @@ concurrent_consume_succeeds_once(void **state)
     assert_int_equal(succeeded, 1);
 }
 
+
+/* Group commit. */
+
+#define GROUP_WORKERS 8
+#define GROUP_CERTS_PER_WORKER 200
+
+static void *
+insert_certs(void *arg)
+{
+    struct worker *worker = arg;
+    struct adcp_error err = {0};
+    struct store_cert cert;
+    char serial[ADCP_SERIAL_MAX];
+
+    for (int i = 0; i < GROUP_CERTS_PER_WORKER; i++) {
+        snprintf(serial, sizeof(serial), "%02X%04X", worker->index, i);
+        make_cert(&cert, serial, 0);
+        if (store_cert_add(worker->store, &cert, &err) != ADCP_OK) {
+            worker->failures++;
+            snprintf(worker->message, sizeof(worker->message), "%s",
+                     err.message);
+        }
+    }
+    return NULL;
+}
+
+static uint64_t
+commit_count(const struct fixture *fx)
+{
+    struct store_sqlite_stats stats;
+
+    store_sqlite_stats(fx->store, &stats);
+    return stats.commits;
+}
+
+static void
+group_commit_batches_inserts(void **state)
+{
+    const int total = GROUP_WORKERS * GROUP_CERTS_PER_WORKER;
+    struct fixture *fx = *state;
+    struct worker workers[GROUP_WORKERS] = {0};
+    pthread_t threads[GROUP_WORKERS];
+    struct adcp_error err = {0};
+    int64_t count = 0;
+    uint64_t commits;
+
+    open_store(fx);
+    commits = commit_count(fx);
+    for (int i = 0; i < GROUP_WORKERS; i++) {
+        workers[i].store = fx->store;
+        workers[i].index = i;
+        assert_int_equal(
+            pthread_create(&threads[i], NULL, insert_certs, &workers[i]), 0);
+    }
+    for (int i = 0; i < GROUP_WORKERS; i++)
+        assert_int_equal(pthread_join(threads[i], NULL), 0);
+    commits = commit_count(fx) - commits;
+    for (int i = 0; i < GROUP_WORKERS; i++)
+        if (workers[i].failures != 0)
+            fail_msg("worker %d: %d failures, last: %s", i, workers[i].failures,
+                     workers[i].message);
+    assert_status(store_count(fx->store, "certificates", &count, &err), ADCP_OK,
+                  err);
+    assert_int_equal(count, total);
+    assert_int_equal(raw_query_int(fx, "SELECT count(DISTINCT serial)"
+                                       " FROM certificates"),
+                     total);
+    /* One commit per insert would be 1600. A writer that has just woken
+     * queues behind the batch being committed, so batches hold about half
+     * the writers: about 400 commits on an idle machine. */
+    if (commits == 0 || commits > (uint64_t)total / 2)
+        fail_msg("%d inserts took %llu commits, expected 1 to %d", total,
+                 (unsigned long long)commits, total / 2);
+}
+
+/* Takes SQLite's write lock on a raw connection, so that the store's
+ * writer waits in BEGIN IMMEDIATE (for up to its 5 s busy timeout). */
+static sqlite3 *
+raw_lock(const struct fixture *fx)
+{
+    sqlite3 *db = NULL;
+
+    assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL),
+                     SQLITE_OK);
+    return db;
+}
+
+static void
+raw_unlock(sqlite3 *db)
+{
+    assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+}
+
+/* Waits up to 4 s, less than the writer's busy timeout, until the writer
+ * runs a batch of running jobs and queued more wait behind it. */
+static void
+wait_for_writer(const struct fixture *fx, size_t running, size_t queued)
+{
+    struct store_sqlite_stats stats = {0};
+
+    for (int i = 0; i < 4000; i++) {
+        store_sqlite_stats(fx->store, &stats);
+        if (stats.running == running && stats.queued == queued)
+            return;
+        usleep(1000);
+    }
+    fail_msg("writer runs %zu jobs with %zu queued, expected %zu and %zu",
+             stats.running, stats.queued, running, queued);
+}
+
+/* One write on a thread of its own: a certificate, or a host when
+ * host.name is set. */
+struct write_call {
+    struct store *store;
+    struct store_cert cert;
+    struct store_host host;
+    enum adcp_status status;
+    struct adcp_error err;
+    pthread_t thread;
+};
+
+static void *
+run_write_call(void *arg)
+{
+    struct write_call *call = arg;
+
+    if (call->host.name[0] != '\0')
+        call->status = store_host_add(call->store, &call->host, &call->err);
+    else
+        call->status = store_cert_add(call->store, &call->cert, &call->err);
+    return NULL;
+}
+
+static void
+start_write_call(struct fixture *fx, struct write_call *call)
+{
+    call->store = fx->store;
+    call->status = ADCP_ERR_INTERNAL;
+    assert_int_equal(pthread_create(&call->thread, NULL, run_write_call, call),
+                     0);
+}
+
+static void
+batch_conflict_fails_only_its_job(void **state)
+{
+    static char *repeated_dns[] = {"web1.example.test", "web1.example.test"};
+    struct fixture *fx = *state;
+    struct write_call calls[5] = {0};
+    struct adcp_error err = {0};
+    struct store_cert cert;
+    uint64_t commits;
+    sqlite3 *lock;
+
+    open_store(fx);
+    make_cert(&cert, "AA", 0);
+    assert_status(store_cert_add(fx->store, &cert, &err), ADCP_OK, err);
+    make_cert(&calls[0].cert, "01", 0);
+    make_cert(&calls[1].cert, "02", 0);
+    /* A host whose second name fails after its row was inserted: only the
+     * job's savepoint can undo the row inside the shared transaction. */
+    snprintf(calls[2].host.name, sizeof(calls[2].host.name), "web1");
+    calls[2].host.dns_names = repeated_dns;
+    calls[2].host.dns_count = 2;
+    make_cert(&calls[3].cert, "AA", 0);
+    make_cert(&calls[4].cert, "03", 0);
+
+    lock = raw_lock(fx);
+    start_write_call(fx, &calls[0]);
+    wait_for_writer(fx, 1, 0);
+    for (size_t i = 1; i < 5; i++) {
+        start_write_call(fx, &calls[i]);
+        wait_for_writer(fx, 1, i);
+    }
+    commits = commit_count(fx);
+    raw_unlock(lock);
+    for (size_t i = 0; i < 5; i++)
+        assert_int_equal(pthread_join(calls[i].thread, NULL), 0);
+
+    assert_int_equal(commit_count(fx) - commits, 2);
+    assert_status(calls[0].status, ADCP_OK, calls[0].err);
+    assert_status(calls[1].status, ADCP_OK, calls[1].err);
+    assert_status(calls[2].status, ADCP_ERR_CONFLICT, calls[2].err);
+    assert_string_equal(calls[2].err.field, "dns_names");
+    assert_int_equal(calls[2].host.id, 0);
+    assert_status(calls[3].status, ADCP_ERR_CONFLICT, calls[3].err);
+    assert_string_equal(calls[3].err.field, "serial");
+    assert_status(calls[4].status, ADCP_OK, calls[4].err);
+    assert_int_equal(raw_query_int(fx, "SELECT count(*) FROM certificates"
+                                       " WHERE serial IN"
+                                       " ('AA', '01', '02', '03')"),
+                     4);
+    assert_int_equal(raw_query_int(fx, "SELECT count(*) FROM hosts"), 0);
+    assert_int_equal(raw_query_int(fx, "SELECT count(*) FROM host_names"), 0);
+}
+
+static void
+make_audit_entry(struct store_audit_entry *entry, int id)
+{
+    memset(entry, 0, sizeof(*entry));
+    snprintf(entry->message_id, sizeof(entry->message_id), "%d", id);
+    snprintf(entry->direction, sizeof(entry->direction), "response");
+    snprintf(entry->message_type, sizeof(entry->message_type),
+             "certificate_gen");
+    entry->json = "{\"header\":{},\"body\":{}}";
+}
+
+struct audit_call {
+    struct store *store;
+    int first_id;
+    int count;
+    atomic_bool returned; /* every append has returned */
+    int failures;
+    struct adcp_error err;
+};
+
+static void *
+run_audit_appends(void *arg)
+{
+    struct audit_call *call = arg;
+    struct store_audit_entry entry;
+
+    for (int i = 0; i < call->count; i++) {
+        make_audit_entry(&entry, call->first_id + i);
+        if (store_audit_append(call->store, &entry, &call->err) != ADCP_OK)
+            call->failures++;
+    }
+    atomic_store(&call->returned, true);
+    return NULL;
+}
+
+static void
+audit_durable_when_later_cert_returns(void **state)
+{
+    struct fixture *fx = *state;
+    struct audit_call audit = {.first_id = 1, .count = 1};
+    struct write_call cert_call = {0};
+    pthread_t thread;
+    sqlite3 *lock;
+
+    open_store(fx);
+    audit.store = fx->store;
+    lock = raw_lock(fx);
+    /* The append returns although the writer cannot commit it yet. */
+    assert_int_equal(pthread_create(&thread, NULL, run_audit_appends, &audit),
+                     0);
+    assert_int_equal(pthread_join(thread, NULL), 0);
+    if (audit.failures != 0)
+        fail_msg("store_audit_append: %s", audit.err.message);
+    wait_for_writer(fx, 1, 0);
+    assert_int_equal(raw_query_int(fx, "SELECT count(*) FROM audit_log"), 0);
+
+    make_cert(&cert_call.cert, "0A", 0);
+    start_write_call(fx, &cert_call);
+    wait_for_writer(fx, 1, 1);
+    raw_unlock(lock);
+    assert_int_equal(pthread_join(cert_call.thread, NULL), 0);
+    assert_status(cert_call.status, ADCP_OK, cert_call.err);
+    assert_int_equal(raw_query_int(fx, "SELECT count(*) FROM certificates"
+                                       " WHERE serial = '0A'"),
+                     1);
+    assert_int_equal(raw_query_int(fx, "SELECT count(*) FROM audit_log"
+                                       " WHERE message_id = '1'"),
+                     1);
+}
+
+static void *
+run_store_close(void *arg)
+{
+    store_close(arg);
+    return NULL;
+}
+
+static void
+close_commits_queued_audit_entries(void **state)
+{
+    struct fixture *fx = *state;
+    struct audit_call audit = {.first_id = 2, .count = 499};
+    struct store_audit_entry entry;
+    struct adcp_error err = {0};
+    pthread_t thread;
+    sqlite3 *lock;
+
+    open_store(fx);
+    audit.store = fx->store;
+    lock = raw_lock(fx);
+    /* Entry 1 keeps the writer waiting, so the other 499 stay queued. */
+    make_audit_entry(&entry, 1);
+    assert_status(store_audit_append(fx->store, &entry, &err), ADCP_OK, err);
+    wait_for_writer(fx, 1, 0);
+    run_audit_appends(&audit);
+    if (audit.failures != 0)
+        fail_msg("store_audit_append: %s", audit.err.message);
+    wait_for_writer(fx, 1, 499);
+    assert_int_equal(raw_query_int(fx, "SELECT count(*) FROM audit_log"), 0);
+    assert_int_equal(pthread_create(&thread, NULL, run_store_close, fx->store),
+                     0);
+    /* Let store_close begin while the writer still waits for the lock. */
+    usleep(50000);
+    raw_unlock(lock);
+    assert_int_equal(pthread_join(thread, NULL), 0);
+    fx->store = NULL;
+    assert_int_equal(raw_query_int(fx, "SELECT count(*) FROM audit_log"), 500);
+    assert_int_equal(raw_query_int(fx, "SELECT count(DISTINCT message_id)"
+                                       " FROM audit_log"),
+                     500);
+}
+
+static void
+audit_append_waits_when_queue_full(void **state)
+{
+    const int total = STORE_SQLITE_QUEUE_MAX + 2;
+    struct fixture *fx = *state;
+    struct audit_call audit = {.first_id = 2, .count = total - 1};
+    struct store_audit_entry entry;
+    struct adcp_error err = {0};
+    int64_t count = 0;
+    pthread_t thread;
+    sqlite3 *lock;
+
+    open_store(fx);
+    audit.store = fx->store;
+    lock = raw_lock(fx);
+    make_audit_entry(&entry, 1);
+    assert_status(store_audit_append(fx->store, &entry, &err), ADCP_OK, err);
+    wait_for_writer(fx, 1, 0);
+    assert_int_equal(pthread_create(&thread, NULL, run_audit_appends, &audit),
+                     0);
+    /* One entry is in the writer's waiting batch and the queue is full,
+     * so the last append cannot return. */
+    wait_for_writer(fx, 1, STORE_SQLITE_QUEUE_MAX);
+    usleep(50000);
+    assert_false(atomic_load(&audit.returned));
+    wait_for_writer(fx, 1, STORE_SQLITE_QUEUE_MAX);
+    raw_unlock(lock);
+    assert_int_equal(pthread_join(thread, NULL), 0);
+    if (audit.failures != 0)
+        fail_msg("store_audit_append: %s", audit.err.message);
+    assert_status(store_count(fx->store, "audit_log", &count, &err), ADCP_OK,
+                  err);
+    assert_int_equal(count, total);
+}
+
+static void
+commit_failure_fails_whole_batch(void **state)
+{
+    struct fixture *fx = *state;
+    struct write_call calls[3] = {0};
+    struct store_audit_entry entry;
+    struct adcp_error err = {0};
+    struct store_cert cert;
+    sqlite3 *lock;
+
+    open_store(fx);
+    make_cert(&calls[0].cert, "01", 0);
+    make_cert(&calls[1].cert, "02", 0);
+    make_cert(&calls[2].cert, "03", 0);
+    lock = raw_lock(fx);
+    start_write_call(fx, &calls[0]);
+    wait_for_writer(fx, 1, 0);
+    start_write_call(fx, &calls[1]);
+    wait_for_writer(fx, 1, 1);
+    make_audit_entry(&entry, 1);
+    assert_status(store_audit_append(fx->store, &entry, &err), ADCP_OK, err);
+    wait_for_writer(fx, 1, 2);
+    start_write_call(fx, &calls[2]);
+    wait_for_writer(fx, 1, 3);
+    /* Both batches, [01] and [02, audit entry, 03], fail at COMMIT. */
+    store_sqlite_fail_commits(fx->store, 2);
+    raw_unlock(lock);
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(pthread_join(calls[i].thread, NULL), 0);
+        assert_status(calls[i].status, ADCP_ERR_STORAGE, calls[i].err);
+        assert_non_null(strstr(calls[i].err.message, "commit"));
+    }
+    assert_int_equal(raw_query_int(fx, "SELECT count(*) FROM certificates"), 0);
+    assert_int_equal(raw_query_int(fx, "SELECT count(*) FROM audit_log"), 0);
+
+    /* The writer goes on with the next batch. */
+    make_cert(&cert, "04", 0);
+    assert_status(store_cert_add(fx->store, &cert, &err), ADCP_OK, err);
+    assert_int_equal(raw_query_int(fx, "SELECT count(*) FROM certificates"), 1);
+}
+
 int
 main(void)
 {
@@ -1004,6 +1395,18 @@ main(void)
         cmocka_unit_test_setup_teardown(concurrent_inserts_all_stored, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(concurrent_consume_succeeds_once, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(group_commit_batches_inserts, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(batch_conflict_fails_only_its_job,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(audit_durable_when_later_cert_returns,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(close_commits_queued_audit_entries,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(audit_append_waits_when_queue_full,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(commit_failure_fails_whole_batch, setup,
                                         teardown),
     };
 
