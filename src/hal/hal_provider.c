@@ -68,10 +68,12 @@ static const OSSL_PARAM provider_gettable[] = {
 };
 
 static pthread_once_t load_once = PTHREAD_ONCE_INIT;
-static int load_result = -1;
 
-/* Both providers stay loaded for the life of the process: EVP_PKEYs of
- * HSM keys may be freed as late as the process exit. */
+/* Both providers stay loaded for the life of the process, because
+ * EVP_PKEYs of HSM keys may be freed as late as the process exit.
+ * hal_provider_load returns its result from the handles, so an optimising
+ * compiler keeps the stores and leak checkers find the providers reachable
+ * at exit. */
 static OSSL_PROVIDER *default_provider;
 static OSSL_PROVIDER *hsm_provider;
 
@@ -241,11 +243,8 @@ provider_load_once(void)
         return;
     }
     hsm_provider = OSSL_PROVIDER_load(NULL, HAL_PROVIDER_NAME);
-    if (hsm_provider == NULL) {
+    if (hsm_provider == NULL)
         log_openssl_errors(__func__, "loading the hsm4ssl provider");
-        return;
-    }
-    load_result = 0;
 }
 
 int
@@ -253,7 +252,7 @@ hal_provider_load(void)
 {
     if (pthread_once(&load_once, provider_load_once) != 0)
         return -1;
-    return load_result;
+    return default_provider != NULL && hsm_provider != NULL ? 0 : -1;
 }
 
 /* Builds the key-reference parameter list and imports it into this
