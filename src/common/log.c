@@ -3,12 +3,15 @@
 #include <openssl/err.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
 
-static enum log_level current_level = LOG_LEVEL_INFO;
+/* Atomic because worker threads read the level while another thread may
+ * set it (the unit tests raise it around a server that is running). */
+static _Atomic int current_level = LOG_LEVEL_INFO;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
@@ -16,13 +19,14 @@ static const char *const level_names[] = {"error", "warn", "info", "debug"};
 void
 log_set_level(enum log_level level)
 {
-    current_level = level;
+    atomic_store_explicit(&current_level, (int)level, memory_order_relaxed);
 }
 
 enum log_level
 log_get_level(void)
 {
-    return current_level;
+    return (enum log_level)atomic_load_explicit(&current_level,
+                                                memory_order_relaxed);
 }
 
 int
@@ -53,7 +57,7 @@ log_write(enum log_level level, const char *func, const char *fmt, ...)
     struct tm tm;
     va_list ap;
 
-    if (level > current_level)
+    if (level > log_get_level())
         return;
     va_start(ap, fmt);
     vsnprintf(message, sizeof(message), fmt, ap);
