@@ -1,8 +1,8 @@
 /*
  * Internal interface of the SQLite back end. store_sqlite.c owns the
  * connection pool, statement cache, transactions, schema upgrades and
- * opening; store_sqlite_writer.c owns the writer thread that commits
- * writes in batches; store_sqlite_hosts.c and store_sqlite_records.c
+ * opening. store_sqlite_writer.c owns the writer thread that commits
+ * writes in batches. store_sqlite_hosts.c and store_sqlite_records.c
  * implement the operations on rows with these helpers.
  *
  * A read takes a connection with store_sqlite_acquire, uses its cached
@@ -64,13 +64,13 @@ struct store_sqlite_conn {
 };
 
 /*
- * Group commit. Every write is a job: the caller queues it, and one writer
+ * Group commit. Every write is a job that its caller queues. One writer
  * thread per store takes all jobs queued so far and runs them in one
  * BEGIN IMMEDIATE transaction, each job inside a savepoint of its own, so
  * one fsync'ed COMMIT serves the whole batch. A job that fails rolls back
- * its savepoint and reports its own error while the others commit; a batch
- * whose transaction fails reports ADCP_ERR_STORAGE to every job in it.
- * Jobs run in the order they were queued.
+ * its savepoint and reports its own error while the others commit. A
+ * batch whose transaction fails reports ADCP_ERR_STORAGE to every job in
+ * it. Jobs run in the order they were queued.
  *
  * NOTE: the bound is a chosen size, not a measured one: about a second of
  * audit entries at a few thousand requests per second.
@@ -89,8 +89,8 @@ typedef enum adcp_status (*store_sqlite_job_fn)(struct store_sqlite_conn *conn,
 
 /*
  * One queued write. It is the first member of an operation's own struct,
- * which holds the arguments and the results, so run converts the pointer
- * back. A job whose caller waits usually lives on that caller's stack. A
+ * which contains the arguments and the results, so run converts the
+ * pointer back. A job whose caller waits usually lives on that caller's stack. A
  * detached job (nobody waits) is one malloc'ed block that begins with the
  * job, and the writer frees it once its batch has finished.
  */
@@ -211,8 +211,8 @@ enum adcp_status store_sqlite_write(struct store_sqlite *store,
 
 /* Queues a detached job and returns without waiting for its commit. Takes
  * ownership of job, a malloc'ed block that begins with the job, and frees
- * it also on failure. Waits only while the queue holds
- * STORE_SQLITE_QUEUE_MAX jobs. */
+ * it also on failure. Waits only while the queue is full
+ * (STORE_SQLITE_QUEUE_MAX jobs). */
 enum adcp_status store_sqlite_write_detached(struct store_sqlite *store,
                                              struct store_sqlite_job *job,
                                              struct adcp_error *err);

@@ -7,11 +7,12 @@
  * keeps its prepared statements for its lifetime.
  *
  * Durability: WAL journal with synchronous=FULL, so a write is in the WAL
- * and fsync'ed before its function returns. Writes run on the writer
- * thread's own connection (store_sqlite_writer.c), in BEGIN IMMEDIATE
- * transactions that take the write lock at the start and each hold a batch
- * of writes. Waiting for the lock is bounded by BUSY_TIMEOUT_MS. The pool
- * serves reads, which WAL lets run beside the writer.
+ * and fsync'ed before its function returns. The exception is an audit
+ * append, which returns once queued (store_sqlite_writer.c). Writes run on
+ * the writer thread's own connection, in BEGIN IMMEDIATE transactions that
+ * take the write lock at the start and each contain a batch of writes.
+ * Waiting for the lock is bounded by BUSY_TIMEOUT_MS. The pool serves
+ * reads, which WAL lets run beside the writer.
  *
  * Files: the database is created with mode 0600 before SQLite opens it.
  * SQLite creates the -wal and -shm files with the database file's mode.

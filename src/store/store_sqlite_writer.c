@@ -15,11 +15,13 @@
  *
  * A caller of a durable write waits until the COMMIT of its batch has
  * returned, so durability is that of a write committed on its own. A
- * detached job (an audit entry) is not waited for; because jobs run in
- * queue order, it is durable once any write queued after it has returned.
+ * detached job (an audit entry) is not waited for. Because jobs run in
+ * queue order, it is durable once a durable write queued after it has
+ * returned.
  */
 #include "store/store_sqlite-internal.h"
 
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -121,8 +123,8 @@ batch_run(struct store_sqlite *store, struct store_sqlite_job *batch,
         batch_fail(batch, count, &err);
         return;
     }
-    log_debug("committed a batch of %zu writes, %zu of them rolled back "
-              "alone",
+    log_debug("committed a batch of %zu writes; %zu of them failed and were "
+              "rolled back alone",
               count, failed);
 }
 
@@ -189,12 +191,18 @@ store_sqlite_writer_start(struct store_sqlite *store, struct adcp_error *err)
 {
     struct store_sqlite_writer *writer = &store->writer;
     enum adcp_status status;
+    sigset_t all, saved;
     int rc;
 
     status = store_sqlite_conn_open(store, &writer->conn, err);
     if (status != ADCP_OK)
         return status;
+    /* The writer blocks all signals, so that the daemon's handlers run in
+     * the thread that installed them. */
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &saved);
     rc = pthread_create(&writer->thread, NULL, writer_main, store);
+    pthread_sigmask(SIG_SETMASK, &saved, NULL);
     if (rc != 0) {
         log_error("failed to start the writer thread of %s: %s", store->path,
                   strerror(rc));
@@ -206,6 +214,7 @@ store_sqlite_writer_start(struct store_sqlite *store, struct adcp_error *err)
                               "limit (ulimit -u)",
                               store->path, strerror(rc));
     }
+    pthread_setname_np(writer->thread, "store-writer");
     writer->running = true;
     return ADCP_OK;
 }

@@ -1013,8 +1013,8 @@ group_commit_batches_inserts(void **state)
                                        " FROM certificates"),
                      total);
     /* One commit per insert would be 1600. A writer that has just woken
-     * queues behind the batch being committed, so batches hold about half
-     * the writers: about 400 commits on an idle machine. */
+     * queues behind the batch being committed, so a batch contains about
+     * half the writers: about 400 commits, measured on a 2-core machine. */
     if (commits == 0 || commits > (uint64_t)total / 2)
         fail_msg("%d inserts took %llu commits, expected 1 to %d", total,
                  (unsigned long long)commits, total / 2);
