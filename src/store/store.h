@@ -4,7 +4,9 @@
  * token verifier). store_sqlite.c is the embedded back end; a PostgreSQL
  * back end implements the same operations table.
  *
- * Every write is committed durably before the function returns. All
+ * Every write is committed durably before the function returns, except
+ * store_audit_append, which returns once the entry is queued; the entry is
+ * durable once a later durable write on the same store has returned. All
  * functions are safe to call from several threads on one store.
  * They return ADCP_OK, ADCP_ERR_NOT_FOUND, ADCP_ERR_CONFLICT (a unique
  * value already stored) or ADCP_ERR_STORAGE with err describing it. An
@@ -119,7 +121,9 @@ enum adcp_status store_key_get(struct store *store, const char *label,
                                struct store_key *out, struct adcp_error *err);
 void store_key_clear(struct store_key *key);
 
-/* Appends one ADCP message to the audit log. */
+/* Queues one ADCP message for the audit log without waiting for its
+ * commit. Errors found when the writer stores it are logged, not
+ * returned. */
 enum adcp_status store_audit_append(struct store *store,
                                     const struct store_audit_entry *entry,
                                     struct adcp_error *err);

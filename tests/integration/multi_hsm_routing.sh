@@ -65,6 +65,23 @@ keypairgen() {
         '{key_info: {type: $type, length: $length, "label": $name}}')"
 }
 
+# audit_response_hsm SQL_WHERE: the dest_hsm_name of the newest
+# audit entry matching SQL_WHERE. The server queues audit entries and
+# commits them with the next batch, so the newest one may take a moment.
+audit_response_hsm() {
+    local row
+    for _ in $(seq 50); do
+        row=$(db_query "select json from audit_log where $1
+            order by seq desc limit 1")
+        if [ -n "$row" ]; then
+            jq -r '.header.dest_hsm_name' <<<"$row"
+            return 0
+        fi
+        sleep 0.1
+    done
+    fail "no audit entry where $1"
+}
+
 # audit_hsm_of_key KEY_LABEL: the HSM that the audit log records for the
 # keypairgen response that made KEY_LABEL.
 audit_hsm_of_key() {
@@ -73,8 +90,7 @@ audit_hsm_of_key() {
         direction = 'request' and message_type = 'keypairgen' and
         json like '%\"label\":\"$1\"%'")
     [ -n "$id" ] || fail "no keypairgen request for $1 in the audit log"
-    db_query "select json from audit_log where direction = 'response' and
-        message_id = '$id'" | jq -r '.header.dest_hsm_name'
+    audit_response_hsm "direction = 'response' and message_id = '$id'"
 }
 
 log_step "set up four tokens in one SoftHSM2 store"
@@ -147,12 +163,8 @@ assert_eq true "$(json_get .initialized)" "initsession: initialized"
 assert_file_mode 600 "$SERVER_DATA/pins/spare.user.pin"
 assert_eq "$SPARE_USER_PIN" "$(tr -d '\n' <"$SERVER_DATA/pins/spare.user.pin")" \
     "the spare token's PIN file"
-assert_eq 0 "$(db_query "select count(*) from audit_log where
-    json like '%$SPARE_SO_PIN%' or json like '%$SPARE_USER_PIN%'")" \
-    "audit log entries with a PIN in them"
-assert_eq spare "$(db_query "select json from audit_log where
-    direction = 'response' and message_type = 'initsession'
-    order by seq desc limit 1" | jq -r .header.dest_hsm_name)" \
+assert_eq spare "$(audit_response_hsm "direction = 'response' and
+    message_type = 'initsession'")" \
     "initsession: dest_hsm_name in the audit log"
 
 log_step "initialising it again is a conflict, not a wipe"
@@ -162,8 +174,15 @@ admin_json POST /v1/tokens "$(jq -cn --arg so "$SPARE_SO_PIN" \
 assert_http 409 conflict hsm
 server_check_log_secrets || fail "a secret appeared in the server log"
 
-log_step "after a restart the spare token is up with its stored PIN"
+log_step "after a stop the audit log has every entry and no PIN"
 server_stop
+assert_ne 0 "$(db_query "select count(*) from audit_log where
+    message_type = 'initsession'")" "initsession entries in the audit log"
+assert_eq 0 "$(db_query "select count(*) from audit_log where
+    json like '%$SPARE_SO_PIN%' or json like '%$SPARE_USER_PIN%'")" \
+    "audit log entries with a PIN in them"
+
+log_step "after a restart the spare token is up with its stored PIN"
 "$HSM4SSLD" list-hsms --data-dir "$SERVER_DATA" >"$TEST_TMP/hsms.out" 2>&1 ||
     fail "list-hsms failed: $(cat "$TEST_TMP/hsms.out")"
 assert_match "$(grep '^spare ' "$TEST_TMP/hsms.out")" '^spare +up ' \
