@@ -38,6 +38,41 @@ resolve_host(struct service *svc, const struct service_caller *caller,
     return rc;
 }
 
+/* Writes the CSR to a new temporary file in dir and renames it to file.
+ * Each writer gets its own temporary name, so that two requests storing
+ * the same file at once cannot remove or rename each other's. Returns 0,
+ * or -1 with errno set. */
+static int
+write_csr_file(const char *dir, const char *file, const char *csr)
+{
+    char temp_path[ADCP_PATH_MAX + 2 * ADCP_NAME_MAX + 16];
+    char final_path[sizeof(temp_path)];
+    size_t len = strlen(csr);
+    int fd, saved_errno;
+
+    snprintf(temp_path, sizeof(temp_path), "%s/%s.tmp.XXXXXX", dir, file);
+    snprintf(final_path, sizeof(final_path), "%s/%s", dir, file);
+    fd = mkostemp(temp_path, O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    errno = EIO; /* a short write leaves errno alone */
+    if (write(fd, csr, len) != (ssize_t)len || fsync(fd) != 0) {
+        saved_errno = errno;
+        close(fd);
+        goto fail;
+    }
+    if (close(fd) != 0 || rename(temp_path, final_path) != 0) {
+        saved_errno = errno;
+        goto fail;
+    }
+    return 0;
+
+fail:
+    unlink(temp_path);
+    errno = saved_errno;
+    return -1;
+}
+
 /* Stores the CSR as csr_dir/HOST/FILE, replacing an older one atomically.
  * Both names were checked to be plain names. */
 static enum adcp_status
@@ -45,35 +80,11 @@ save_csr(struct service *svc, const char *host_name, const char *file,
          const char *csr, struct adcp_error *err)
 {
     char dir[ADCP_PATH_MAX + ADCP_NAME_MAX + 2];
-    char path[sizeof(dir) + ADCP_NAME_MAX + 8];
-    size_t len = strlen(csr);
-    int fd;
 
     snprintf(dir, sizeof(dir), "%s/%s", svc->csr_dir, host_name);
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-        goto fail;
-    snprintf(path, sizeof(path), "%s/%s.tmp", dir, file);
-    unlink(path);
-    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-              0600);
-    if (fd < 0)
-        goto fail;
-    if (write(fd, csr, len) != (ssize_t)len || fsync(fd) != 0) {
-        close(fd);
-        unlink(path);
-        goto fail;
-    }
-    close(fd);
-    {
-        char final_path[sizeof(path)];
-        snprintf(final_path, sizeof(final_path), "%s/%s", dir, file);
-        if (rename(path, final_path) != 0) {
-            unlink(path);
-            goto fail;
-        }
-    }
-    return ADCP_OK;
-fail:
+    if ((mkdir(dir, 0700) == 0 || errno == EEXIST) &&
+        write_csr_file(dir, file, csr) == 0)
+        return ADCP_OK;
     log_error("cannot store CSR %s of host %s in %s: %s", file, host_name,
               svc->csr_dir, strerror(errno));
     return adcp_error_set(err, ADCP_ERR_STORAGE, "csr_details.csr_file",
