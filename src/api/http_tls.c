@@ -209,13 +209,13 @@ api_tls_bufferevent_new(struct event_base *base, void *arg)
     SSL_set_info_callback(ssl, tls_info_callback);
     /* The descriptor comes later from evhttp through bufferevent_setfd.
      * BEV_OPT_CLOSE_ON_FREE makes the bufferevent free the SSL and
-     * close the socket. */
+     * close the socket. It also makes a failed call free the SSL (since
+     * libevent 2.1.9), so the SSL is not freed here again. */
     bev = bufferevent_openssl_socket_new(base, -1, ssl,
                                          BUFFEREVENT_SSL_ACCEPTING,
                                          BEV_OPT_CLOSE_ON_FREE);
     if (bev == NULL) {
         log_error("creating a TLS bufferevent failed");
-        SSL_free(ssl);
         return NULL;
     }
     /* A client that closes without close_notify ends the connection as
