@@ -965,6 +965,11 @@ elapsed_ms(const struct timespec *start)
            (now.tv_nsec - start->tv_nsec) / 1000000;
 }
 
+/* A server with one worker, so that the worker whose accept() failed is
+ * the only one that could take the connection. With more workers, one
+ * that wakes up after the descriptors are free accepts at once. */
+static struct running_server one_worker_server;
+
 /* Connects while the process has no free descriptor, so the server's
  * accept() fails with EMFILE. Then frees the descriptors and finishes
  * the request, which succeeds only after the listener resumed. */
@@ -988,7 +993,7 @@ connect_while_out_of_fds(void)
     assert_true(count > 0);
     close(fds[--count]);
     memset(&c, 0, sizeof(c));
-    c.fd = tcp_connect(AF_INET, api_server_port(main_server.server));
+    c.fd = tcp_connect(AF_INET, api_server_port(one_worker_server.server));
     assert_true(c.fd >= 0);
     usleep(200000);
     while (count > 0)
@@ -1018,8 +1023,10 @@ accept_pauses_when_out_of_fds(void **state)
     char *log_text;
 
     (void)state;
+    assert_int_equal(start_server(&one_worker_server, "127.0.0.1:0", 1), 0);
     log_text = capture_stderr(connect_while_out_of_fds,
                               "pausing new connections");
+    assert_int_equal(stop_server(&one_worker_server), 0);
     assert_non_null(strstr(log_text, "Too many open files"));
     free(log_text);
 }
