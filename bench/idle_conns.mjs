@@ -1,7 +1,7 @@
-// Opens COUNT TLS connections to a loopback HTTPS server, sends one
-// keep-alive GET on each, and once every connection has its response
-// prints {"ready": true, ...} and holds them idle for HOLD seconds, so
-// that bench/run.sh can read the server's RSS meanwhile.
+// Opens COUNT TLS connections to a loopback HTTPS server and sends one
+// keep-alive GET on each. Once every connection has its response, it
+// prints {"ready": true, ...} and keeps them open and idle for HOLD
+// seconds, so that bench/run.sh can read the server's RSS meanwhile.
 //
 // usage: node idle_conns.mjs URL CA_PEM COUNT HOLD
 import * as fs from 'node:fs'

@@ -51,8 +51,8 @@ reset_peak_rss() {
     echo 5 >"/proc/$1/clear_refs" 2>/dev/null || true
 }
 
-# Waits up to $3 seconds for a line matching the extended regex $2 in the
-# file $1 while process $4 is alive; prints the first match.
+# Waits up to $3 seconds for text matching the extended regex $2 in file
+# $1 and prints the first match. Gives up early when process $4 exits.
 wait_for_line() {
     local file=$1 pattern=$2 seconds=$3 pid=$4 i line
     for ((i = 0; i < seconds * 10; i++)); do
@@ -81,11 +81,16 @@ stop_process() {
 }
 
 # Starts hsm4ssld on data directory $1 (created with CA key $2 when new),
-# logging to $3. Sets SERVER_PID and SERVER_URL.
+# logging to $3. Sets SERVER_PID and SERVER_URL. A non-empty $4 is a
+# library to preload (the --what-if-nodelay run).
 start_hsm4ssld() {
-    local data=$1 key=$2 logfile=$3
-    "$BUILD_DIR/hsm4ssld" serve --data-dir "$data" --listen 127.0.0.1:0 \
-        --ca-key "$key" >"$logfile" 2>&1 &
+    local data=$1 key=$2 logfile=$3 preload=${4:-}
+    local -a env_args=()
+    if [ -n "$preload" ]; then
+        env_args=("LD_PRELOAD=$preload")
+    fi
+    env "${env_args[@]}" "$BUILD_DIR/hsm4ssld" serve --data-dir "$data" \
+        --listen 127.0.0.1:0 --ca-key "$key" >"$logfile" 2>&1 &
     SERVER_PID=$!
     SERVER_URL=$(wait_for_line "$logfile" \
         'https://127\.0\.0\.1:[0-9]+' 120 "$SERVER_PID") ||

@@ -157,6 +157,13 @@ def openssl_table(rows, keys):
     return lines + [""]
 
 
+def lowest(values):
+    """The smallest value, or None when any is missing."""
+    if not values or None in values:
+        return None
+    return min(values)
+
+
 def verdict(value, target):
     if value is None:
         return "not measured"
@@ -179,7 +186,6 @@ def target_lines(http, limits, keys, tools):
                 if h and c:
                     rps_ratios.append(ratio(h["rps"], c["rps"]))
             h100 = http.get(("hsm4ssl", key, tool, 100))
-            lowest = (lambda v: min(v) if v and None not in v else None)
             lines.append(f"- {key}, {tool}: limit/HSM4SSL CPU at 10..100 "
                          f"clients (lowest): "
                          f"{verdict(lowest(cpu_ratios), LIMIT_TARGET)}; "
@@ -198,6 +204,30 @@ def p99_text(h100):
             f"1.5 * 100 / req/s = {bound:.0f} ms: {state}")
 
 
+def nodelay_lines(http, keys, levels):
+    """Table of the --what-if-nodelay run next to the main wrk run."""
+    lines = []
+    for key in keys:
+        points = [(c, http.get(("hsm4ssl-nodelay", key, "wrk", c)),
+                   http.get(("hsm4ssl", key, "wrk", c)) or {})
+                  for c in levels]
+        points = [p for p in points if p[1]]
+        if not points:
+            continue
+        lines += [f"### What-if: TCP_NODELAY on the server's sockets "
+                  f"({key}, wrk)", "",
+                  "| clients | req/s | p50 ms | p99 ms | CPU ms/req "
+                  "| req/s as built | p50 ms as built |",
+                  "|---|---|---|---|---|---|---|"]
+        for clients, n, base in points:
+            lines.append(f"| {clients} | {fmt(n['rps'])} "
+                         f"| {fmt(n['p50_ms'])} | {fmt(n['p99_ms'])} "
+                         f"| {fmt(n['cpu_ms'])} | {fmt(base.get('rps'))} "
+                         f"| {fmt(base.get('p50_ms'))} |")
+        lines.append("")
+    return lines
+
+
 def extra_lines(http, rows, keys):
     lines = []
     counts = [r for r in rows if r.get("system") == "stored-count"]
@@ -205,8 +235,8 @@ def extra_lines(http, rows, keys):
         key = count["key"]
         lines += [f"### Issuance with {count['certificates']} stored "
                   f"certificates ({key}, wrk)", "",
-                  "| clients | req/s | p99 ms | CPU ms/req | req/s with "
-                  "the run's own certificates only |", "|---|---|---|---|---|"]
+                  "| clients | req/s | p99 ms | CPU ms/req "
+                  "| req/s in the main run |", "|---|---|---|---|---|"]
         for clients in (10, 100):
             s = http.get(("hsm4ssl-stored", key, "wrk", clients))
             base = http.get(("hsm4ssl", key, "wrk", clients)) or {}
@@ -266,6 +296,7 @@ def main():
     lines += target_lines(http, limits, keys, tools)
     lines += limit_table(limits, keys)
     lines += openssl_table(rows, keys)
+    lines += nodelay_lines(http, keys, levels)
     lines += extra_lines(http, rows, keys)
     text = "\n".join(lines)
     with open(os.path.join(out_dir, "report.md"), "w",

@@ -175,7 +175,8 @@ parse_args(int argc, char **argv, struct limit_args *args)
             return 1;
         }
         if (i + 1 >= argc) {
-            fprintf(stderr, "sign_limit: %s needs a value\n", argv[i]);
+            fprintf(stderr, "sign_limit: option %s is missing its value\n",
+                    argv[i]);
             return -1;
         }
         if (parse_option(args, argv[i], argv[i + 1]) != 0)
@@ -245,7 +246,7 @@ load_csrs(const char *path, struct limit_csr **out, size_t *count)
         }
     }
     if (n == 0) {
-        fprintf(stderr, "sign_limit: %s holds no PEM CSR\n", path);
+        fprintf(stderr, "sign_limit: %s contains no PEM CSR\n", path);
         goto out;
     }
     *out = csrs;

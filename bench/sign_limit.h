@@ -1,8 +1,8 @@
 /*
  * sign_limit: the cost floor of certificate issuance on one token. Each
  * iteration verifies a CSR's signature with OpenSSL and signs a message
- * with the CA key in the token, which is the work an issuing CA cannot
- * avoid; the benchmark compares the server's CPU per request with it.
+ * with the CA key in the token. An issuing CA cannot avoid this work, so
+ * the benchmark compares the server's CPU per request with it.
  *
  * Three signers reach the same key:
  *   raw  PKCS#11 called directly (dlopen, one session per thread)
@@ -35,11 +35,11 @@ struct limit_key_info {
 struct limit_signer;
 
 /*
- * One signer back end. open finds the token and the key and prepares one
- * session (or context) per thread; sign signs msg with the CA key
- * (SHA-256, PKCS#1 v1.5 or ECDSA) on the session of thread; close frees
- * everything and accepts NULL. open and sign return 0, or -1 after
- * printing what failed to stderr.
+ * One signer back end. open finds the token and the key and opens one
+ * session per thread (the HAL signers size the HAL's pool instead). sign
+ * signs msg with the CA key (SHA-256, PKCS#1 v1.5 or ECDSA) on behalf of
+ * thread. close frees everything and accepts NULL. open and sign return
+ * 0, or -1 after printing what failed to stderr.
  */
 struct limit_signer_ops {
     const char *name;

@@ -1,8 +1,8 @@
 /*
- * The HAL signers of sign_limit: the same token and key reached through
- * the project's HAL (hal_key_sign over a digest), and through the HAL key
- * as an EVP_PKEY of the project's provider (EVP_DigestSign), which is how
- * the server's X509_sign reaches the HSM.
+ * The HAL signers of sign_limit reach the same token and key through the
+ * project's HAL. "hal" calls hal_key_sign over a digest. "evp" signs with
+ * the HAL key as an EVP_PKEY of the project's provider (EVP_DigestSign),
+ * which is the path the server's X509_sign takes to the HSM.
  */
 #include <openssl/evp.h>
 #include <stdio.h>
