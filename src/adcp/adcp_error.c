@@ -46,6 +46,61 @@ adcp_status_http(enum adcp_status code)
     return status_table[code].http;
 }
 
+/* Returns the length of the valid UTF-8 sequence at text (RFC 3629: no
+ * overlong forms, surrogates or code points above U+10FFFF), or 0. */
+static size_t
+utf8_sequence_length(const unsigned char *text)
+{
+    unsigned char lead = text[0];
+    unsigned char low = 0x80, high = 0xbf;
+    size_t len;
+
+    if (lead < 0x80)
+        return 1;
+    if (lead >= 0xc2 && lead <= 0xdf)
+        len = 2;
+    else if (lead >= 0xe0 && lead <= 0xef)
+        len = 3;
+    else if (lead >= 0xf0 && lead <= 0xf4)
+        len = 4;
+    else
+        return 0;
+    if (lead == 0xe0)
+        low = 0xa0;
+    else if (lead == 0xed)
+        high = 0x9f;
+    else if (lead == 0xf0)
+        low = 0x90;
+    else if (lead == 0xf4)
+        high = 0x8f;
+    if (text[1] < low || text[1] > high)
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if (text[i] < 0x80 || text[i] > 0xbf)
+            return 0;
+    return len;
+}
+
+/* Replaces each byte that does not start a valid UTF-8 sequence with '?'.
+ * A message can quote a value cut by a %.Ns precision or by the buffer
+ * size in the middle of a character, and jansson rejects invalid UTF-8,
+ * so the error would otherwise have no JSON form. */
+static void
+replace_invalid_utf8(char *text)
+{
+    unsigned char *cursor = (unsigned char *)text;
+
+    while (*cursor != '\0') {
+        size_t len = utf8_sequence_length(cursor);
+
+        if (len == 0) {
+            *cursor++ = '?';
+            continue;
+        }
+        cursor += len;
+    }
+}
+
 enum adcp_status
 adcp_error_set(struct adcp_error *err, enum adcp_status code,
                const char *field, const char *fmt, ...)
@@ -59,6 +114,7 @@ adcp_error_set(struct adcp_error *err, enum adcp_status code,
     va_start(ap, fmt);
     vsnprintf(err->message, sizeof(err->message), fmt, ap);
     va_end(ap);
+    replace_invalid_utf8(err->message);
     return code;
 }
 

@@ -196,6 +196,10 @@ expect_rejected "enrolment token registering a host" 403 forbidden
 log_step "unknown paths, methods and serials"
 http_call GET /v1/nothing-here
 expect_rejected "unknown path" 404 not_found
+# The error message quotes 100 bytes of the path, which ends inside the
+# two bytes of U+00E9 here.
+http_call GET "/$(printf 'a%.0s' $(seq 98))%C3%A9"
+expect_rejected "unknown path cut inside a character" 404 not_found
 http_call DELETE /v1/ca
 expect_rejected "DELETE /v1/ca" 405 method_not_allowed
 admin_get /v1/certificates/0123456789ABCDEF

@@ -848,6 +848,42 @@ response_error_encoded(void **state)
     adcp_msg_free(request);
 }
 
+/* A quoted value cut inside a character must still give a message that
+ * jansson accepts, so that the error can be sent as JSON. */
+static void
+error_message_cut_inside_utf8(void **state)
+{
+    static const struct {
+        const char *value; /* formatted with %.4s */
+        const char *expected;
+    } cases[] = {
+        {"ab\xc3\xa9", "ab\xc3\xa9"},     /* whole: a, b, U+00E9 */
+        {"abc\xc3\xa9", "abc?"},           /* cut after the lead byte */
+        {"ab\xe2\x82\xac", "ab??"},        /* U+20AC cut after 2 bytes */
+        {"a\xe2\x82\xac", "a\xe2\x82\xac"}, /* U+20AC whole */
+        {"\xc0\xaf" "ab", "??ab"},         /* overlong "/" */
+        {"\xed\xa0\x80" "a", "???a"},     /* surrogate U+D800 */
+        {"\xf4\x90\x80\x80", "????"},     /* above U+10FFFF */
+        {"\x80" "bcd", "?bcd"},            /* stray continuation */
+    };
+    struct adcp_error err;
+    json_t *json;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        adcp_error_set(&err, ADCP_ERR_NOT_FOUND, "", "no %.4s here",
+                       cases[i].value);
+        json = json_string(err.message);
+        assert_non_null(json);
+        json_decref(json);
+        assert_memory_equal(err.message, "no ", 3);
+        assert_string_equal(err.message + 3 + strlen(cases[i].expected),
+                            " here");
+        assert_memory_equal(err.message + 3, cases[i].expected,
+                            strlen(cases[i].expected));
+    }
+}
+
 static void
 free_functions_accept_null(void **state)
 {
@@ -885,6 +921,7 @@ main(void)
         cmocka_unit_test(overlong_header_string_rejected),
         cmocka_unit_test(response_success_encoded),
         cmocka_unit_test(response_error_encoded),
+        cmocka_unit_test(error_message_cut_inside_utf8),
         cmocka_unit_test(free_functions_accept_null),
     };
 
