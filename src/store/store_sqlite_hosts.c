@@ -5,10 +5,48 @@
  */
 #include "store/store_sqlite-internal.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 /* Hosts. */
+
+/* Reports a DNS name or address that is listed twice or that another host
+ * holds, naming that host. */
+static enum adcp_status
+name_conflict(struct store_sqlite_conn *conn, int64_t host_id,
+              const char *kind, const char *value, struct adcp_error *err)
+{
+    static const char sql[] =
+        "SELECT h.id, h.name FROM host_names n JOIN hosts h "
+        "ON h.id = n.host_id WHERE n.kind = ?1 AND n.value = ?2";
+    const char *field = strcmp(kind, "dns") == 0 ? "dns_names"
+                                                  : "ip_addresses";
+    const char *what = strcmp(kind, "dns") == 0 ? "DNS name" : "IP address";
+    char holder[ADCP_NAME_MAX] = "";
+    int64_t holder_id = 0;
+    sqlite3_stmt *stmt = NULL;
+
+    if (sqlite3_prepare_v2(conn->db, sql, -1, &stmt, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(stmt, 1, kind, -1, SQLITE_STATIC);
+        sqlite3_bind_text(stmt, 2, value, -1, SQLITE_STATIC);
+        if (sqlite3_step(stmt) == SQLITE_ROW) {
+            holder_id = sqlite3_column_int64(stmt, 0);
+            snprintf(holder, sizeof(holder), "%s",
+                     (const char *)sqlite3_column_text(stmt, 1));
+        }
+    }
+    sqlite3_finalize(stmt);
+    if (holder_id == host_id || holder[0] == '\0')
+        return adcp_error_set(err, ADCP_ERR_CONFLICT, field,
+                              "%s \"%s\" is listed twice; list each name "
+                              "once",
+                              what, value);
+    return adcp_error_set(err, ADCP_ERR_CONFLICT, field,
+                          "%s \"%s\" is registered to host \"%s\" "
+                          "already; a name belongs to one host only",
+                          what, value, holder);
+}
 
 static enum adcp_status
 host_insert_names(struct store_sqlite_conn *conn, int64_t host_id,
@@ -29,12 +67,7 @@ host_insert_names(struct store_sqlite_conn *conn, int64_t host_id,
         if (rc == SQLITE_OK)
             rc = sqlite3_step(stmt);
         if (is_unique_violation(rc))
-            status = adcp_error_set(err, ADCP_ERR_CONFLICT,
-                                    strcmp(kind, "dns") == 0 ? "dns_names"
-                                                             : "ip_addresses",
-                                    "%s name \"%s\" is listed twice; list "
-                                    "each name once",
-                                    kind, values[i]);
+            status = name_conflict(conn, host_id, kind, values[i], err);
         else if (rc != SQLITE_DONE)
             status = store_sqlite_fail(conn, rc, op, err);
         store_sqlite_stmt_done(stmt);
@@ -60,8 +93,9 @@ host_insert_row(struct store_sqlite_conn *conn, const struct store_host *host,
         rc = sqlite3_step(stmt);
     if (is_unique_violation(rc))
         status = adcp_error_set(err, ADCP_ERR_CONFLICT, "name",
-                                "host name \"%s\" is already registered; "
-                                "choose another name",
+                                "host name \"%s\" is already registered "
+                                "(names are compared without regard to "
+                                "case); choose another name",
                                 host->name);
     else if (rc != SQLITE_DONE)
         status = store_sqlite_fail(conn, rc, op, err);

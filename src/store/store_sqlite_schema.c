@@ -77,8 +77,16 @@ static const char schema_v1[] =
     "    value TEXT NOT NULL"
     ");";
 
+/* Version 2: a DNS name or IP address belongs to one host only, and host
+ * names are unique without regard to case, as X.509 name matching treats
+ * them. */
+static const char schema_v2[] =
+    "CREATE UNIQUE INDEX hosts_name_nocase ON hosts(name COLLATE NOCASE);"
+    "CREATE UNIQUE INDEX host_names_owner ON host_names(kind, value);";
+
 static const char *const scripts[] = {
     schema_v1,
+    schema_v2,
 };
 
 int

@@ -105,6 +105,19 @@ post_certificate "$ENROLL_HEADER" \
 expect_rejected "certificate request without csr_details" 400 \
     missing_field 'csr_details(\.csr)?'
 
+log_step "names another host holds"
+admin_json POST /v1/hosts "$(jq -cn --arg dns "$HOST_DNS" \
+    '{name: "thief", dns_names: [$dns]}')"
+expect_rejected "a DNS name of another host" 409 conflict 'dns_names'
+assert_contains "$(json_get .error.message)" "\"$HOST\"" \
+    "the conflict names the host that holds the name"
+admin_json POST /v1/hosts "$(jq -cn --arg ip "$HOST_IP" \
+    '{name: "thief", ip_addresses: [$ip]}')"
+expect_rejected "an IP address of another host" 409 conflict 'ip_addresses'
+admin_json POST /v1/hosts "$(jq -cn --arg name "${HOST^^}" \
+    '{name: $name, dns_names: ["upper.example.test"]}')"
+expect_rejected "the host name in upper case" 409 conflict name
+
 log_step "paths where a plain name belongs"
 admin_json POST /v1/hosts '{"name": "../x", "dns_names": ["x.example.test"]}'
 expect_rejected "host name ../x" 400 invalid_field name

@@ -10,9 +10,12 @@ require_binaries hsm4ssld
 
 # issue_with_token NAME DNS: register NAME and get its first certificate
 # with the enrolment token; the key and certificate go to $TEST_TMP/csr/.
+# Each host gets an address of its own: an address belongs to one host.
+HOST_SEQ=0
 issue_with_token() {
     local name=$1 dns=$2
-    register_host "$name" "$dns" 127.0.0.1
+    HOST_SEQ=$((HOST_SEQ + 1))
+    register_host "$name" "$dns" "127.0.1.$HOST_SEQ"
     make_csr "$name" "/CN=$name"
     http_json POST /v1/certificates \
         "$(certificate_request_json "$TEST_TMP/csr/$name.csr")" \
