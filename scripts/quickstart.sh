@@ -32,11 +32,19 @@ if [ -f "$work/server.pid" ] && kill -0 "$(cat "$work/server.pid")" 2>/dev/null;
     kill "$(cat "$work/server.pid")"
     sleep 1
 fi
-for ns in hsm4ssl-qs-se hsm4ssl-qs-cl; do
-    ip netns del "$ns" 2>/dev/null || true
-done
+# The namespaces carry this run's process id, so two quick starts on one
+# machine never remove each other's.
+ns_se=hsm4ssl-qs-se-$$
+ns_cl=hsm4ssl-qs-cl-$$
+cleanup_netns() {
+    ip netns del "$ns_se" 2>/dev/null || true
+    ip netns del "$ns_cl" 2>/dev/null || true
+}
+trap cleanup_netns EXIT
 rm -rf "$work"
 mkdir -p "$work"
+# The passphrase goes to openssl through a file, not the command line.
+(umask 077 && printf '%s\n' "$pass" >"$work/passphrase")
 
 step "Starting hsm4ssld on a new data directory (embedded default)"
 "$bin/hsm4ssld" serve --data-dir "$work/data" --listen "127.0.0.1:$port" \
@@ -57,19 +65,20 @@ admin_token_file=$work/data/admin.token
 
 # Two hosts in network namespaces of their own when the kernel allows it,
 # else both on loopback.
-se_ip=127.0.0.1 cl_ip=127.0.0.1 netns=no
-if ip netns add hsm4ssl-qs-se 2>/dev/null; then
-    ip netns add hsm4ssl-qs-cl
-    ip link add qs-se type veth peer name qs-cl
-    ip link set qs-se netns hsm4ssl-qs-se
-    ip link set qs-cl netns hsm4ssl-qs-cl
-    ip -n hsm4ssl-qs-se addr add 198.18.0.1/30 dev qs-se
-    ip -n hsm4ssl-qs-cl addr add 198.18.0.2/30 dev qs-cl
-    for ns in hsm4ssl-qs-se hsm4ssl-qs-cl; do
+# An address belongs to one host, so on loopback CL gets 127.0.0.2.
+se_ip=127.0.0.1 cl_ip=127.0.0.2 netns=no
+if ip netns add "$ns_se" 2>/dev/null; then
+    ip netns add "$ns_cl"
+    ip link add "qs-se-$$" type veth peer name "qs-cl-$$"
+    ip link set "qs-se-$$" netns "$ns_se"
+    ip link set "qs-cl-$$" netns "$ns_cl"
+    ip -n "$ns_se" addr add 198.18.0.1/30 dev "qs-se-$$"
+    ip -n "$ns_cl" addr add 198.18.0.2/30 dev "qs-cl-$$"
+    for ns in "$ns_se" "$ns_cl"; do
         ip -n "$ns" link set lo up
     done
-    ip -n hsm4ssl-qs-se link set qs-se up
-    ip -n hsm4ssl-qs-cl link set qs-cl up
+    ip -n "$ns_se" link set "qs-se-$$" up
+    ip -n "$ns_cl" link set "qs-cl-$$" up
     se_ip=198.18.0.1 cl_ip=198.18.0.2 netns=yes
 fi
 
@@ -89,31 +98,31 @@ cli -dir "$work/CL" -enroll -server "$url" -fingerprint "$fingerprint" \
     -token "$cl_token"
 
 step "SE: ssleverywhere -gen_cert -name SE -default"
-cli -dir "$work/SE" -gen_cert -name SE -default -passout "pass:$pass"
+cli -dir "$work/SE" -gen_cert -name SE -default -passout "file:$work/passphrase"
 
 step "CL: ssleverywhere -gen_cert -name CL -manual -key_type rsa -key_length 4096 -encryption des3 -hash sha512"
 cli -dir "$work/CL" -gen_cert -name CL -manual -key_type rsa \
-    -key_length 4096 -encryption des3 -hash sha512 -passout "pass:$pass"
+    -key_length 4096 -encryption des3 -hash sha512 -passout "file:$work/passphrase"
 
 step "Mutual TLS between SE (openssl s_server -Verify) and CL (s_client)"
 in_ns() { if [ "$netns" = yes ]; then ip netns exec "$1" "${@:2}"; else "${@:2}"; fi; }
 tls_port=9443
 # s_server -rev sends each line back reversed, proving data crossed over.
-in_ns hsm4ssl-qs-se timeout 60 openssl s_server -rev -naccept 1 \
+in_ns "$ns_se" timeout 60 openssl s_server -rev -naccept 1 \
     -accept "$se_ip:$tls_port" \
     -cert "$work/SE/certs/SE.crt" -key "$work/SE/private/SE.key" \
-    -pass "pass:$pass" -CAfile "$work/SE/certs/ca-chain.crt" \
+    -pass "file:$work/passphrase" -CAfile "$work/SE/certs/ca-chain.crt" \
     -Verify 1 -verify_return_error >"$work/s_server.out" 2>&1 </dev/null &
 server_pid=$!
 for _ in $(seq 100); do
     grep -q '^ACCEPT' "$work/s_server.out" && break
     sleep 0.1
 done
-printf 'hello-from-CL\nCLOSE\n' | in_ns hsm4ssl-qs-cl timeout 30 \
+printf 'hello-from-CL\nCLOSE\n' | in_ns "$ns_cl" timeout 30 \
     openssl s_client -ign_eof -connect "$se_ip:$tls_port" \
     -servername se.example.test -verify_hostname se.example.test \
     -cert "$work/CL/certs/CL.crt" -key "$work/CL/private/CL.key" \
-    -pass "pass:$pass" -CAfile "$work/CL/certs/ca-chain.crt" \
+    -pass "file:$work/passphrase" -CAfile "$work/CL/certs/ca-chain.crt" \
     -verify_return_error >"$work/s_client.out" 2>&1 || true
 wait "$server_pid" 2>/dev/null || true
 if grep -q 'LC-morf-olleh' "$work/s_client.out" &&
@@ -126,16 +135,13 @@ else
     cat "$work/s_client.out" "$work/s_server.out" >&2
     fail "the mutual TLS handshake failed"
 fi
-if [ "$netns" = yes ]; then
-    ip netns del hsm4ssl-qs-se
-    ip netns del hsm4ssl-qs-cl
-fi
+cleanup_netns
 
 step "Done"
 cat <<EOF
 Certificates:  $work/SE/certs/SE.crt, $work/CL/certs/CL.crt
 Private keys:  $work/SE/private/SE.key, $work/CL/private/CL.key
-               (encrypted; passphrase "$pass")
+               (encrypted; the passphrase is in $work/passphrase)
 Server:        $url, data in $work/data, log in $work/server.log
                running as PID $(cat "$work/server.pid"); stop it with
                kill \$(cat $work/server.pid)
