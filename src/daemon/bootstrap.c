@@ -26,6 +26,7 @@
 #define ADMIN_TOKEN_LEN 43
 #define ROOT_DAYS 3650
 #define SERVER_DAYS 825
+#define SOFTHSM_CONF_MARKER "# SoftHSM2 token store of this HSM4SSL data directory"
 
 struct bootstrap_state {
     const struct bootstrap_options *options;
@@ -88,14 +89,65 @@ dir_is_empty(const char *path)
 }
 
 static int
+write_softhsm_conf(const char *data_dir)
+{
+    char conf[ADCP_PATH_MAX * 2], path[ADCP_PATH_MAX + 32];
+
+    snprintf(conf, sizeof(conf),
+             SOFTHSM_CONF_MARKER "\n"
+             "directories.tokendir = %s/tokens\n"
+             "objectstore.backend = file\n"
+             "log.level = ERROR\n"
+             "slots.removable = false\n",
+             data_dir);
+    snprintf(path, sizeof(path), "%s/softhsm2.conf", data_dir);
+    if (secret_write_file(path, conf) != 0) {
+        log_error("cannot write %s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int
+bootstrap_refresh_softhsm_conf(const char *data_dir)
+{
+    char path[ADCP_PATH_MAX + 32], first[128] = "";
+    FILE *file;
+
+    snprintf(path, sizeof(path), "%s/softhsm2.conf", data_dir);
+    file = fopen(path, "r");
+    if (file == NULL)
+        return 0;
+    if (fgets(first, sizeof(first), file) == NULL)
+        first[0] = '\0';
+    fclose(file);
+    first[strcspn(first, "\n")] = '\0';
+    if (strcmp(first, SOFTHSM_CONF_MARKER) != 0)
+        return 0;
+    return write_softhsm_conf(data_dir);
+}
+
+/* Tells apart a set-up that was cut short (only a token store) from a CA
+ * whose configuration file went missing. */
+static bool
+holds_ca(struct bootstrap_state *st)
+{
+    return access(data_path(st, "hsm4ssl.db"), F_OK) == 0;
+}
+
+static int
 make_layout(struct bootstrap_state *st)
 {
     static const char *const dirs[] = {"tokens", "pins", "ca", "csr"};
-    char conf[ADCP_PATH_MAX * 2];
-    FILE *file;
-
     if (make_dir(st->options->data_dir) != 0)
         return -1;
+    if (holds_ca(st)) {
+        log_error("%s holds a CA database but no %s; "
+                  "restore %s from a backup. Do not remove the directory: "
+                  "its token holds the CA key",
+                  st->options->data_dir, CONFIG_FILE_NAME, CONFIG_FILE_NAME);
+        return -1;
+    }
     if (!dir_is_empty(data_path(st, "tokens"))) {
         log_error("%s holds a token store but no %s: an earlier set-up was "
                   "interrupted; remove %s to start again",
@@ -106,23 +158,20 @@ make_layout(struct bootstrap_state *st)
         if (make_dir(data_path(st, dirs[i])) != 0)
             return -1;
 
-    snprintf(conf, sizeof(conf),
-             "# SoftHSM2 token store of this HSM4SSL data directory\n"
-             "directories.tokendir = %s/tokens\n"
-             "objectstore.backend = file\n"
-             "log.level = ERROR\n"
-             "slots.removable = false\n",
-             st->options->data_dir);
-    file = fopen(data_path(st, "softhsm2.conf"), "wx");
-    if (file == NULL && errno == EEXIST)
-        file = fopen(st->path, "w");
-    if (file == NULL || fputs(conf, file) < 0 || fclose(file) != 0) {
-        log_error("cannot write %s: %s", st->path, strerror(errno));
+    if (write_softhsm_conf(st->options->data_dir) != 0)
         return -1;
-    }
-    chmod(st->path, 0600);
-    setenv("SOFTHSM2_CONF", st->path, 1);
+    setenv("SOFTHSM2_CONF", data_path(st, "softhsm2.conf"), 1);
     return 0;
+}
+
+static int parse_ca_key(const char *spec, struct hal_keygen *keygen);
+
+bool
+bootstrap_ca_key_valid(const char *spec)
+{
+    struct hal_keygen keygen;
+
+    return parse_ca_key(spec, &keygen) == 0;
 }
 
 static int
@@ -136,12 +185,8 @@ parse_ca_key(const char *spec, struct hal_keygen *keygen)
     else if (sscanf(spec, "ec:%u", &bits) == 1 &&
              (bits == 256 || bits == 384 || bits == 521))
         keygen->type = HAL_KEY_EC;
-    else {
-        log_error("invalid --ca-key %s; use rsa:2048 to rsa:8192, ec:256, "
-                  "ec:384 or ec:521",
-                  spec);
+    else
         return -1;
-    }
     keygen->bits = bits;
     return 0;
 }
@@ -200,8 +245,12 @@ generate_keys(struct bootstrap_state *st)
     struct hal_keygen ca, tls;
     struct adcp_error err;
 
-    if (parse_ca_key(st->options->ca_key, &ca) != 0)
+    if (parse_ca_key(st->options->ca_key, &ca) != 0) {
+        log_error("invalid --ca-key %s; use rsa:2048 to rsa:8192, ec:256, "
+                  "ec:384 or ec:521",
+                  st->options->ca_key);
         return -1;
+    }
     snprintf(ca.label, sizeof(ca.label), CA_KEY_LABEL);
     if (hal_key_generate(st->hsm, &ca, &st->ca_key, &err) != ADCP_OK) {
         log_error("cannot generate the root CA key: %s", err.message);
@@ -221,22 +270,40 @@ generate_keys(struct bootstrap_state *st)
     return 0;
 }
 
-/* Adds the listen address (unless a wildcard) to the server's names. */
+#define SERVER_NAMES_MAX (4 + BOOTSTRAP_MAX_API_NAMES)
+
+/* The names of the API's TLS certificate. */
+struct server_names {
+    char *dns[SERVER_NAMES_MAX];
+    size_t dns_count;
+    char *ips[SERVER_NAMES_MAX];
+    size_t ip_count;
+    char hostname[ADCP_NAME_MAX + 8];
+    char listen_ip[ADCP_IP_MAX];
+};
+
+/* Collects localhost, the host name, 127.0.0.1, ::1, the listen address
+ * (unless a wildcard) and the names given with --api-dns and --api-ip. */
 static void
-server_names(const struct bootstrap_options *options, char **dns,
-             size_t *dns_count, char **ips, size_t *ip_count,
-             char storage[4][ADCP_IP_MAX + 8])
+collect_server_names(const struct bootstrap_options *options,
+                     struct server_names *names)
 {
     char host[ADCP_IP_MAX + 8] = "";
     const char *colon;
 
-    dns[(*dns_count)++] = "localhost";
-    if (gethostname(storage[0], ADCP_IP_MAX) == 0 &&
-        names_dns_name_valid(storage[0]) &&
-        strcmp(storage[0], "localhost") != 0)
-        dns[(*dns_count)++] = storage[0];
-    ips[(*ip_count)++] = "127.0.0.1";
-    ips[(*ip_count)++] = "::1";
+    memset(names, 0, sizeof(*names));
+    names->dns[names->dns_count++] = "localhost";
+    if (gethostname(names->hostname, ADCP_NAME_MAX) == 0 &&
+        names_dns_name_valid(names->hostname) &&
+        strcmp(names->hostname, "localhost") != 0)
+        names->dns[names->dns_count++] = names->hostname;
+    for (size_t i = 0; i < options->api_dns_count; i++)
+        names->dns[names->dns_count++] = (char *)options->api_dns[i];
+    names->ips[names->ip_count++] = "127.0.0.1";
+    names->ips[names->ip_count++] = "::1";
+    for (size_t i = 0; i < options->api_ip_count; i++)
+        names->ips[names->ip_count++] = (char *)options->api_ips[i];
+
     colon = strrchr(options->listen, ':');
     if (colon == NULL)
         return;
@@ -246,10 +313,26 @@ server_names(const struct bootstrap_options *options, char **dns,
         memmove(host, host + 1, strlen(host));
         host[strcspn(host, "]")] = '\0';
     }
-    if (names_ip_canonical(host, storage[1], ADCP_IP_MAX) &&
-        strcmp(storage[1], "0.0.0.0") != 0 && strcmp(storage[1], "::") != 0 &&
-        strcmp(storage[1], "127.0.0.1") != 0 && strcmp(storage[1], "::1") != 0)
-        ips[(*ip_count)++] = storage[1];
+    if (!names_ip_canonical(host, names->listen_ip, ADCP_IP_MAX) ||
+        strcmp(names->listen_ip, "0.0.0.0") == 0 ||
+        strcmp(names->listen_ip, "::") == 0)
+        return;
+    for (size_t i = 0; i < names->ip_count; i++)
+        if (strcmp(names->ips[i], names->listen_ip) == 0)
+            return;
+    names->ips[names->ip_count++] = names->listen_ip;
+}
+
+/* The root signs with a hash as strong as its key: SHA-384 for P-384,
+ * SHA-512 for P-521, SHA-256 otherwise. */
+static const char *
+root_hash_for(const char *ca_key)
+{
+    if (strcmp(ca_key, "ec:384") == 0)
+        return "sha384";
+    if (strcmp(ca_key, "ec:521") == 0)
+        return "sha512";
+    return "sha256";
 }
 
 static int
@@ -273,10 +356,8 @@ write_pem(struct bootstrap_state *st, const char *relative, X509 *cert)
 static int
 make_certificates(struct bootstrap_state *st)
 {
-    char *dns[4], *ips[4];
-    char storage[4][ADCP_IP_MAX + 8];
-    size_t dns_count = 0, ip_count = 0;
-    struct issue_host names = {0};
+    struct server_names names;
+    struct issue_host subject = {0};
     EVP_PKEY *ca = NULL, *tls_public = NULL;
     struct adcp_error err;
     int rc = -1;
@@ -288,18 +369,19 @@ make_certificates(struct bootstrap_state *st)
         goto out;
     }
     if (cert_root_create(ca, "HSM4SSL Root CA", "HSM4SSL", ROOT_DAYS,
-                         "sha256", &st->root, &err) != ADCP_OK) {
+                         root_hash_for(st->options->ca_key), &st->root,
+                         &err) != ADCP_OK) {
         log_error("cannot make the root certificate: %s", err.message);
         goto out;
     }
-    server_names(st->options, dns, &dns_count, ips, &ip_count, storage);
-    names.name = "hsm4ssld";
-    names.dns_names = dns;
-    names.dns_count = dns_count;
-    names.ip_addresses = ips;
-    names.ip_count = ip_count;
-    if (cert_server_create(st->root.cert, ca, tls_public, &names, SERVER_DAYS,
-                           &st->server, &err) != ADCP_OK) {
+    collect_server_names(st->options, &names);
+    subject.name = "hsm4ssld";
+    subject.dns_names = names.dns;
+    subject.dns_count = names.dns_count;
+    subject.ip_addresses = names.ips;
+    subject.ip_count = names.ip_count;
+    if (cert_server_create(st->root.cert, ca, tls_public, &subject,
+                           SERVER_DAYS, &st->server, &err) != ADCP_OK) {
         log_error("cannot make the API server certificate: %s", err.message);
         goto out;
     }

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "daemon/admin_cmds.h"
 #include "daemon/serve.h"
 #include "daemon/wiping_alloc.h"
+#include "managers/names.h"
 
 #define DEFAULT_DATA_DIR "/var/lib/hsm4ssl"
 #define DEFAULT_MODULE "/usr/lib/softhsm/libsofthsm2.so"
@@ -40,10 +42,15 @@ usage(FILE *out)
         "127.0.0.1:8443;\n"
         "                      port 0 picks a free port (serve)\n"
         "  --threads N         worker threads, 0 = four per core (serve)\n"
-        "  --ca-key SPEC       key of a new root CA: rsa:2048 (default),\n"
-        "                      rsa:3072, rsa:4096, ec:256, ec:384, ec:521\n"
+        "  --ca-key SPEC       key of a new root CA: rsa:BITS with 2048 to\n"
+        "                      8192 bits (default rsa:2048), ec:256, ec:384\n"
+        "                      or ec:521\n"
         "  --module PATH       SoftHSM2 module for a new data directory\n"
         "                      (default " DEFAULT_MODULE ")\n"
+        "  --api-dns NAME      a DNS name for the API's TLS certificate of a\n"
+        "                      new data directory (repeatable, at most 8)\n"
+        "  --api-ip ADDR       an IP address for that certificate\n"
+        "                      (repeatable, at most 8)\n"
         "  --log-level LEVEL   error, warn, info (default) or debug\n"
         "  -h, --help          show this help\n"
         "\n"
@@ -55,10 +62,37 @@ struct options {
     const char *command;
     const char *data_dir;
     const char *listen;
-    const char *ca_key;
-    const char *module_path;
     unsigned threads;
+    struct bootstrap_options boot;
+    bool boot_options_given;
 };
+
+/* Adds a --api-dns or --api-ip value after checking it. */
+static int
+add_api_name(struct options *opts, const char *option, const char *value)
+{
+    bool dns = strcmp(option, "--api-dns") == 0;
+    size_t *count = dns ? &opts->boot.api_dns_count
+                        : &opts->boot.api_ip_count;
+    const char **names = dns ? opts->boot.api_dns : opts->boot.api_ips;
+    char canonical[64];
+
+    if (*count == BOOTSTRAP_MAX_API_NAMES) {
+        fprintf(stderr, "hsm4ssld: at most %d %s options are accepted\n",
+                BOOTSTRAP_MAX_API_NAMES, option);
+        return -1;
+    }
+    if (dns ? !names_dns_name_valid(value)
+            : !names_ip_canonical(value, canonical, sizeof(canonical))) {
+        fprintf(stderr, "hsm4ssld: invalid %s %s; give a %s\n", option,
+                value, dns ? "DNS name such as ca.example.test"
+                           : "numeric IPv4 or IPv6 address");
+        return -1;
+    }
+    names[(*count)++] = value;
+    opts->boot_options_given = true;
+    return 0;
+}
 
 static int
 parse_threads(const char *text, unsigned *out)
@@ -94,13 +128,33 @@ parse_options(int argc, char **argv, struct options *opts)
         }
         if (strcmp(arg, "--data-dir") == 0)
             opts->data_dir = value;
-        else if (strcmp(arg, "--listen") == 0)
+        else if (strcmp(arg, "--listen") == 0) {
+            if (!serve_listen_valid(value)) {
+                fprintf(stderr, "hsm4ssld: invalid --listen %s; give "
+                                "ADDR:PORT or [V6]:PORT with a numeric "
+                                "address, e.g. 127.0.0.1:8443\n",
+                        value);
+                return -1;
+            }
             opts->listen = value;
-        else if (strcmp(arg, "--ca-key") == 0)
-            opts->ca_key = value;
-        else if (strcmp(arg, "--module") == 0)
-            opts->module_path = value;
-        else if (strcmp(arg, "--threads") == 0) {
+        } else if (strcmp(arg, "--ca-key") == 0) {
+            if (!bootstrap_ca_key_valid(value)) {
+                fprintf(stderr, "hsm4ssld: invalid --ca-key %s; use "
+                                "rsa:2048 to rsa:8192, ec:256, ec:384 or "
+                                "ec:521\n",
+                        value);
+                return -1;
+            }
+            opts->boot.ca_key = value;
+            opts->boot_options_given = true;
+        } else if (strcmp(arg, "--module") == 0) {
+            opts->boot.module_path = value;
+            opts->boot_options_given = true;
+        } else if (strcmp(arg, "--api-dns") == 0 ||
+                   strcmp(arg, "--api-ip") == 0) {
+            if (add_api_name(opts, arg, value) != 0)
+                return -1;
+        } else if (strcmp(arg, "--threads") == 0) {
             if (parse_threads(value, &opts->threads) != 0)
                 return -1;
         } else if (strcmp(arg, "--log-level") == 0) {
@@ -159,8 +213,8 @@ main(int argc, char **argv)
     opts.data_dir = getenv("HSM4SSL_DATA_DIR");
     if (opts.data_dir == NULL || opts.data_dir[0] == '\0')
         opts.data_dir = DEFAULT_DATA_DIR;
-    opts.module_path = DEFAULT_MODULE;
-    opts.ca_key = "rsa:2048";
+    opts.boot.module_path = DEFAULT_MODULE;
+    opts.boot.ca_key = "rsa:2048";
     parsed = parse_options(argc, argv, &opts);
     if (parsed != 0) {
         if (parsed > 0)
@@ -177,9 +231,12 @@ main(int argc, char **argv)
     if (absolute_data_dir(opts.data_dir, data_dir) != 0)
         return 1;
     if (strcmp(opts.command, "serve") == 0) {
-        struct serve_options serve = {data_dir, opts.listen,
-                                      opts.module_path, opts.ca_key,
-                                      opts.threads};
+        struct serve_options serve = {0};
+        serve.data_dir = data_dir;
+        serve.listen = opts.listen;
+        serve.threads = opts.threads;
+        serve.boot = opts.boot;
+        serve.boot_options_given = opts.boot_options_given;
         return serve_run(&serve);
     }
     if (strcmp(opts.command, "check-config") == 0)

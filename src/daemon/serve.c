@@ -1,5 +1,6 @@
 #include "daemon/serve.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <openssl/pem.h>
 #include <signal.h>
@@ -96,19 +97,49 @@ start_hal(struct runtime *rt)
     return 0;
 }
 
+/* Refuses a database that is missing or is not this CA's: starting on an
+ * empty one would lose every host and certificate record and lock the
+ * administrator out. */
+static int
+check_database(struct runtime *rt)
+{
+    char serial[ADCP_SERIAL_MAX];
+    struct store_cert root = {0};
+    struct adcp_error err;
+    enum adcp_status status;
+
+    cert_serial_hex(rt->root, serial);
+    status = store_cert_get(rt->store, serial, &root, &err);
+    store_cert_clear(&root);
+    if (status == ADCP_OK)
+        return 0;
+    log_error("database %s does not record the root certificate %s of this "
+              "CA (%s); restore the database from a backup, or move the "
+              "data directory away to start a new CA",
+              rt->cfg.database, serial,
+              status == ADCP_ERR_NOT_FOUND ? "no such row" : err.message);
+    return -1;
+}
+
 static int
 start_service(struct runtime *rt)
 {
     struct policy_set *policy = rt->svc.policy;
     struct adcp_error err;
 
+    if (access(rt->cfg.database, F_OK) != 0) {
+        log_error("database %s is missing; restore it from a backup, or "
+                  "move the data directory away to start a new CA",
+                  rt->cfg.database);
+        return -1;
+    }
     if (store_open_sqlite(rt->cfg.database, &rt->store, &err) != ADCP_OK) {
         log_error("cannot open database %s: %s", rt->cfg.database,
                   err.message);
         return -1;
     }
     rt->root = read_certificate(rt->cfg.ca_cert);
-    if (rt->root == NULL)
+    if (rt->root == NULL || check_database(rt) != 0)
         return -1;
     rt->svc.policy = NULL;
     if (service_init(&rt->svc, rt->hal, rt->store, rt->root,
@@ -272,22 +303,62 @@ runtime_release(struct runtime *rt)
         config_free(&rt->cfg);
 }
 
+bool
+serve_listen_valid(const char *text)
+{
+    char host[ADCP_IP_MAX + 2];
+    unsigned char addr[16];
+    const char *colon = strrchr(text, ':');
+    char *end;
+    long port;
+
+    if (colon == NULL || (size_t)(colon - text) >= sizeof(host))
+        return false;
+    snprintf(host, sizeof(host), "%.*s", (int)(colon - text), text);
+    if (host[0] == '[') {
+        size_t len = strlen(host);
+        if (len < 3 || host[len - 1] != ']')
+            return false;
+        memmove(host, host + 1, len - 2);
+        host[len - 2] = '\0';
+        if (inet_pton(AF_INET6, host, addr) != 1)
+            return false;
+    } else if (inet_pton(AF_INET, host, addr) != 1) {
+        return false;
+    }
+    errno = 0;
+    port = strtol(colon + 1, &end, 10);
+    return colon[1] != '\0' && *end == '\0' && errno == 0 && port >= 0 &&
+           port <= 65535;
+}
+
+static int
+create_default(const struct serve_options *options)
+{
+    struct bootstrap_options boot = options->boot;
+
+    boot.data_dir = options->data_dir;
+    boot.listen = options->listen ? options->listen : "127.0.0.1:8443";
+    return bootstrap_create(&boot);
+}
+
 int
 serve_run(const struct serve_options *options)
 {
-    struct bootstrap_options boot;
     struct runtime rt;
     int rc = 1;
 
     memset(&rt, 0, sizeof(rt));
     if (!bootstrap_is_initialised(options->data_dir)) {
-        boot.data_dir = options->data_dir;
-        boot.listen = options->listen ? options->listen : "127.0.0.1:8443";
-        boot.module_path = options->module_path;
-        boot.ca_key = options->ca_key;
-        if (bootstrap_create(&boot) != 0)
+        if (create_default(options) != 0)
             return 1;
+    } else if (options->boot_options_given) {
+        log_warn("--ca-key, --module, --api-dns and --api-ip apply only to a "
+                 "new data directory; %s exists, so they are ignored",
+                 options->data_dir);
     }
+    if (bootstrap_refresh_softhsm_conf(options->data_dir) != 0)
+        return 1;
     if (config_load(options->data_dir, &rt.cfg) != 0)
         return 1;
     rt.cfg_loaded = true;

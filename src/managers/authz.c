@@ -4,7 +4,11 @@ static enum adcp_status
 reject(const struct service_caller *caller, const char *operation,
        const char *needed, struct adcp_error *err)
 {
-    enum adcp_status code = caller->role == SERVICE_ROLE_ANONYMOUS
+    /* An enrolment token gets the same 401 as a wrong token wherever it
+     * is not accepted, so a caller cannot tell an unused token apart from
+     * a bad one without spending it. */
+    enum adcp_status code = caller->role == SERVICE_ROLE_ANONYMOUS ||
+                                    caller->role == SERVICE_ROLE_ENROLLMENT
                                 ? ADCP_ERR_UNAUTHENTICATED
                                 : ADCP_ERR_FORBIDDEN;
 

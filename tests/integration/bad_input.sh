@@ -204,7 +204,7 @@ expect_rejected "Basic authorization" 401 unauthenticated
 http_json POST /v1/hosts "$HOST_BODY"
 expect_rejected "no Authorization header" 401 unauthenticated
 http_json POST /v1/hosts "$HOST_BODY" -H "@$ENROLL_HEADER"
-expect_rejected "enrolment token registering a host" 403 forbidden
+expect_rejected "enrolment token registering a host" 401 unauthenticated
 
 log_step "unknown paths, methods and serials"
 http_call GET /v1/nothing-here

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# hsm4ssld serve refuses a data directory it would damage or misread: a
+# missing or foreign database, a missing configuration beside a database,
+# invalid options (checked before anything is created). A copied data
+# directory uses its own token store, and --api-dns / --api-ip reach the
+# API's TLS certificate.
+source "$(dirname "$0")/lib.sh"
+
+require_commands openssl curl jq sqlite3
+require_binaries hsm4ssld
+
+# serve_refused WHAT DATA_DIR EXPECTED_LOG_TEXT [OPTIONS...]: serve must
+# exit 1 at once and log EXPECTED_LOG_TEXT.
+serve_refused() {
+    local what=$1 dir=$2 expected=$3 status=0
+    shift 3
+    timeout 60 "$HSM4SSLD" serve --data-dir "$dir" --listen 127.0.0.1:0 \
+        "$@" >"$TEST_TMP/refused.log" 2>&1 </dev/null || status=$?
+    assert_eq 1 "$status" "$what: exit status"
+    assert_contains "$(cat "$TEST_TMP/refused.log")" "$expected" \
+        "$what: the reason in the log"
+}
+
+log_step "invalid options are rejected before anything is created"
+status=0
+"$HSM4SSLD" serve --data-dir "$TEST_TMP/new" --listen 1.2.3.4.5:80 \
+    >"$TEST_TMP/opt.log" 2>&1 || status=$?
+assert_eq 2 "$status" "--listen 1.2.3.4.5:80: exit status"
+assert_contains "$(cat "$TEST_TMP/opt.log")" "1.2.3.4.5:80" \
+    "--listen error names the value"
+assert_no_file "$TEST_TMP/new"
+status=0
+"$HSM4SSLD" serve --data-dir "$TEST_TMP/new" --ca-key rsa:1024 \
+    >"$TEST_TMP/opt.log" 2>&1 || status=$?
+assert_eq 2 "$status" "--ca-key rsa:1024: exit status"
+assert_no_file "$TEST_TMP/new"
+
+log_step "a new data directory with extra API names"
+mkdir -p "$TEST_TMP/first"
+SERVER_PORT=$(pick_free_port)
+"$HSM4SSLD" serve --data-dir "$TEST_TMP/first/data" \
+    --listen "127.0.0.1:$SERVER_PORT" --api-dns ca.example.test \
+    --api-ip 192.0.2.7 >"$TEST_TMP/first/server.log" 2>&1 </dev/null &
+SERVER_PID=$!
+SERVER_DATA=$TEST_TMP/first/data
+SERVER_LOG=$TEST_TMP/first/server.log
+SERVER_URL=https://127.0.0.1:$SERVER_PORT
+for _ in $(seq 300); do
+    curl -sf --cacert "$SERVER_DATA/ca/root.crt" "$SERVER_URL/healthz" \
+        >/dev/null 2>&1 && break
+    sleep 0.2
+done
+server_check_alive "the first start"
+sans=$(openssl x509 -in "$SERVER_DATA/ca/server.crt" -noout \
+    -ext subjectAltName)
+assert_contains "$sans" "DNS:ca.example.test" "API certificate DNS names"
+assert_contains "$sans" "IP Address:192.0.2.7" "API certificate addresses"
+curl -sf --cacert "$SERVER_DATA/ca/root.crt" \
+    --resolve "ca.example.test:$SERVER_PORT:127.0.0.1" \
+    "https://ca.example.test:$SERVER_PORT/healthz" >/dev/null ||
+    fail "the API does not verify as ca.example.test"
+server_stop
+assert_eq 0 "$SERVER_EXIT" "exit status after SIGTERM"
+
+log_step "bootstrap options on an existing data directory are ignored aloud"
+"$HSM4SSLD" serve --data-dir "$SERVER_DATA" --listen 127.0.0.1:0 \
+    --ca-key ec:256 >"$TEST_TMP/again.log" 2>&1 </dev/null &
+again_pid=$!
+for _ in $(seq 100); do
+    grep -q '^listening on' "$TEST_TMP/again.log" && break
+    sleep 0.1
+done
+kill "$again_pid" 2>/dev/null || true
+wait "$again_pid" || true
+assert_contains "$(cat "$TEST_TMP/again.log")" \
+    "apply only to a new data directory" "warning for --ca-key"
+assert_contains "$(openssl x509 -in "$SERVER_DATA/ca/root.crt" -noout \
+    -text)" "rsaEncryption" "the root keeps its RSA key"
+
+log_step "a copied data directory uses its own token store"
+cp -a "$SERVER_DATA" "$TEST_TMP/copy"
+rm -rf "$TEST_TMP/first"
+server_start "$TEST_TMP/copy"
+assert_contains "$(grep tokendir "$TEST_TMP/copy/softhsm2.conf")" \
+    "$TEST_TMP/copy/tokens" "tokendir of the copy"
+server_stop
+
+log_step "a missing database is refused"
+cp -a "$TEST_TMP/copy" "$TEST_TMP/nodb"
+rm -f "$TEST_TMP/nodb"/hsm4ssl.db*
+serve_refused "missing database" "$TEST_TMP/nodb" "is missing; restore it"
+assert_no_file "$TEST_TMP/nodb/hsm4ssl.db"
+
+log_step "an empty database is refused"
+: >"$TEST_TMP/nodb/hsm4ssl.db"
+serve_refused "empty database" "$TEST_TMP/nodb" \
+    "does not record the root certificate"
+
+log_step "a database beside a missing configuration is not a new CA"
+cp -a "$TEST_TMP/copy" "$TEST_TMP/noconf"
+rm "$TEST_TMP/noconf/hsm4ssld.json"
+serve_refused "missing hsm4ssld.json" "$TEST_TMP/noconf" \
+    "restore hsm4ssld.json from a backup"
+assert_file_exists "$TEST_TMP/noconf/hsm4ssl.db"
+
+pass
