@@ -5,6 +5,7 @@
 #include "adcp/adcp.h"
 #include "adcp/adcp_internal.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -266,6 +267,26 @@ adcp_message_id_next(char out[ADCP_ID_MAX])
     else
         snprintf(out, ADCP_ID_MAX, "%llu", number);
     pthread_mutex_unlock(&node_id_lock);
+}
+
+void
+adcp_message_id_continue(const char *last)
+{
+    const char *digits = strrchr(last, '-');
+    unsigned long long value, current;
+    char *end;
+
+    digits = digits != NULL ? digits + 1 : last;
+    if (*digits < '0' || *digits > '9')
+        return;
+    errno = 0;
+    value = strtoull(digits, &end, 10);
+    if (errno != 0 || *end != '\0')
+        return;
+    current = atomic_load(&message_counter);
+    while (current < value &&
+           !atomic_compare_exchange_weak(&message_counter, &current, value))
+        ;
 }
 
 bool

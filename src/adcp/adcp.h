@@ -159,6 +159,11 @@ void adcp_timestamp_now(char out[ADCP_TIMESTAMP_MAX]);
 void adcp_message_id_set_node(const char *node_id);
 void adcp_message_id_next(char out[ADCP_ID_MAX]);
 
+/* Makes the next id one more than last, the id of this node's newest
+ * message before a restart ("17" or "NODE-17"; other text is ignored).
+ * Never moves the counter back. */
+void adcp_message_id_continue(const char *last);
+
 /*
  * JSON conversion (adcp_json.c).
  *

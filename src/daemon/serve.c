@@ -121,6 +121,28 @@ check_database(struct runtime *rt)
     return -1;
 }
 
+/* Continues message ids after the newest audit entry, so ids stay unique
+ * in the audit log across restarts. */
+static int
+continue_message_ids(struct runtime *rt)
+{
+    char last[ADCP_ID_MAX];
+    struct adcp_error err;
+
+    if (store_audit_last_message_id(rt->store, last, sizeof(last), &err) !=
+        ADCP_OK) {
+        log_error("cannot read the audit log of %s: %s", rt->cfg.database,
+                  err.message);
+        return -1;
+    }
+    adcp_message_id_continue(last);
+    if (last[0] != '\0')
+        log_info("message ids continue after %s, the newest in the audit "
+                 "log",
+                 last);
+    return 0;
+}
+
 static int
 start_service(struct runtime *rt)
 {
@@ -140,6 +162,8 @@ start_service(struct runtime *rt)
     }
     rt->root = read_certificate(rt->cfg.ca_cert);
     if (rt->root == NULL || check_database(rt) != 0)
+        return -1;
+    if (continue_message_ids(rt) != 0)
         return -1;
     rt->svc.policy = NULL;
     if (service_init(&rt->svc, rt->hal, rt->store, rt->root,

@@ -67,6 +67,8 @@ struct store_ops {
     enum adcp_status (*audit_append)(struct store *store,
                                      const struct store_audit_entry *entry,
                                      struct adcp_error *err);
+    enum adcp_status (*audit_last_id)(struct store *store, char *out,
+                                      size_t size, struct adcp_error *err);
     enum adcp_status (*count)(struct store *store, enum store_table table,
                               int64_t *count, struct adcp_error *err);
 

@@ -457,6 +457,16 @@ store_audit_append(struct store *store, const struct store_audit_entry *entry,
     return store->ops->audit_append(store, entry, err);
 }
 
+enum adcp_status
+store_audit_last_message_id(struct store *store, char *out, size_t size,
+                            struct adcp_error *err)
+{
+    if (store == NULL || out == NULL || size == 0)
+        return fail_null(err, __func__, store == NULL ? "store" : "out");
+    out[0] = '\0';
+    return store->ops->audit_last_id(store, out, size, err);
+}
+
 /* Statistics. */
 
 /* Maps a caller's table name to the closed set the back ends count, so

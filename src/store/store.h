@@ -128,6 +128,13 @@ enum adcp_status store_audit_append(struct store *store,
                                     const struct store_audit_entry *entry,
                                     struct adcp_error *err);
 
+/* Writes the message_id of the newest audit entry to out, "" when the log
+ * is empty, so that a restarted node continues its numbering. Waits for
+ * queued entries first. */
+enum adcp_status store_audit_last_message_id(struct store *store, char *out,
+                                             size_t size,
+                                             struct adcp_error *err);
+
 /* Counts rows of a table, for tests and the database manager's statistics:
  * "hosts", "certificates", "keys", "audit_log", "enrollment_tokens". */
 enum adcp_status store_count(struct store *store, const char *table,

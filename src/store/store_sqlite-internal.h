@@ -46,6 +46,7 @@ enum store_sqlite_stmt {
     STMT_KEY_INSERT,
     STMT_KEY_GET,
     STMT_AUDIT_INSERT,
+    STMT_AUDIT_LAST_ID,
     STMT_COUNT_HOSTS,
     STMT_COUNT_CERTIFICATES,
     STMT_COUNT_KEYS,
@@ -345,6 +346,9 @@ enum adcp_status
 store_sqlite_audit_append(struct store *base,
                           const struct store_audit_entry *entry,
                           struct adcp_error *err);
+enum adcp_status store_sqlite_audit_last_id(struct store *base, char *out,
+                                            size_t size,
+                                            struct adcp_error *err);
 enum adcp_status store_sqlite_count(struct store *base, enum store_table table,
                                     int64_t *count, struct adcp_error *err);
 enum adcp_status store_sqlite_setting_set(struct store *base, const char *name,

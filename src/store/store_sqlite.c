@@ -72,6 +72,8 @@ static const char *const stmt_sql[STMT_ID_COUNT] = {
     [STMT_AUDIT_INSERT] =
         "INSERT INTO audit_log (message_id, direction, message_type, at,"
         " json) VALUES (?1, ?2, ?3, ?4, ?5)",
+    [STMT_AUDIT_LAST_ID] =
+        "SELECT message_id FROM audit_log ORDER BY seq DESC LIMIT 1",
     [STMT_COUNT_HOSTS] = "SELECT count(*) FROM hosts",
     [STMT_COUNT_CERTIFICATES] = "SELECT count(*) FROM certificates",
     [STMT_COUNT_KEYS] = "SELECT count(*) FROM keys",
@@ -600,6 +602,7 @@ static const struct store_ops sqlite_ops = {
     .key_add = store_sqlite_key_add,
     .key_get = store_sqlite_key_get,
     .audit_append = store_sqlite_audit_append,
+    .audit_last_id = store_sqlite_audit_last_id,
     .count = store_sqlite_count,
     .setting_set = store_sqlite_setting_set,
     .setting_get = store_sqlite_setting_get,

@@ -327,6 +327,36 @@ store_sqlite_audit_append(struct store *base,
                                        err);
 }
 
+enum adcp_status
+store_sqlite_audit_last_id(struct store *base, char *out, size_t size,
+                           struct adcp_error *err)
+{
+    static const char op[] = "read the newest audit entry";
+    struct store_sqlite *store = store_sqlite_from(base);
+    struct store_sqlite_conn *conn = NULL;
+    sqlite3_stmt *stmt = NULL;
+    enum adcp_status status;
+    int rc;
+
+    store_sqlite_writer_flush(store);
+    status = store_sqlite_acquire(store, &conn, err);
+    if (status == ADCP_OK)
+        status = store_sqlite_stmt(conn, STMT_AUDIT_LAST_ID, &stmt, op, err);
+    if (status != ADCP_OK)
+        goto out;
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        const char *id = (const char *)sqlite3_column_text(stmt, 0);
+        snprintf(out, size, "%s", id != NULL ? id : "");
+    } else if (rc != SQLITE_DONE) {
+        status = store_sqlite_fail(conn, rc, op, err);
+    }
+out:
+    store_sqlite_stmt_done(stmt);
+    store_sqlite_release(store, conn);
+    return status;
+}
+
 /* Statistics. */
 
 enum adcp_status

@@ -50,6 +50,7 @@ issue_with_token alpha alpha.example.test
 SERIAL=$(cert_serial "$TEST_TMP/csr/alpha.crt")
 issue_with_token beta beta.example.test
 BETA_SERIAL=$(cert_serial "$TEST_TMP/csr/beta.crt")
+LAST_ID_BEFORE=$(json_get .message_id)
 
 log_step "stop with SIGTERM"
 log_lines=$(wc -l <"$SERVER_LOG")
@@ -69,6 +70,10 @@ assert_eq "$ADMIN_TOKEN_BEFORE" "$(admin_token)" "admin token file"
 log_step "certificates from before the restart"
 admin_get "/v1/certificates/$SERIAL"
 assert_http 200
+id_after=$(json_get .message_id)
+[ "$id_after" -gt "$LAST_ID_BEFORE" ] ||
+    fail "message ids restarted: $id_after after the restart," \
+         "$LAST_ID_BEFORE before it"
 assert_eq good "$(json_get .revocation_status)" \
     "certificate $SERIAL revocation status"
 assert_eq "$(cat "$TEST_TMP/csr/alpha.crt")" "$(json_get .certificate)" \
