@@ -1,4 +1,5 @@
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -9,6 +10,12 @@
 
 #define PIN_MIN_LEN 4
 #define PIN_MAX_LEN 255
+
+/* Serialises initsession from the check that the token is not in use to
+ * the end of C_InitToken. Without it, requests that arrive together all
+ * pass the check and each initialises the token again, so the PIN file
+ * can end up with the PIN of another request than the token's. */
+static pthread_mutex_t initsession_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static enum adcp_status
 check_pin(const char *pin, const char *field, struct adcp_error *err)
@@ -94,10 +101,13 @@ crypto_manager_initsession(struct service *svc,
     const char *pin_file;
     struct adcp_error err;
     enum adcp_status rc;
+    bool locked = false;
 
     rc = authz_require_admin(caller, "initsession", &err);
     if (rc != ADCP_OK)
         goto out;
+    pthread_mutex_lock(&initsession_lock);
+    locked = true;
     rc = choose_hsm(svc, body, &hsm, &err);
     if (rc != ADCP_OK)
         goto out;
@@ -137,6 +147,8 @@ crypto_manager_initsession(struct service *svc,
     log_info("initialised token \"%s\" of HSM %s", body->session_label,
              body->hsm);
 out:
+    if (locked)
+        pthread_mutex_unlock(&initsession_lock);
     if (rc != ADCP_OK)
         adcp_msg_fail(response, &err);
     return rc;

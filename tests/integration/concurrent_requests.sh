@@ -4,7 +4,9 @@
 #     all be issued, and the stored CSR must be one of them, whole;
 #   - one enrolment token sent in several requests at once yields exactly
 #     one certificate;
-#   - key pairs with one label requested at once yield exactly one key.
+#   - key pairs with one label requested at once yield exactly one key;
+#   - one uninitialised token initialised by several requests at once is
+#     initialised once, with the PIN that its PIN file then holds.
 source "$(dirname "$0")/lib.sh"
 
 require_commands openssl curl jq
@@ -93,4 +95,41 @@ assert_eq $((PARALLEL - 1)) "$(count_codes key 409)" \
     "requests rejected with 409 for label same"
 
 server_check_alive "the parallel requests"
+
+log_step "one uninitialised token initialised by several requests at once"
+server_stop
+CONFIG=$SERVER_DATA/hsm4ssld.json
+jq '.hsms += [{name: "spare", module: .hsms[0].module, token_label: "spare",
+               pin_file: "pins/spare.user.pin"}]
+    | .policies += [{hsm: "spare", capabilities: ["initsession"],
+                     algorithms: [], hash_funcs: []}]' \
+    "$CONFIG" >"$CONFIG.new"
+chmod 0600 "$CONFIG.new"
+mv "$CONFIG.new" "$CONFIG"
+server_start "$SERVER_DATA"
+BODIES=()
+for i in $(seq "$PARALLEL"); do
+    PIN=spare-user-pin-$i
+    LIB_SECRETS+=("$PIN")
+    jq -cn --arg user "$PIN" '{hsm: "spare", session_label: "spare",
+        credentials: {admin_pin: "spare-so-pin-0000", user_pin: $user}}' \
+        >"$TEST_TMP/token$i.json"
+    BODIES+=("$TEST_TMP/token$i.json")
+done
+LIB_SECRETS+=(spare-so-pin-0000)
+post_parallel token "$TEST_TMP/admin.header" /v1/tokens "${BODIES[@]}"
+assert_eq 1 "$(count_codes token 200)" "initsession requests that succeeded"
+assert_eq $((PARALLEL - 1)) "$(count_codes token 409)" \
+    "initsession requests rejected with 409"
+WINNER=$(grep -lx 200 "$TEST_TMP"/token.*.code)
+WINNER=${WINNER%.code}
+WINNER=${WINNER##*.}
+assert_eq "spare-user-pin-$WINNER" \
+    "$(tr -d '\n' <"$SERVER_DATA/pins/spare.user.pin")" \
+    "the PIN file after the initsession of request $WINNER"
+server_stop
+"$HSM4SSLD" list-hsms --data-dir "$SERVER_DATA" >"$TEST_TMP/hsms.out" 2>&1 ||
+    fail "list-hsms failed: $(cat "$TEST_TMP/hsms.out")"
+assert_match "$(grep '^spare ' "$TEST_TMP/hsms.out")" '^spare +up ' \
+    "the spare HSM logs in with its PIN file after a restart"
 pass
