@@ -191,6 +191,8 @@ uppercase(char *text)
         *p = (char)toupper((unsigned char)*p);
 }
 
+static const char *const key_types[] = {"rsa", "ec", "aes"};
+
 /* Reads key_info.type; "ecc" and upper case are accepted and stored as
  * "ec" and lower case. */
 static enum adcp_status
@@ -207,13 +209,15 @@ decode_key_type(const json_t *key_info, struct adcp_key_info *out,
     lowercase(type);
     if (strcmp(type, "ecc") == 0)
         snprintf(type, sizeof(type), "ec");
-    if (strcmp(type, "rsa") != 0 && strcmp(type, "ec") != 0 &&
-        strcmp(type, "aes") != 0)
-        return adcp_json_type_error(err, "key_info.type",
-                                    adcp_json_member(key_info, "type"),
-                                    "rsa, ec or aes");
-    snprintf(out->type, sizeof(out->type), "%s", type);
-    return ADCP_OK;
+    for (size_t i = 0; i < sizeof(key_types) / sizeof(key_types[0]); i++) {
+        if (strcmp(type, key_types[i]) == 0) {
+            snprintf(out->type, sizeof(out->type), "%s", key_types[i]);
+            return ADCP_OK;
+        }
+    }
+    return adcp_json_type_error(err, "key_info.type",
+                                adcp_json_member(key_info, "type"),
+                                "rsa, ec or aes");
 }
 
 static enum adcp_status
