@@ -106,8 +106,8 @@ register_bench_host() {
         -H "Authorization: Bearer $(cat "$data/admin.token")" \
         -d '{"name": "bench", "dns_names": ["bench.example.test"],
              "ip_addresses": ["127.0.0.1"]}' "$SERVER_URL/v1/hosts")
-    [ "$code" = 201 ] ||
-        die "registering host bench returned HTTP $code: $(cat "$WORK_DIR/host.json")"
+    [ "$code" = 201 ] || die "registering host bench returned HTTP" \
+        "$code: $(cat "$WORK_DIR/host.json")"
 }
 
 # Writes $3 CSRs for key spec $1 (rsa:BITS or ec:256), subject CN=bench,

@@ -134,9 +134,15 @@ setup_loadtest() {
 }
 
 describe_machine() {
-    local loadtest_version
+    local loadtest_version commit node_version
     loadtest_version=$(jq -r .version \
         "$BENCH_DIR/node_modules/loadtest/package.json" 2>/dev/null || true)
+    node_version=$(node --version 2>/dev/null || echo -)
+    commit=$(git -C "$ROOT_DIR" rev-parse --short HEAD 2>/dev/null ||
+        echo unknown)
+    if ! git -C "$ROOT_DIR" diff --quiet HEAD -- src 2>/dev/null; then
+        commit="$commit (src modified)"
+    fi
     cat <<EOF
 date (UTC): $(date -u +%Y-%m-%dT%H:%M:%SZ)
 cpus (nproc): $(nproc)
@@ -145,15 +151,17 @@ memory: $(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
 kernel: $(uname -srm)
 os: $(. /etc/os-release && echo "$PRETTY_NAME")
 load average at start: $(cut -d' ' -f1-3 /proc/loadavg)
-hsm4ssl commit: $(git -C "$ROOT_DIR" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT_DIR" diff --quiet HEAD -- src 2>/dev/null || echo " (src modified)")
+hsm4ssl commit: $commit
 hsm4ssld: $("$BUILD_DIR/hsm4ssld" version 2>&1 | head -n 1)
 openssl: $(openssl version)
 softhsm2: $(softhsm2-util --version 2>&1)
 sqlite3: $(sqlite3 --version | cut -d' ' -f1)
 wrk: $(wrk -v 2>&1 | head -n 1 | cut -d' ' -f1-2)
-loadtest: ${loadtest_version:-not installed} (node $(node --version 2>/dev/null || echo -))
+loadtest: ${loadtest_version:-not installed} (node $node_version)
 cfssl: $(cfssl version 2>/dev/null | head -n 1 || echo not installed)
-settings: keys "$KEYS", clients "$LEVELS", tools "$TOOLS", $DURATION s per HTTP run, $RUNS runs, $CSR_COUNT CSRs per key, sign_limit $LIMIT_SECONDS s per run
+settings: keys "$KEYS", clients "$LEVELS", tools "$TOOLS"
+settings: $DURATION s per HTTP run, $RUNS runs, $CSR_COUNT CSRs per key
+settings: sign_limit $LIMIT_SECONDS s per run
 EOF
 }
 
