@@ -31,7 +31,8 @@ static const struct cli_option_spec option_table[] = {
 
     /* Server and trust. */
     {"server", CLI_OPT_VALUE, FIELD(server), 0, NETWORK_COMMANDS, false,
-     "URL", "server base URL, https://HOST:PORT (default: from config.json)"},
+     "URL", "server base URL, https://HOST:PORT (default: the server "
+     "recorded in DIR/config.json by -enroll)"},
     {"fingerprint", CLI_OPT_VALUE, FIELD(fingerprint), 0,
      BIT(ENROLL) | BIT(ADD_HOST), false, "HEX",
      "SHA-256 fingerprint of the CA root, 64 hex digits; colons and case "
@@ -50,8 +51,9 @@ static const struct cli_option_spec option_table[] = {
     /* Certificate requests. */
     {"name", CLI_OPT_VALUE, FIELD(name), 0, BIT(GEN_CERT) | BIT(ADD_HOST),
      false, "NAME",
-     "host or certificate name: letters, digits, '.', '_', '-'; at most "
-     "59 characters"},
+     "certificate name, also its subject CN=NAME: 1 to 59 letters, digits, "
+     "'.', '_' or '-', so that NAME.csr fits the server's 63-byte file "
+     "names"},
     {"default", CLI_OPT_FLAG, FIELD(use_default), 0, BIT(GEN_CERT), false,
      NULL, "RSA 2048, key encrypted with AES-256-CBC, SHA-256"},
     {"manual", CLI_OPT_FLAG, FIELD(manual), 0, BIT(GEN_CERT), false, NULL,
@@ -83,15 +85,14 @@ static const struct cli_option_spec option_table[] = {
     {"label", CLI_OPT_VALUE, FIELD(label), 0, BIT(KEYPAIR_GEN), false,
      "LABEL", "label the key pair is stored under in the HSM"},
     {"length", CLI_OPT_VALUE, FIELD(length), 0, BIT(KEYPAIR_GEN), false,
-     "N", "RSA modulus in bits (2048 to 16384), or EC curve size: 256, "
-     "384 or 521"},
+     "N", "RSA modulus in bits (2048 to 16384 here; the server's HSMs "
+     "generate 2048 to 8192), or EC curve size: 256, 384 or 521"},
 
     /* Host registration. */
     {"dns", CLI_OPT_LIST, FIELD(dns), 0, BIT(ADD_HOST), false, "NAME",
-     "DNS name the host may hold certificates for; repeatable"},
+     "DNS name the host may hold certificates for"},
     {"ip", CLI_OPT_LIST, FIELD(ip), 0, BIT(ADD_HOST), false, "ADDR",
-     "IPv4 or IPv6 address the host may hold certificates for; "
-     "repeatable"},
+     "IPv4 or IPv6 address the host may hold certificates for"},
 
     {NULL, CLI_OPT_FLAG, 0, 0, 0, false, NULL, NULL},
 };

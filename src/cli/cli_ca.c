@@ -1,13 +1,12 @@
 #include "cli/cli_ca.h"
 
+#include "cli/cli_chain.h"
 #include "cli/cli_exit.h"
 #include "cli/cli_http.h"
 #include "cli/cli_pem.h"
 #include "common/log.h"
 
-#include <openssl/err.h>
 #include <openssl/pem.h>
-#include <openssl/x509_vfy.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -113,7 +112,7 @@ cli_ca_pin_root(const char *server, const char *fingerprint,
     if (rc == CLI_EXIT_OK)
         rc = compare_fingerprint(verified_root, fingerprint, server);
     if (rc == CLI_EXIT_OK)
-        rc = cli_ca_build_chain(
+        rc = cli_chain_build(
             json_string_value(json_object_get(second, "chain")), root,
             chain_pem, chain_len);
 out:
@@ -122,126 +121,5 @@ out:
     X509_free(root);
     json_decref(second);
     json_decref(first);
-    return rc;
-}
-
-X509 *
-cli_ca_find_root(const char *pem, size_t len, const char *fingerprint)
-{
-    STACK_OF(X509) *certs = NULL;
-    X509 *found = NULL;
-    char actual[65];
-
-    if (cli_pem_read_certs(pem, len, &certs) <= 0)
-        goto out;
-    for (int i = 0; i < sk_X509_num(certs) && found == NULL; i++) {
-        X509 *cert = sk_X509_value(certs, i);
-
-        if (cli_pem_fingerprint(cert, actual) == 0 &&
-            strcmp(actual, fingerprint) == 0 && X509_up_ref(cert) == 1)
-            found = cert;
-    }
-out:
-    sk_X509_pop_free(certs, X509_free);
-    return found;
-}
-
-int
-cli_ca_build_chain(const char *chain, X509 *root, char **pem, size_t *len)
-{
-    STACK_OF(X509) *certs = NULL;
-    int rc = CLI_EXIT_LOCAL;
-
-    *pem = NULL;
-    if (chain == NULL)
-        chain = "";
-    if (cli_pem_read_certs(chain, strlen(chain), &certs) < 0) {
-        rc = cli_fail(CLI_EXIT_SERVER,
-                      "invalid response: \"chain\" is not a list of PEM "
-                      "certificates");
-        goto out;
-    }
-    for (int i = sk_X509_num(certs) - 1; i >= 0; i--)
-        if (X509_cmp(sk_X509_value(certs, i), root) == 0)
-            X509_free(sk_X509_delete(certs, i));
-    if (X509_up_ref(root) != 1 || sk_X509_push(certs, root) <= 0 ||
-        cli_pem_write_certs(certs, pem, len) != 0) {
-        rc = cli_fail_openssl(CLI_EXIT_LOCAL,
-                              "cannot encode the CA chain");
-        goto out;
-    }
-    rc = CLI_EXIT_OK;
-out:
-    sk_X509_pop_free(certs, X509_free);
-    return rc;
-}
-
-/* Verifies cert up to root, with the other certificates of chain_file as
- * intermediates. */
-static int
-verify_chain(X509 *cert, const char *chain_file, X509 *root)
-{
-    STACK_OF(X509) *untrusted = NULL;
-    X509_STORE *store = X509_STORE_new();
-    X509_STORE_CTX *ctx = X509_STORE_CTX_new();
-    int rc = CLI_EXIT_SERVER;
-
-    if (store == NULL || ctx == NULL || X509_STORE_add_cert(store, root) != 1
-        || cli_pem_read_certs(chain_file, strlen(chain_file),
-                              &untrusted) < 0 ||
-        X509_STORE_CTX_init(ctx, store, cert, untrusted) != 1) {
-        rc = cli_fail_openssl(CLI_EXIT_LOCAL,
-                              "cannot set up certificate verification");
-        goto out;
-    }
-    X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_NO_CHECK_TIME);
-    if (X509_verify_cert(ctx) != 1) {
-        rc = cli_fail(CLI_EXIT_SERVER,
-                      "the issued certificate does not verify up to the "
-                      "pinned CA root: %s",
-                      X509_verify_cert_error_string(
-                          X509_STORE_CTX_get_error(ctx)));
-        goto out;
-    }
-    rc = CLI_EXIT_OK;
-out:
-    X509_STORE_CTX_free(ctx);
-    X509_STORE_free(store);
-    sk_X509_pop_free(untrusted, X509_free);
-    return rc;
-}
-
-int
-cli_ca_check_issued(const char *cert_pem, const char *chain_file,
-                    X509 *root, EVP_PKEY *key, X509 **cert)
-{
-    STACK_OF(X509) *certs = NULL;
-    X509 *issued = NULL;
-    int rc = CLI_EXIT_SERVER;
-
-    *cert = NULL;
-    if (cert_pem == NULL ||
-        cli_pem_read_certs(cert_pem, strlen(cert_pem), &certs) != 1) {
-        rc = cli_fail(CLI_EXIT_SERVER,
-                      "invalid response: \"certificate\" must hold one PEM "
-                      "certificate");
-        goto out;
-    }
-    issued = sk_X509_shift(certs);
-    if (EVP_PKEY_eq(X509_get0_pubkey(issued), key) != 1) {
-        rc = cli_fail(CLI_EXIT_SERVER,
-                      "the server returned a certificate for another public "
-                      "key than the CSR's; nothing was written");
-        goto out;
-    }
-    rc = verify_chain(issued, chain_file, root);
-    if (rc != CLI_EXIT_OK)
-        goto out;
-    *cert = issued;
-    issued = NULL;
-out:
-    ERR_clear_error();
-    X509_free(issued);
-    sk_X509_pop_free(certs, X509_free);
     return rc;
 }

@@ -252,6 +252,20 @@ out:
     return rc;
 }
 
+bool
+cli_config_token_valid(const char *token)
+{
+    size_t len;
+
+    if (token == NULL)
+        return false;
+    len = strlen(token);
+    if (len < CLI_TOKEN_MIN || len > CLI_TOKEN_MAX)
+        return false;
+    return strspn(token, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                         "0123456789_-") == len;
+}
+
 void
 cli_config_free(struct cli_config *cfg)
 {

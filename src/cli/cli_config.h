@@ -17,6 +17,12 @@
 #define CLI_CHAIN_FILE "ca-chain.crt"
 #define CLI_DIR_ENV "SSLEVERYWHERE_DIR"
 
+/* Length limits of an enrolment token. The server makes tokens of 43
+ * characters; the limits leave room for a longer token, not for text
+ * that only looks like one. */
+#define CLI_TOKEN_MIN 16
+#define CLI_TOKEN_MAX 128
+
 /* config.json in memory; strings are heap copies or NULL. */
 struct cli_config {
     char *server;           /* https://HOST:PORT */
@@ -61,6 +67,12 @@ int cli_config_load_optional(const char *dir_path, struct cli_config *cfg);
 /* Writes cfg to DIR/config.json atomically with mode 0600. Returns
  * CLI_EXIT_OK, or CLI_EXIT_LOCAL after printing an error. */
 int cli_config_save(const struct cli_dir *root, const struct cli_config *cfg);
+
+/* Returns true when token has the form of an enrolment token:
+ * CLI_TOKEN_MIN to CLI_TOKEN_MAX characters of [A-Za-z0-9_-], the URL-safe
+ * alphabet the server makes tokens of. Such a token is safe to print and
+ * to use in an HTTP header. Accepts NULL (returns false). */
+bool cli_config_token_valid(const char *token);
 
 /* Wipes and frees every string of cfg. Accepts NULL. */
 void cli_config_free(struct cli_config *cfg);

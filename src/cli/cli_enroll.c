@@ -32,10 +32,14 @@ check_options(const struct cli_options *opts, char fingerprint[65])
                         "invalid -fingerprint %s: give the 64 hex digits of "
                         "the root's SHA-256 fingerprint (colons allowed)",
                         opts->fingerprint);
-    if (opts->token[0] == '\0')
+    /* The token is a secret, so the message does not quote it. */
+    if (!cli_config_token_valid(opts->token))
         return cli_fail(CLI_EXIT_USAGE,
-                        "invalid -token: it is empty; give the token that "
-                        "-add_host printed");
+                        "invalid -token: an enrolment token is %d to %d "
+                        "characters of A-Z, a-z, 0-9, '_' and '-' (this one "
+                        "has %zu characters); give the token that -add_host "
+                        "printed", CLI_TOKEN_MIN, CLI_TOKEN_MAX,
+                        strlen(opts->token));
     return CLI_EXIT_OK;
 }
 

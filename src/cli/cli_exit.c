@@ -2,16 +2,56 @@
 
 #include <openssl/err.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 
-/* Replaces control characters, because messages quote values that come
- * from the command line or from the server. */
+/* Returns the length of the UTF-8 sequence at text when it is valid
+ * (RFC 3629: shortest form, no surrogates, at most U+10FFFF) and encodes
+ * no C1 control (U+0080 to U+009F); otherwise 0. */
+static size_t
+printable_sequence_length(const unsigned char *text)
+{
+    unsigned char lead = text[0], second = text[1];
+    size_t len;
+
+    if (lead < 0x80)
+        return 1;
+    if (lead >= 0xc2 && lead <= 0xdf)
+        len = 2;
+    else if (lead >= 0xe0 && lead <= 0xef)
+        len = 3;
+    else if (lead >= 0xf0 && lead <= 0xf4)
+        len = 4;
+    else
+        return 0;
+    if ((second & 0xc0) != 0x80 || (lead == 0xc2 && second < 0xa0) ||
+        (lead == 0xe0 && second < 0xa0) || (lead == 0xed && second > 0x9f) ||
+        (lead == 0xf0 && second < 0x90) || (lead == 0xf4 && second > 0x8f))
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if ((text[i] & 0xc0) != 0x80)
+            return 0;
+    return len;
+}
+
+/* Replaces control characters (C0, DEL and C1) and bytes that are not
+ * valid UTF-8 with '?'. Messages quote values from the command line and
+ * from the server, and a terminal would act on an escape sequence in
+ * them. */
 static void
 escape_controls(char *text)
 {
-    for (; *text != '\0'; text++)
-        if ((unsigned char)*text < 0x20 || *text == 0x7f)
-            *text = '?';
+    unsigned char *cursor = (unsigned char *)text;
+
+    while (*cursor != '\0') {
+        size_t len = printable_sequence_length(cursor);
+
+        if (len == 0 || *cursor < 0x20 || *cursor == 0x7f) {
+            *cursor++ = '?';
+            continue;
+        }
+        cursor += len;
+    }
 }
 
 static void

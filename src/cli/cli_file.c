@@ -2,14 +2,117 @@
 
 #include "cli/cli_exit.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/rand.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* Staged files at one time: -gen_cert holds its key and writes one more
+ * file at a time. A file beyond this is still swept by a later run. */
+#define CLEANUP_SLOTS 8
+/* The random part of a temporary name: 6 bytes in hex. */
+#define TEMP_SUFFIX_LEN 12
+
+/*
+ * The temporary files the signal handler removes. Slots are written only
+ * with the cleanup signals blocked, and in_use is set after the other
+ * members and cleared first, so that the handler, which may also run on
+ * a libcurl resolver thread, reads complete slots only.
+ */
+static struct cleanup_slot {
+    atomic_int in_use;
+    int dir_fd;
+    char temp_name[128];
+} cleanup_slots[CLEANUP_SLOTS];
+
+static const int cleanup_signals[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+#define CLEANUP_SIGNAL_COUNT                                                 \
+    (sizeof(cleanup_signals) / sizeof(cleanup_signals[0]))
+
+/* Removes every registered temporary file, then lets the signal end the
+ * process: SA_RESETHAND restored the default action, and the raised
+ * signal is delivered as soon as the handler returns. Uses only
+ * async-signal-safe calls. */
+static void
+remove_staged_on_signal(int sig)
+{
+    int saved = errno;
+
+    for (size_t i = 0; i < CLEANUP_SLOTS; i++)
+        if (atomic_load(&cleanup_slots[i].in_use))
+            unlinkat(cleanup_slots[i].dir_fd, cleanup_slots[i].temp_name,
+                     0);
+    errno = saved;
+    raise(sig);
+}
+
+void
+cli_file_cleanup_on_signals(void)
+{
+    struct sigaction action, previous;
+
+    memset(&action, 0, sizeof(action));
+    action.sa_handler = remove_staged_on_signal;
+    action.sa_flags = SA_RESETHAND;
+    sigemptyset(&action.sa_mask);
+    for (size_t i = 0; i < CLEANUP_SIGNAL_COUNT; i++)
+        sigaddset(&action.sa_mask, cleanup_signals[i]);
+    for (size_t i = 0; i < CLEANUP_SIGNAL_COUNT; i++)
+        if (sigaction(cleanup_signals[i], NULL, &previous) == 0 &&
+            previous.sa_handler != SIG_IGN)
+            sigaction(cleanup_signals[i], &action, NULL);
+}
+
+static void
+block_cleanup_signals(sigset_t *previous)
+{
+    sigset_t set;
+
+    sigemptyset(&set);
+    for (size_t i = 0; i < CLEANUP_SIGNAL_COUNT; i++)
+        sigaddset(&set, cleanup_signals[i]);
+    sigprocmask(SIG_BLOCK, &set, previous);
+}
+
+static void
+restore_signals(const sigset_t *previous)
+{
+    sigprocmask(SIG_SETMASK, previous, NULL);
+}
+
+/* Records a temporary file for the signal handler; call with the cleanup
+ * signals blocked. Returns the slot, or -1 when all are taken. */
+static int
+register_cleanup(int dir_fd, const char *temp_name)
+{
+    for (int i = 0; i < CLEANUP_SLOTS; i++) {
+        struct cleanup_slot *slot = &cleanup_slots[i];
+
+        if (atomic_load(&slot->in_use))
+            continue;
+        slot->dir_fd = dir_fd;
+        snprintf(slot->temp_name, sizeof(slot->temp_name), "%s",
+                 temp_name);
+        atomic_store(&slot->in_use, 1);
+        return i;
+    }
+    return -1;
+}
+
+static void
+unregister_cleanup(int slot)
+{
+    if (slot >= 0 && slot < CLEANUP_SLOTS)
+        atomic_store(&cleanup_slots[slot].in_use, 0);
+}
 
 bool
 cli_file_name_valid(const char *name)
@@ -122,7 +225,7 @@ cli_file_exists(const struct cli_dir *dir, const char *name)
 static int
 create_temp(struct cli_staged_file *staged, mode_t mode)
 {
-    unsigned char random_bytes[6];
+    unsigned char random_bytes[TEMP_SUFFIX_LEN / 2];
 
     for (int attempt = 0; attempt < 8; attempt++) {
         int fd;
@@ -142,6 +245,108 @@ create_temp(struct cli_staged_file *staged, mode_t mode)
             return fd;
     }
     return -1;
+}
+
+/*
+ * Creates the temporary file of staged, takes its lock and registers it
+ * for the signal handler, all with the cleanup signals blocked. Another
+ * run's sweep can lock and remove the file between its creation and the
+ * lock; the link count then is 0 and a new file is made. Where the file
+ * system has no flock, the file stays unlocked, and sweeps, which cannot
+ * lock it either, leave it alone. Returns 0, or -1 with errno set.
+ */
+static int
+create_locked_temp(struct cli_staged_file *staged, mode_t mode)
+{
+    sigset_t previous;
+    struct stat st;
+    int fd = -1, saved = 0;
+
+    block_cleanup_signals(&previous);
+    for (int attempt = 0; attempt < 8 && fd < 0; attempt++) {
+        fd = create_temp(staged, mode);
+        if (fd < 0) {
+            saved = errno;
+            break;
+        }
+        if (flock(fd, LOCK_EX) == 0 && fstat(fd, &st) == 0 &&
+            st.st_nlink == 0) {
+            close(fd);
+            fd = -1;
+            saved = EAGAIN;
+        }
+    }
+    if (fd >= 0) {
+        staged->fd = fd;
+        staged->slot = register_cleanup(staged->dir->fd, staged->temp_name);
+    }
+    restore_signals(&previous);
+    if (fd < 0) {
+        staged->temp_name[0] = '\0';
+        errno = saved;
+        return -1;
+    }
+    return 0;
+}
+
+/* Returns true when entry is a temporary name create_temp makes for name:
+ * ".NAME.tmp-" and TEMP_SUFFIX_LEN lower-case hex digits. */
+static bool
+is_temp_name_of(const char *entry, const char *name)
+{
+    size_t len = strlen(name);
+    const char *suffix;
+
+    if (entry[0] != '.' || strncmp(entry + 1, name, len) != 0 ||
+        strncmp(entry + 1 + len, ".tmp-", 5) != 0)
+        return false;
+    suffix = entry + 1 + len + 5;
+    return strlen(suffix) == TEMP_SUFFIX_LEN &&
+           strspn(suffix, "0123456789abcdef") == TEMP_SUFFIX_LEN;
+}
+
+/* Removes the temporary file entry of dir when its lock is free, which
+ * means that the run that made it has ended without removing it. The
+ * name must still lead to the locked file, so that nothing else is
+ * removed. */
+static void
+remove_if_abandoned(const struct cli_dir *dir, const char *entry)
+{
+    struct stat opened, named;
+    int fd = openat(dir->fd, entry,
+                    O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+
+    if (fd < 0)
+        return;
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &opened) == 0 &&
+        fstatat(dir->fd, entry, &named, AT_SYMLINK_NOFOLLOW) == 0 &&
+        S_ISREG(opened.st_mode) && opened.st_dev == named.st_dev &&
+        opened.st_ino == named.st_ino && unlinkat(dir->fd, entry, 0) == 0)
+        cli_note("removed %s/%s, a temporary file that an interrupted run "
+                 "left behind", dir->path, entry);
+    close(fd);
+}
+
+/* Removes the abandoned temporary files of name in dir. A failure only
+ * leaves them for a later run. */
+static void
+sweep_abandoned(const struct cli_dir *dir, const char *name)
+{
+    struct dirent *entry;
+    DIR *listing;
+    int fd = openat(dir->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+    if (fd < 0)
+        return;
+    listing = fdopendir(fd);
+    if (listing == NULL) {
+        close(fd);
+        return;
+    }
+    while ((entry = readdir(listing)) != NULL)
+        if (is_temp_name_of(entry->d_name, name))
+            remove_if_abandoned(dir, entry->d_name);
+    closedir(listing);
 }
 
 static int
@@ -166,31 +371,26 @@ int
 cli_file_stage(struct cli_staged_file *staged, const struct cli_dir *dir,
                const char *name, const void *data, size_t len, mode_t mode)
 {
-    int fd, rc = CLI_EXIT_LOCAL;
+    int rc = CLI_EXIT_LOCAL;
 
     staged->dir = dir;
+    staged->fd = -1;
+    staged->slot = -1;
     staged->temp_name[0] = '\0';
     if (snprintf(staged->name, sizeof(staged->name), "%s", name) >=
         (int)sizeof(staged->name))
         return cli_fail(CLI_EXIT_LOCAL, "file name %s is too long", name);
-    fd = create_temp(staged, mode);
-    if (fd < 0) {
-        rc = cli_fail(CLI_EXIT_LOCAL, "cannot create a file in %s: %s",
-                      dir->path, strerror(errno));
-        staged->temp_name[0] = '\0';
-        return rc;
-    }
-    if (write_all(fd, data, len) != 0 || fsync(fd) != 0) {
+    sweep_abandoned(dir, staged->name);
+    if (create_locked_temp(staged, mode) != 0)
+        return cli_fail(CLI_EXIT_LOCAL, "cannot create a file in %s: %s",
+                        dir->path, strerror(errno));
+    if (write_all(staged->fd, data, len) != 0 || fsync(staged->fd) != 0) {
         rc = cli_fail(CLI_EXIT_LOCAL, "cannot write %s/%s: %s", dir->path,
                       staged->temp_name, strerror(errno));
-        goto out;
-    }
-    rc = CLI_EXIT_OK;
-out:
-    close(fd);
-    if (rc != CLI_EXIT_OK)
         cli_file_discard(staged);
-    return rc;
+        return rc;
+    }
+    return CLI_EXIT_OK;
 }
 
 /* Puts the staged file at its name without replacing an existing entry:
@@ -212,25 +412,43 @@ link_into_place(struct cli_staged_file *staged)
     return 0;
 }
 
+/* Forgets the temporary file of staged once it is renamed or removed;
+ * call with the cleanup signals blocked. Closing the descriptor drops the
+ * lock. */
+static void
+release_staged(struct cli_staged_file *staged)
+{
+    unregister_cleanup(staged->slot);
+    staged->slot = -1;
+    staged->temp_name[0] = '\0';
+    close(staged->fd);
+    staged->fd = -1;
+}
+
 int
 cli_file_commit(struct cli_staged_file *staged, bool replace)
 {
-    int status;
+    sigset_t previous;
+    int status, saved;
     int rc;
 
+    block_cleanup_signals(&previous);
     if (replace)
         status = renameat(staged->dir->fd, staged->temp_name,
                           staged->dir->fd, staged->name);
     else
         status = link_into_place(staged);
+    saved = errno;
+    if (status == 0)
+        release_staged(staged);
+    restore_signals(&previous);
     if (status != 0) {
         rc = cli_fail(CLI_EXIT_LOCAL, "cannot write %s/%s: %s%s",
-                      staged->dir->path, staged->name, strerror(errno),
-                      errno == EEXIST ? "; give -force to replace it" : "");
+                      staged->dir->path, staged->name, strerror(saved),
+                      saved == EEXIST ? "; give -force to replace it" : "");
         cli_file_discard(staged);
         return rc;
     }
-    staged->temp_name[0] = '\0';
     /* Makes the rename durable; a failure here loses nothing written. */
     fsync(staged->dir->fd);
     return CLI_EXIT_OK;
@@ -239,10 +457,14 @@ cli_file_commit(struct cli_staged_file *staged, bool replace)
 void
 cli_file_discard(struct cli_staged_file *staged)
 {
+    sigset_t previous;
+
     if (staged == NULL || staged->temp_name[0] == '\0')
         return;
+    block_cleanup_signals(&previous);
     unlinkat(staged->dir->fd, staged->temp_name, 0);
-    staged->temp_name[0] = '\0';
+    release_staged(staged);
+    restore_signals(&previous);
 }
 
 int

@@ -7,6 +7,12 @@
  * with O_EXCL | O_NOFOLLOW), is flushed with fsync and then renamed into
  * place. rename replaces a symlink at the target instead of following it,
  * so no write lands outside the folder.
+ *
+ * A temporary file is removed on every error path, by the handler that
+ * cli_file_cleanup_on_signals installs for SIGHUP, SIGINT, SIGQUIT and
+ * SIGTERM, and otherwise (SIGKILL, a crash, a power loss) by the next
+ * write of the same name: each run holds an flock on the temporary files
+ * it made, so one that can be locked belongs to no live run.
  */
 #ifndef HSM4SSL_CLI_FILE_H
 #define HSM4SSL_CLI_FILE_H
@@ -26,13 +32,22 @@ struct cli_dir {
 /* A file written under a temporary name and not yet in place. */
 struct cli_staged_file {
     const struct cli_dir *dir;
-    char temp_name[128];    /* "" when nothing is staged */
+    int fd;                 /* the open, locked temporary file */
+    int slot;               /* its entry for the signal handler, or -1 */
+    char temp_name[128];    /* "" when nothing is staged; fd and slot are
+                               valid only while it is set */
     char name[80];
 };
 
 /* Maximum NAME length in bytes. The server accepts names and file names
  * of up to 63 bytes, and the CSR is sent as "NAME.csr". */
 #define CLI_NAME_MAX 59
+
+/* Installs the handlers that remove staged temporary files on SIGHUP,
+ * SIGINT, SIGQUIT and SIGTERM and then end the process by the same
+ * signal. A signal the caller's parent set to be ignored stays ignored.
+ * Call once, at start. */
+void cli_file_cleanup_on_signals(void);
 
 /* Returns true when name is 1 to CLI_NAME_MAX characters of [A-Za-z0-9._-]
  * and is neither "." nor "..", so it is safe as a file name. */
@@ -60,9 +75,11 @@ void cli_dir_close(struct cli_dir *dir);
 /* Returns true when an entry name exists in dir, symlinks included. */
 bool cli_file_exists(const struct cli_dir *dir, const char *name);
 
-/* Writes data to a new temporary file in dir, created with mode (less the
- * umask), and flushes it. Returns CLI_EXIT_OK or CLI_EXIT_LOCAL after
- * printing an error; on success cli_file_commit or cli_file_discard must
+/* Writes data to a new temporary file ".NAME.tmp-RANDOM" in dir, created
+ * with mode (less the umask), and flushes it. Temporary files of name
+ * left in dir by a run that no longer lives are removed first (with a
+ * note on stderr). Returns CLI_EXIT_OK or CLI_EXIT_LOCAL after printing
+ * an error; on success cli_file_commit or cli_file_discard must
  * follow. */
 int cli_file_stage(struct cli_staged_file *staged, const struct cli_dir *dir,
                    const char *name, const void *data, size_t len,

@@ -8,7 +8,7 @@
  * place only after the certificate was checked.
  */
 #include "cli/cli_auth.h"
-#include "cli/cli_ca.h"
+#include "cli/cli_chain.h"
 #include "cli/cli_commands.h"
 #include "cli/cli_config.h"
 #include "cli/cli_exit.h"
@@ -30,6 +30,9 @@
 
 /* Chain files hold a few certificates. */
 #define CHAIN_MAX_BYTES (1024 * 1024)
+/* A serial of up to 64 bytes in hex, its sign and the NUL; RFC 5280
+ * allows 20 bytes. */
+#define CERT_SERIAL_TEXT_MAX 132
 
 /* Everything one -gen_cert run holds; released by release_job. */
 struct gen_cert_job {
@@ -86,7 +89,7 @@ load_root(struct gen_cert_job *job)
     rc = cli_file_read_path(job->ca_path, CHAIN_MAX_BYTES, &pem, &len);
     if (rc != CLI_EXIT_OK)
         return rc;
-    job->root = cli_ca_find_root(pem, len, job->cfg.fingerprint);
+    job->root = cli_chain_find_root(pem, len, job->cfg.fingerprint);
     free(pem);
     if (job->root == NULL)
         return cli_fail(CLI_EXIT_LOCAL,
@@ -200,10 +203,10 @@ request_certificate(struct gen_cert_job *job)
     if (rc != CLI_EXIT_OK)
         return rc;
     chain = json_string_value(json_object_get(job->response, "chain"));
-    rc = cli_ca_build_chain(chain, job->root, &job->chain_pem,
+    rc = cli_chain_build(chain, job->root, &job->chain_pem,
                             &job->chain_len);
     if (rc == CLI_EXIT_OK)
-        rc = cli_ca_check_issued(
+        rc = cli_chain_check_issued(
             json_string_value(json_object_get(job->response, "certificate")),
             job->chain_pem, job->root, job->key, &job->cert);
     return rc;
@@ -268,24 +271,26 @@ store_results(struct gen_cert_job *job)
     return rc;
 }
 
+/* Prints what was written. The serial and expiry come from the checked
+ * certificate, not from the response's JSON members, so that a server
+ * cannot make this output differ from the file. */
 static void
 print_results(const struct gen_cert_job *job)
 {
-    const char *serial =
-        json_string_value(json_object_get(job->response, "serial"));
-    const char *not_after =
-        json_string_value(json_object_get(job->response, "not_after"));
+    char serial[CERT_SERIAL_TEXT_MAX], not_after[32];
 
+    if (cli_pem_serial_format(job->cert, serial, sizeof(serial)) != 0)
+        snprintf(serial, sizeof(serial), "(serial too long)");
+    if (cli_pem_time_format(X509_get0_notAfter(job->cert), not_after) != 0)
+        snprintf(not_after, sizeof(not_after), "(invalid time)");
     printf("private key written to %s/%s (%s %d, encrypted with %s)\n",
            job->layout.private_dir.path, job->key_name,
            cli_keyspec_type_name(job->spec.type), job->spec.bits,
            job->spec.cipher);
     printf("CSR written to %s/%s (CN=%s, %s)\n", job->layout.csr.path,
            job->csr_name, job->opts->name, job->spec.digest);
-    printf("certificate %s valid until %s written to %s/%s\n",
-           serial ? serial : "(no serial)",
-           not_after ? not_after : "(no expiry)", job->layout.certs.path,
-           job->cert_name);
+    printf("certificate %s valid until %s written to %s/%s\n", serial,
+           not_after, job->layout.certs.path, job->cert_name);
     printf("CA chain written to %s/%s\n", job->layout.certs.path,
            CLI_CHAIN_FILE);
 }

@@ -158,6 +158,17 @@ send_request(const struct cli_options *opts, const char *server,
                       "\"enrollment_token\"", server);
         goto out;
     }
+    /* Only a token of the expected alphabet reaches stdout, where a
+     * script captures it or a terminal shows it. */
+    if (!cli_config_token_valid(token)) {
+        rc = cli_fail(CLI_EXIT_SERVER,
+                      "invalid response from %s/v1/hosts: "
+                      "\"enrollment_token\" is not %d to %d characters of "
+                      "A-Z, a-z, 0-9, '_' and '-', so it is not printed; "
+                      "host %s may be registered without a usable token",
+                      server, CLI_TOKEN_MIN, CLI_TOKEN_MAX, opts->name);
+        goto out;
+    }
     printf("%s\n", token);
     cli_note("registered host %s (id %lld); its enrolment token is valid "
              "until %s and works once", opts->name,

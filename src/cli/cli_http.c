@@ -41,24 +41,101 @@ cli_http_cleanup(void)
     curl_global_cleanup();
 }
 
-/* Returns 0 when part is absent from url, or is "/" for the path. */
-static int
-check_absent(CURLU *url, CURLUPart part)
+/* Returns true when part is present in url; a path of "/" counts as
+ * absent. */
+static bool
+has_part(CURLU *url, CURLUPart part)
 {
     char *value = NULL;
-    int rc = 0;
+    bool present = false;
 
     if (curl_url_get(url, part, &value, 0) == CURLUE_OK)
-        rc = (part == CURLUPART_PATH && strcmp(value, "/") == 0) ? 0 : -1;
+        present = !(part == CURLUPART_PATH && strcmp(value, "/") == 0);
     curl_free(value);
-    return rc;
+    return present;
+}
+
+/* Copies the port of an https:// URL as written (after the last ':' of
+ * the authority, outside an IPv6 literal) into out, or "" for none. */
+static void
+copy_port_text(const char *server, char *out, size_t size)
+{
+    const char *authority = server + strlen("https://");
+    size_t len = strcspn(authority, "/?#");
+    const char *colon = NULL;
+
+    for (size_t i = 0; i < len; i++)
+        if (authority[i] == ':')
+            colon = authority + i;
+        else if (authority[i] == ']')
+            colon = NULL;
+    if (colon == NULL)
+        snprintf(out, size, "%s", "");
+    else
+        snprintf(out, size, "%.*s", (int)(authority + len - colon - 1),
+                 colon + 1);
+}
+
+/* Names what is wrong with a URL that curl_url_set rejected with code. */
+static int
+report_bad_url(const char *server, const char *option, CURLUcode code)
+{
+    char port[32];
+
+    if (code == CURLUE_BAD_PORT_NUMBER) {
+        copy_port_text(server, port, sizeof(port));
+        return cli_fail(CLI_EXIT_USAGE,
+                        "invalid %s %s: port \"%s\" is not a number from 1 "
+                        "to 65535", option, server, port);
+    }
+    if (code == CURLUE_NO_HOST || code == CURLUE_BAD_HOSTNAME)
+        return cli_fail(CLI_EXIT_USAGE,
+                        "invalid %s %s: the host name or address is missing "
+                        "or invalid; give https://HOST:PORT", option,
+                        server);
+    return cli_fail(CLI_EXIT_USAGE, "invalid %s %s: %s; give "
+                    "https://HOST:PORT", option, server,
+                    curl_url_strerror(code));
+}
+
+/* Checks the parts of a parsed URL; scheme and host are known good. */
+static int
+check_parts(CURLU *url, const char *server, const char *option)
+{
+    char *port = NULL, port_text[32];
+    bool port_zero;
+
+    if (has_part(url, CURLUPART_USER) || has_part(url, CURLUPART_PASSWORD))
+        return cli_fail(CLI_EXIT_USAGE,
+                        "invalid %s %s: remove the user name; the CLI "
+                        "authenticates with tokens and certificates",
+                        option, server);
+    if (has_part(url, CURLUPART_PATH))
+        return cli_fail(CLI_EXIT_USAGE,
+                        "invalid %s %s: remove the path; give only "
+                        "https://HOST:PORT", option, server);
+    if (has_part(url, CURLUPART_QUERY) || has_part(url, CURLUPART_FRAGMENT))
+        return cli_fail(CLI_EXIT_USAGE,
+                        "invalid %s %s: remove the query or fragment; give "
+                        "only https://HOST:PORT", option, server);
+    /* libcurl accepts port 0, which no server listens on. */
+    if (curl_url_get(url, CURLUPART_PORT, &port, 0) != CURLUE_OK)
+        return CLI_EXIT_OK;
+    port_zero = strspn(port, "0") == strlen(port);
+    curl_free(port);
+    if (!port_zero)
+        return CLI_EXIT_OK;
+    copy_port_text(server, port_text, sizeof(port_text));
+    return cli_fail(CLI_EXIT_USAGE,
+                    "invalid %s %s: port \"%s\" is not a number from 1 to "
+                    "65535", option, server, port_text);
 }
 
 int
 cli_http_check_server(const char *server, const char *option)
 {
     CURLU *url = curl_url();
-    char *scheme = NULL;
+    CURLUcode code;
     int rc = CLI_EXIT_USAGE;
 
     if (url == NULL)
@@ -69,21 +146,13 @@ cli_http_check_server(const char *server, const char *option)
                       "https://ca.example.test:8443", option, server);
         goto out;
     }
-    if (curl_url_set(url, CURLUPART_URL, server, 0) != CURLUE_OK ||
-        curl_url_get(url, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-        strcmp(scheme, "https") != 0 ||
-        check_absent(url, CURLUPART_USER) != 0 ||
-        check_absent(url, CURLUPART_PATH) != 0 ||
-        check_absent(url, CURLUPART_QUERY) != 0 ||
-        check_absent(url, CURLUPART_FRAGMENT) != 0) {
-        rc = cli_fail(CLI_EXIT_USAGE,
-                      "invalid %s %s: give https://HOST:PORT with no path, "
-                      "user or query", option, server);
+    code = curl_url_set(url, CURLUPART_URL, server, 0);
+    if (code != CURLUE_OK) {
+        rc = report_bad_url(server, option, code);
         goto out;
     }
-    rc = CLI_EXIT_OK;
+    rc = check_parts(url, server, option);
 out:
-    curl_free(scheme);
     curl_url_cleanup(url);
     return rc;
 }
@@ -246,8 +315,9 @@ report_transfer_error(CURLcode res, const char *url, const char *detail)
     }
 }
 
-/* Prints the error object of a 4xx or 5xx response and returns the exit
- * code. */
+/* Prints the error object of an error response and returns the exit
+ * code: CLI_EXIT_REJECTED for 4xx, CLI_EXIT_SERVER for anything else.
+ * cli_fail replaces the control characters the server's text may hold. */
 static int
 report_http_error(long status, const char *url, json_t *body)
 {
@@ -257,25 +327,40 @@ report_http_error(long status, const char *url, json_t *body)
         json_string_value(json_object_get(error, "message"));
     const char *field = json_string_value(json_object_get(error, "field"));
     const char *id = json_string_value(json_object_get(body, "message_id"));
-    int exit_code = status < 500 ? CLI_EXIT_REJECTED : CLI_EXIT_SERVER;
+    bool rejected = status >= 400 && status < 500;
 
-    return cli_fail(exit_code, "%s %s (HTTP %ld %s%s%s%s%s): %s",
-                    status < 500 ? "the server rejected" : "server error on",
+    return cli_fail(rejected ? CLI_EXIT_REJECTED : CLI_EXIT_SERVER,
+                    "%s %s (HTTP %ld %s%s%s%s%s): %s",
+                    rejected ? "the server rejected" : "server error on",
                     url, status, code ? code : "no error code",
                     field && field[0] ? ", field " : "",
-                    field && field[0] ? field : "", id ? ", message " : "",
+                    field && field[0] ? field : "", id ? ", message id " : "",
                     id ? id : "", message ? message : "no message");
+}
+
+/* The API never redirects, and redirects are not followed: a 3xx means
+ * that -server names something other than the API. */
+static int
+report_redirect(long status, const char *url, const char *location)
+{
+    return cli_fail(CLI_EXIT_SERVER,
+                    "unexpected redirect: %s responded with HTTP %ld to %s; "
+                    "redirects are not followed, so give the server's own "
+                    "https://HOST:PORT as -server", url, status,
+                    location != NULL ? location : "(no Location header)");
 }
 
 /* Turns a finished transfer into the return value of cli_http_request. */
 static int
-read_response(long status, const char *url, const struct body_buffer *body,
-            json_t **response)
+read_response(long status, const char *url, const char *location,
+              const struct body_buffer *body, json_t **response)
 {
     json_error_t error;
     json_t *json = NULL;
     int rc;
 
+    if (status >= 300 && status < 400)
+        return report_redirect(status, url, location);
     if (body->len > 0)
         json = json_loadb(body->data, body->len, 0, &error);
     if (status < 200 || status >= 300) {
@@ -298,6 +383,7 @@ perform(CURL *curl, const char *url, const char *error_text,
         const struct body_buffer *body, json_t **response)
 {
     long status = 0;
+    char *location = NULL;
     CURLcode res = curl_easy_perform(curl);
 
     if (body->too_large)
@@ -307,9 +393,11 @@ perform(CURL *curl, const char *url, const char *error_text,
     if (res != CURLE_OK)
         return report_transfer_error(res, url, error_text);
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    /* location stays owned by the handle. */
+    curl_easy_getinfo(curl, CURLINFO_REDIRECT_URL, &location);
     log_debug("%s responded with HTTP %ld and %zu bytes", url, status,
               body->len);
-    return read_response(status, url, body, response);
+    return read_response(status, url, location, body, response);
 }
 
 int

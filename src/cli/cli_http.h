@@ -35,9 +35,10 @@ int cli_http_init(void);
 
 void cli_http_cleanup(void);
 
-/* Checks that server is an https:// URL naming a host (optionally a
- * port) and nothing else. option names it in messages. Returns
- * CLI_EXIT_OK or CLI_EXIT_USAGE after printing an error. */
+/* Checks that server is an https:// URL naming a host, optionally a port
+ * from 1 to 65535, and nothing else. option names it in messages, which
+ * say which part is wrong. Returns CLI_EXIT_OK or CLI_EXIT_USAGE after
+ * printing an error. */
 int cli_http_check_server(const char *server, const char *option);
 
 /*
@@ -49,7 +50,8 @@ int cli_http_check_server(const char *server, const char *option);
  * returns CLI_EXIT_NETWORK (no connection, TLS failure, timeout),
  * CLI_EXIT_LOCAL (a client certificate or CA file that cannot be used),
  * CLI_EXIT_REJECTED (4xx, with the server's error code and message) or
- * CLI_EXIT_SERVER (5xx or a body that is not a JSON object).
+ * CLI_EXIT_SERVER (5xx, an "unexpected redirect" 3xx, or a body that is
+ * not a JSON object).
  */
 int cli_http_request(const char *server, const char *method,
                      const char *path, const struct cli_http_trust *trust,

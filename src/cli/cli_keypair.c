@@ -8,9 +8,13 @@
 #include "cli/cli_exit.h"
 #include "cli/cli_http.h"
 #include "cli/cli_keyspec.h"
+#include "cli/cli_pem.h"
 
 #include <jansson.h>
+#include <openssl/evp.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Maximum label length in bytes: the server's limit for key labels. */
@@ -79,21 +83,58 @@ choose_auth(struct cli_auth *auth, const struct cli_options *opts,
     return rc;
 }
 
-static void
+/* Checks that the server's public key is of the requested type and
+ * size. */
+static bool
+key_matches(EVP_PKEY *key, const struct cli_keyspec *spec)
+{
+    const char *type = spec->type == CLI_KEY_EC ? "EC" : "RSA";
+
+    return EVP_PKEY_is_a(key, type) && EVP_PKEY_get_bits(key) == spec->bits;
+}
+
+/* Prints the public key as OpenSSL encodes it again after parsing the
+ * response's PEM, so that stdout never carries text the server chose. */
+static int
 print_key(json_t *response, const struct cli_keyspec *spec,
-          const char *label)
+          const char *label, const char *server)
 {
     const char *pem =
         json_string_value(json_object_get(response, "public_key"));
     const char *hsm = json_string_value(json_object_get(response, "hsm"));
-    size_t len = strlen(pem);
+    EVP_PKEY *key = NULL;
+    char *encoded = NULL;
+    int rc = CLI_EXIT_SERVER;
 
-    fputs(pem, stdout);
-    if (len > 0 && pem[len - 1] != '\n')
-        fputc('\n', stdout);
+    if (pem == NULL || cli_pem_public_key_read(pem, &key) != 0) {
+        rc = cli_fail(CLI_EXIT_SERVER,
+                      "invalid response from %s/v1/keys: \"public_key\" "
+                      "must hold one PEM public key (a PUBLIC KEY block); "
+                      "key pair \"%s\" may exist in the HSM nonetheless",
+                      server, label);
+        goto out;
+    }
+    if (!key_matches(key, spec)) {
+        rc = cli_fail(CLI_EXIT_SERVER,
+                      "invalid response from %s/v1/keys: the public key is "
+                      "not the %s %d key requested; key pair \"%s\" may "
+                      "exist in the HSM nonetheless", server,
+                      cli_keyspec_type_name(spec->type), spec->bits, label);
+        goto out;
+    }
+    if (cli_pem_public_key_write(key, &encoded) != 0) {
+        rc = cli_fail(CLI_EXIT_LOCAL, "cannot encode the public key");
+        goto out;
+    }
+    fputs(encoded, stdout);
     cli_note("generated %s %d key pair \"%s\" in HSM %s",
              cli_keyspec_type_name(spec->type), spec->bits, label,
              hsm ? hsm : "(not named)");
+    rc = CLI_EXIT_OK;
+out:
+    free(encoded);
+    EVP_PKEY_free(key);
+    return rc;
 }
 
 static int
@@ -112,13 +153,8 @@ send_request(const struct cli_options *opts, const struct cli_keyspec *spec,
     rc = cli_http_request(server, "POST", "/v1/keys", trust, &auth->http,
                           body, &response);
     json_decref(body);
-    if (rc == CLI_EXIT_OK &&
-        !json_is_string(json_object_get(response, "public_key")))
-        rc = cli_fail(CLI_EXIT_SERVER,
-                      "invalid response from %s/v1/keys: no \"public_key\"",
-                      server);
     if (rc == CLI_EXIT_OK)
-        print_key(response, spec, opts->label);
+        rc = print_key(response, spec, opts->label, server);
     json_decref(response);
     return rc;
 }

@@ -7,6 +7,7 @@
 #include "cli/cli_args.h"
 #include "cli/cli_commands.h"
 #include "cli/cli_exit.h"
+#include "cli/cli_file.h"
 #include "cli/cli_help.h"
 #include "cli/cli_http.h"
 #include "common/log.h"
@@ -46,6 +47,7 @@ main(int argc, char **argv)
      * world-writable, whatever umask the caller had. */
     umask(umask(0) | 022);
     secret_disable_core_dumps();
+    cli_file_cleanup_on_signals();
     cli_alloc_init();
     log_set_level(LOG_LEVEL_WARN);
     rc = cli_args_parse(argc, argv, &opts);

@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <openssl/err.h>
 #include <openssl/ui.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,12 +32,14 @@ copy_secret(const char *text, char **out)
 }
 
 /* Reads up to the first newline of fd, one byte at a time so that nothing
- * after the line is consumed (another passphrase may follow on stdin). */
+ * after the line is consumed (another passphrase may follow on stdin).
+ * what names fd in messages ("standard input", "file descriptor 3"). */
 static int
-read_line_fd(int fd, const char *what, char **out)
+read_line_fd(int fd, const char *what, const char *option, char **out)
 {
     char buf[CLI_PASS_MAX + 2];
     size_t used = 0;
+    bool at_end = false;
     int rc = CLI_EXIT_OK;
 
     while (used < sizeof(buf) - 1) {
@@ -45,13 +48,24 @@ read_line_fd(int fd, const char *what, char **out)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            rc = cli_fail(CLI_EXIT_LOCAL, "cannot read the passphrase from "
-                          "%s: %s", what, strerror(errno));
+            rc = cli_fail(CLI_EXIT_LOCAL, "cannot read the passphrase for "
+                          "%s from %s: %s", option, what, strerror(errno));
             goto out;
         }
+        if (n == 0)
+            at_end = true;
         if (n == 0 || buf[used] == '\n')
             break;
         used++;
+    }
+    /* An empty line is a passphrase of 0 characters, which check_length
+     * rejects; no line at all means the input ran out. */
+    if (at_end && used == 0) {
+        rc = cli_fail(CLI_EXIT_USAGE,
+                      "no passphrase for %s on %s: the input ended before a "
+                      "line; give one line for each option that reads it "
+                      "(-passin first, then -passout)", option, what);
+        goto out;
     }
     buf[used] = '\0';
     rc = copy_secret(buf, out);
@@ -90,6 +104,7 @@ read_file(const char *path, const char *option, char **out)
 static int
 read_fd_source(const char *number, const char *option, char **out)
 {
+    char what[48];
     char *end;
     long fd;
 
@@ -100,7 +115,8 @@ read_fd_source(const char *number, const char *option, char **out)
         return cli_fail(CLI_EXIT_USAGE,
                         "invalid %s fd:%s: expected a file descriptor "
                         "number such as fd:3", option, number);
-    return read_line_fd((int)fd, "the given file descriptor", out);
+    snprintf(what, sizeof(what), "file descriptor %ld", fd);
+    return read_line_fd((int)fd, what, option, out);
 }
 
 /* Dispatches on the prefix of an explicit source. */
@@ -116,7 +132,7 @@ read_source(const char *source, const char *option, char **out)
     if (strncmp(source, "fd:", 3) == 0)
         return read_fd_source(source + 3, option, out);
     if (strcmp(source, "stdin") == 0)
-        return read_line_fd(STDIN_FILENO, "standard input", out);
+        return read_line_fd(STDIN_FILENO, "standard input", option, out);
     /* The value is not quoted: it may be a passphrase typed without
      * its pass: prefix. */
     return cli_fail(CLI_EXIT_USAGE,

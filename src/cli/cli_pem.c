@@ -5,8 +5,11 @@
 #include <openssl/pem.h>
 #include <limits.h>
 #include <ctype.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 int
 cli_pem_bio_to_string(BIO *bio, char **text, size_t *len)
@@ -123,4 +126,116 @@ cli_pem_fingerprint_format(const char *hex, char out[96])
         out[used++] = hex[i + 1];
     }
     out[used] = '\0';
+}
+
+/* Returns true when nothing but whitespace follows in bio. */
+static bool
+only_space_left(BIO *bio)
+{
+    char rest[64];
+    int n;
+
+    while ((n = BIO_read(bio, rest, sizeof(rest))) > 0)
+        for (int i = 0; i < n; i++)
+            if (!isspace((unsigned char)rest[i]))
+                return false;
+    return true;
+}
+
+int
+cli_pem_public_key_read(const char *pem, EVP_PKEY **key)
+{
+    size_t len = strlen(pem);
+    BIO *bio = NULL;
+    int rc = -1;
+
+    *key = NULL;
+    if (len > INT_MAX || (bio = BIO_new_mem_buf(pem, (int)len)) == NULL)
+        goto out;
+    *key = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
+    if (*key == NULL || !only_space_left(bio)) {
+        EVP_PKEY_free(*key);
+        *key = NULL;
+        goto out;
+    }
+    rc = 0;
+out:
+    ERR_clear_error();
+    BIO_free(bio);
+    return rc;
+}
+
+int
+cli_pem_public_key_write(EVP_PKEY *key, char **out)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    size_t len;
+    int rc = -1;
+
+    *out = NULL;
+    if (bio != NULL && PEM_write_bio_PUBKEY(bio, key) == 1)
+        rc = cli_pem_bio_to_string(bio, out, &len);
+    ERR_clear_error();
+    BIO_free(bio);
+    return rc;
+}
+
+int
+cli_pem_serial_format(X509 *cert, char *out, size_t size)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    const ASN1_INTEGER *serial = X509_get0_serialNumber(cert);
+    const unsigned char *bytes = ASN1_STRING_get0_data(serial);
+    int count = ASN1_STRING_length(serial);
+    size_t used = 0;
+
+    if (ASN1_STRING_type(serial) == V_ASN1_NEG_INTEGER && used + 1 < size)
+        out[used++] = '-';
+    /* A zero serial has no content bytes but prints as "00". */
+    if (count == 0 && used + 2 < size) {
+        out[used++] = '0';
+        out[used++] = '0';
+    }
+    for (int i = 0; i < count; i++) {
+        if (used + 2 >= size)
+            return -1;
+        out[used++] = hex[bytes[i] >> 4];
+        out[used++] = hex[bytes[i] & 0xf];
+    }
+    if (used >= size)
+        return -1;
+    out[used] = '\0';
+    return 0;
+}
+
+int
+cli_pem_time_format(const ASN1_TIME *time, char out[32])
+{
+    struct tm tm;
+
+    if (ASN1_TIME_to_tm(time, &tm) != 1 ||
+        strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+        ERR_clear_error();
+        return -1;
+    }
+    return 0;
+}
+
+void
+cli_pem_subject_format(X509 *cert, char *out, size_t size)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *text = NULL;
+    long len;
+
+    out[0] = '\0';
+    if (bio != NULL &&
+        X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0,
+                           XN_FLAG_RFC2253) >= 0) {
+        len = BIO_get_mem_data(bio, &text);
+        snprintf(out, size, "%.*s", (int)(len > 0 ? len : 0), text);
+    }
+    if (out[0] == '\0')
+        snprintf(out, size, "(no subject)");
+    BIO_free(bio);
 }

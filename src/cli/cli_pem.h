@@ -1,9 +1,11 @@
-/* PEM text in memory: certificate lists, BIO contents as strings, and
- * SHA-256 certificate fingerprints. */
+/* PEM text in memory: certificate lists, public keys, BIO contents as
+ * strings, SHA-256 certificate fingerprints, and certificate fields as
+ * printable text. */
 #ifndef HSM4SSL_CLI_PEM_H
 #define HSM4SSL_CLI_PEM_H
 
 #include <openssl/bio.h>
+#include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <stddef.h>
 
@@ -31,5 +33,27 @@ int cli_pem_fingerprint_parse(const char *text, char out[65]);
 
 /* Formats 64 hex digits as "AB:CD:..." into out (96 bytes). */
 void cli_pem_fingerprint_format(const char *hex, char out[96]);
+
+/* Parses pem as exactly one PUBLIC KEY block (SubjectPublicKeyInfo),
+ * with nothing but whitespace around it. Returns 0 with *key set (release
+ * with EVP_PKEY_free), or -1. */
+int cli_pem_public_key_read(const char *pem, EVP_PKEY **key);
+
+/* Encodes key as a PUBLIC KEY block into a heap string (release with
+ * free). Returns 0, or -1 on failure. */
+int cli_pem_public_key_write(EVP_PKEY *key, char **out);
+
+/* Writes the serial number of cert as upper-case hex digits, two per
+ * byte, with a leading '-' when negative (as openssl x509 -serial prints
+ * serials of up to 35 bytes). Returns 0, or -1 when out is too small. */
+int cli_pem_serial_format(X509 *cert, char *out, size_t size);
+
+/* Writes time as RFC 3339 UTC ("2027-12-04T03:31:35Z") into out. Returns
+ * 0, or -1 when time cannot be converted. */
+int cli_pem_time_format(const ASN1_TIME *time, char out[32]);
+
+/* Writes the subject of cert in RFC 2253 form, with control and non-ASCII
+ * characters escaped, into out; longer subjects are cut. */
+void cli_pem_subject_format(X509 *cert, char *out, size_t size);
 
 #endif

@@ -9,6 +9,9 @@ require_commands openssl curl jq setsid ss
 require_binaries hsm4ssld ssleverywhere
 
 PASS=cli-errors-passphrase
+# Shaped like an enrolment token (43 URL-safe characters), known to no
+# server.
+FAKE_TOKEN=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
 
 # expect_usage_error WHAT NEEDLE ARGS...: exit 1 and NEEDLE in the message.
 expect_usage_error() {
@@ -114,15 +117,15 @@ ENROLL_DIR=$TEST_TMP/enroll
 ZERO_FP=$(printf '0%.0s' $(seq 64))
 expect_usage_error "-enroll with an http:// URL" https \
     -dir "$ENROLL_DIR" -enroll -server "http://127.0.0.1:$(pick_free_port)" \
-    -fingerprint "$ZERO_FP" -token some-token
+    -fingerprint "$ZERO_FP" -token "$FAKE_TOKEN"
 expect_usage_error "-enroll with a short -fingerprint" -fingerprint \
     -dir "$ENROLL_DIR" -enroll -server "https://127.0.0.1:$(pick_free_port)" \
-    -fingerprint abcdef -token some-token
+    -fingerprint abcdef -token "$FAKE_TOKEN"
 expect_usage_error "-enroll without -token" -token \
     -dir "$ENROLL_DIR" -enroll -server "https://127.0.0.1:$(pick_free_port)" \
     -fingerprint "$ZERO_FP"
 cli -dir "$ENROLL_DIR" -enroll -server "https://127.0.0.1:$(pick_free_port)" \
-    -fingerprint "$ZERO_FP" -token some-token
+    -fingerprint "$ZERO_FP" -token "$FAKE_TOKEN"
 assert_cli_status 3 "-enroll with no server listening"
 assert_no_files_in "$ENROLL_DIR" "failed -enroll commands"
 
