@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -224,6 +225,15 @@ bind_listen_socket(struct api_server *server, const struct addrinfo *ai,
         close(fd);
         return -1;
     }
+    /* evhttp writes the headers and the body of a response as two TLS
+     * records; with Nagle's algorithm the second waits for the client's
+     * delayed ACK, about 40 ms. Linux passes TCP_NODELAY on to every
+     * accepted socket. */
+    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &enable, sizeof(enable)) !=
+        0)
+        log_warn("setting TCP_NODELAY on %s failed: %s; responses may be "
+                 "delayed",
+                 text, strerror(errno));
     if (listen(fd, SOMAXCONN) != 0 ||
         getsockname(fd, (struct sockaddr *)&bound, &bound_len) != 0) {
         log_error("listening on %s failed: %s", text, strerror(errno));
