@@ -5,6 +5,9 @@
 # installed it only runs dpkg-query and exits, so CI and scripts/test.sh can
 # call it every time. Otherwise it runs apt-get update once and installs
 # what is missing.
+#
+# With --bench it also installs what bench/run.sh needs (load generators,
+# CFSSL, gnuplot, perf); the tests never need those.
 set -euo pipefail
 
 packages=(
@@ -16,6 +19,9 @@ packages=(
     libcurl4-openssl-dev curl
     libcmocka-dev
     iproute2 jq procps ca-certificates
+)
+bench_packages=(
+    wrk gnuplot-nox golang-cfssl nodejs npm python3 linux-perf
 )
 
 # Print the packages of the list above that dpkg does not report as
@@ -33,6 +39,14 @@ list_missing() {
 
 main() {
     local missing
+    case "${1:-}" in
+        --bench) packages+=("${bench_packages[@]}") ;;
+        "") ;;
+        *)
+            echo "install-deps: unknown option $1; use --bench or nothing" >&2
+            return 2
+            ;;
+    esac
     mapfile -t missing < <(list_missing)
     if [ "${#missing[@]}" -eq 0 ]; then
         echo "install-deps: all ${#packages[@]} packages are installed"
