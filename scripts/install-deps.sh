@@ -7,7 +7,9 @@
 # what is missing.
 #
 # With --bench it also installs what bench/run.sh needs (load generators,
-# CFSSL, gnuplot, perf); the tests never need those.
+# CFSSL, gnuplot, perf); the tests never need those. Node.js and npm, for
+# the npm loadtest tool, come with this machine image rather than from
+# Debian, whose npm package conflicts with that Node.js.
 set -euo pipefail
 
 packages=(
@@ -21,7 +23,7 @@ packages=(
     iproute2 jq procps ca-certificates
 )
 bench_packages=(
-    wrk gnuplot-nox golang-cfssl nodejs npm python3 linux-perf
+    wrk gnuplot-nox golang-cfssl python3 linux-perf
 )
 
 # Print the packages of the list above that dpkg does not report as
