@@ -1,6 +1,7 @@
 #include "hal/pkcs11_module.h"
 
 #include <dlfcn.h>
+#include <openssl/err.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,6 +64,10 @@ module_initialize(struct pkcs11_module *module, struct adcp_error *err)
     if (module->init_args[0] != '\0')
         args.pReserved = module->init_args;
     rv = module->fn->C_Initialize(&args);
+    /* SoftHSM2 2.6.1 uses OpenSSL too, and its C_Initialize leaves the
+     * errors of a failed ENGINE load in this thread's queue. They would
+     * head the next log line about a failed OpenSSL call of ours. */
+    ERR_clear_error();
     if (rv == CKR_CRYPTOKI_ALREADY_INITIALIZED) {
         log_warn("PKCS#11 module \"%s\" was initialised already by another "
                  "part of the process; it will not be finalised",

@@ -14,6 +14,7 @@
 
 #include <dlfcn.h>
 #include <ftw.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
@@ -57,6 +58,7 @@ struct fixture {
     struct hal_key *ec_b;    /* P-256 on hsm_b */
     CK_FUNCTION_LIST *fn;    /* this file's own view of the module */
     void *module;
+    unsigned long load_error; /* OpenSSL's queue after the first load */
 };
 
 static struct fixture fx;
@@ -180,7 +182,9 @@ group_setup(void **state)
         print_error("hal_new: %s\n", err.message);
         return -1;
     }
+    ERR_clear_error();
     fx.hsm_a = add_hsm("hsm-a", "tok-a", MODULE_PATH, 0, false);
+    fx.load_error = ERR_peek_error();
     fx.hsm_b = add_hsm("hsm-b", "tok-b", MODULE_ALIAS, 2, true);
     fx.hsm_c = add_hsm("hsm-c", "tok-c", MODULE_PATH, 0, false);
     fx.hsm_d = add_hsm("hsm-d", "tok-d", MODULE_PATH, 0, false);
@@ -338,6 +342,18 @@ test_hsms_share_one_module(void **state)
     assert_false(fx.hsm_a->cfg.serialize);
     assert_null(fx.hsm_a->pool.call_lock);
     assert_ptr_equal(fx.hsm_b->pool.call_lock, &fx.hsm_b->module->call_lock);
+}
+
+/* SoftHSM2's C_Initialize queues OpenSSL errors of its own, which must
+ * not show up in the next log line about an OpenSSL call of ours. */
+static void
+test_module_load_clears_openssl_errors(void **state)
+{
+    char text[256];
+
+    (void)state;
+    ERR_error_string_n(fx.load_error, text, sizeof(text));
+    assert_string_equal(fx.load_error == 0 ? "" : text, "");
 }
 
 static void
@@ -877,6 +893,7 @@ main(void)
         cmocka_unit_test(test_rv_names_and_sentences),
         cmocka_unit_test(test_token_init_on_empty_tokendir),
         cmocka_unit_test(test_hsms_share_one_module),
+        cmocka_unit_test(test_module_load_clears_openssl_errors),
         cmocka_unit_test(test_uninitialised_token_is_down),
         cmocka_unit_test(test_private_key_attributes),
         cmocka_unit_test(test_key_id_derived_from_public_key),
