@@ -184,8 +184,8 @@ out:
 }
 
 /* Checks that the issued certificate is an end-entity certificate that
- * TLS clients and servers accept: CA:FALSE, and an extendedKeyUsage
- * extension with both clientAuth and serverAuth. */
+ * TLS clients and servers accept: basicConstraints CA:FALSE, and an
+ * extendedKeyUsage extension with both clientAuth and serverAuth. */
 static int
 check_leaf_extensions(X509 *cert)
 {
@@ -194,10 +194,13 @@ check_leaf_extensions(X509 *cert)
     bool client = (flags & EXFLAG_XKUSAGE) && (usage & XKU_SSL_CLIENT);
     bool server = (flags & EXFLAG_XKUSAGE) && (usage & XKU_SSL_SERVER);
 
-    if (X509_check_ca(cert) != 0)
+    /* X509_check_ca alone would pass CA:TRUE without keyCertSign. */
+    if (!(flags & EXFLAG_BCONS) || (flags & EXFLAG_CA) ||
+        X509_check_ca(cert) != 0)
         return cli_fail(CLI_EXIT_SERVER,
-                        "the server issued a CA certificate (it must have "
-                        "basicConstraints CA:FALSE); nothing was written");
+                        "the server issued a CA certificate or one without "
+                        "basicConstraints (it must have CA:FALSE); nothing "
+                        "was written");
     if (!client || !server)
         return cli_fail(CLI_EXIT_SERVER,
                         "the issued certificate lacks the extended key "

@@ -211,8 +211,8 @@ print_general_help(FILE *out)
         if (spec->kind != CLI_OPT_COMMAND && spec->commands == CLI_CMD_ALL)
             print_option(out, spec, CLI_CMD_NONE);
     fputs("\nFiles (in DIR):\n"
-          "  config.json         server, root fingerprint, enrolment token "
-          "or identity (0600)\n"
+          "  config.json         server, fingerprint, enrolment token or "
+          "identity (0600)\n"
           "  private/NAME.key    encrypted PKCS#8 private keys (0600, "
           "folder 0700)\n"
           "  csr/NAME.csr        certificate signing requests\n"

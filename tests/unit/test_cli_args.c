@@ -280,6 +280,107 @@ command_help_lists_its_options(void **state)
     }
 }
 
+/* Returns the help text below option "-name" in text, up to the next
+ * option line, as a heap string. */
+static char *
+option_help_text(const char *text, const char *name)
+{
+    char needle[64];
+    const char *start, *end;
+
+    snprintf(needle, sizeof(needle), "\n  -%s", name);
+    start = strstr(text, needle);
+    assert_non_null(start);
+    start += strlen(needle);
+    end = strstr(start, "\n  -");
+    assert_non_null(end);
+    return strndup(start, (size_t)(end - start));
+}
+
+/* Only commands that read a passphrase explain the sources. */
+static void
+passphrase_section_only_where_used(void **state)
+{
+    const enum cli_command with[] = {CLI_CMD_GEN_CERT, CLI_CMD_KEYPAIR_GEN};
+    const enum cli_command without[] = {CLI_CMD_ENROLL, CLI_CMD_ADD_HOST};
+
+    (void)state;
+    for (size_t i = 0; i < 2; i++) {
+        char *text = help_text(with[i]);
+
+        if (strstr(text, "PASSPHRASES") == NULL)
+            fail_msg("help of -%s lacks PASSPHRASES",
+                     cli_args_command_name(with[i]));
+        free(text);
+        text = help_text(without[i]);
+        if (strstr(text, "PASSPHRASES") != NULL)
+            fail_msg("help of -%s has PASSPHRASES",
+                     cli_args_command_name(without[i]));
+        assert_non_null(strstr(text, "EXIT CODES"));
+        free(text);
+    }
+}
+
+static void
+option_help_matches_command(void **state)
+{
+    char *text, *option;
+
+    (void)state;
+    text = help_text(CLI_CMD_ENROLL);
+    option = option_help_text(text, "server");
+    assert_non_null(strstr(option, "required"));
+    assert_null(strstr(option, "default"));
+    free(option);
+    free(text);
+
+    text = help_text(CLI_CMD_GEN_CERT);
+    option = option_help_text(text, "server");
+    assert_non_null(strstr(option, "default"));
+    free(option);
+    option = option_help_text(text, "name");
+    assert_non_null(strstr(option, "59"));
+    free(option);
+    free(text);
+
+    text = help_text(CLI_CMD_KEYPAIR_GEN);
+    option = option_help_text(text, "length");
+    assert_non_null(strstr(option, "8192"));
+    free(option);
+    free(text);
+
+    text = help_text(CLI_CMD_ADD_HOST);
+    option = option_help_text(text, "name");
+    assert_non_null(strstr(option, "59"));
+    free(option);
+    for (const char *p = text; (p = strstr(p, "repeatable")) != NULL; p++)
+        assert_true(strncmp(p, "repeatable)\n", 12) == 0);
+    free(text);
+}
+
+/* Help fits a terminal of 80 columns. */
+static void
+help_lines_fit_80_columns(void **state)
+{
+    (void)state;
+    for (enum cli_command command = CLI_CMD_NONE; command < CLI_CMD_COUNT;
+         command++) {
+        char *text = help_text(command);
+        const char *line = text;
+
+        while (*line != '\0') {
+            size_t len = strcspn(line, "\n");
+
+            /* The usage line names every option and may be longer. */
+            if (len > 80 && strncmp(line, "Usage: ", 7) != 0)
+                fail_msg("help of command %d has a line of %zu columns: "
+                         "%.*s", (int)command, len, (int)len, line);
+            line += len + (line[len] == '\n');
+        }
+        free(text);
+    }
+}
+
 static void
 general_help_lists_commands_and_exit_codes(void **state)
 {
@@ -316,6 +417,9 @@ main(void)
         cmocka_unit_test(table_rows_are_complete),
         cmocka_unit_test(command_help_lists_its_options),
         cmocka_unit_test(general_help_lists_commands_and_exit_codes),
+        cmocka_unit_test(passphrase_section_only_where_used),
+        cmocka_unit_test(option_help_matches_command),
+        cmocka_unit_test(help_lines_fit_80_columns),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -18,7 +18,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli/cli_alloc.c"
@@ -198,6 +201,158 @@ discard_removes_staged_file(void **state)
                                     0600), CLI_EXIT_OK);
     cli_file_discard(&staged);
     cli_file_discard(&staged);
+    assert_int_equal(count_entries(fx->dir), 0);
+}
+
+/* Enrolment tokens are 16 to 128 characters of the URL-safe alphabet;
+ * anything else is refused before it is saved or printed. */
+static void
+token_form_checked(void **state)
+{
+    char longest[CLI_TOKEN_MAX + 2];
+    const char *const bad[] = {
+        "",         "0123456789abcde",       "newline-01234567\n",
+        "has space 0123456789", "dollar$(id)0123456789",
+        "esc\033[2J0123456789", "slash/0123456789ab",
+    };
+
+    (void)state;
+    assert_true(cli_config_token_valid(
+        "Abc-_0123456789xyzABCDEFGHIJKLMNOPQRSTUVWX"));
+    assert_true(cli_config_token_valid("0123456789abcdef"));
+    memset(longest, 'a', CLI_TOKEN_MAX);
+    longest[CLI_TOKEN_MAX] = '\0';
+    assert_true(cli_config_token_valid(longest));
+    strcat(longest, "a");
+    assert_false(cli_config_token_valid(longest));
+    assert_false(cli_config_token_valid(NULL));
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (cli_config_token_valid(bad[i]))
+            fail_msg("token %zu was accepted", i);
+}
+
+/* Creates DIR/name empty; returns its descriptor. */
+static int
+plant_file(const struct file_fixture *fx, const char *name)
+{
+    int fd = openat(fx->root.fd, name, O_WRONLY | O_CREAT | O_EXCL, 0600);
+
+    assert_true(fd >= 0);
+    return fd;
+}
+
+static bool
+entry_exists(const struct file_fixture *fx, const char *name)
+{
+    struct stat st;
+
+    return fstatat(fx->root.fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/* A temporary file nobody holds a lock on was left by a dead run and is
+ * removed when the same name is staged again. Locked ones, and files of
+ * other names, stay. */
+static void
+stage_sweeps_abandoned_temp_files(void **state)
+{
+    struct file_fixture *fx = *state;
+    const char *const kept[] = {".k.key.tmp-0123456789a",
+                                ".k.key.tmp-0123456789AB",
+                                ".other.key.tmp-0123456789ab", "k.key"};
+    struct cli_staged_file staged;
+    int live;
+
+    close(plant_file(fx, ".k.key.tmp-0123456789ab"));
+    for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
+        close(plant_file(fx, kept[i]));
+    /* The lock of a run that is still staging its key. */
+    live = plant_file(fx, ".k.key.tmp-aaaaaaaaaaaa");
+    assert_int_equal(flock(live, LOCK_EX), 0);
+
+    assert_int_equal(cli_file_stage(&staged, &fx->root, "k.key", "new", 3,
+                                    0600), CLI_EXIT_OK);
+    assert_false(entry_exists(fx, ".k.key.tmp-0123456789ab"));
+    assert_true(entry_exists(fx, ".k.key.tmp-aaaaaaaaaaaa"));
+    for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
+        if (!entry_exists(fx, kept[i]))
+            fail_msg("the sweep removed %s", kept[i]);
+    assert_true(entry_exists(fx, staged.temp_name));
+    cli_file_discard(&staged);
+
+    close(live);
+    assert_int_equal(cli_file_write(&fx->root, "k.key", "x", 1, 0600),
+                     CLI_EXIT_OK);
+    assert_false(entry_exists(fx, ".k.key.tmp-aaaaaaaaaaaa"));
+}
+
+/* A file this process staged and holds is not swept by a second staging
+ * of the same name, as for two runs at once. */
+static void
+stage_keeps_files_staged_by_others(void **state)
+{
+    struct file_fixture *fx = *state;
+    struct cli_staged_file first, second;
+
+    assert_int_equal(cli_file_stage(&first, &fx->root, "k.key", "one", 3,
+                                    0600), CLI_EXIT_OK);
+    assert_int_equal(cli_file_stage(&second, &fx->root, "k.key", "two", 3,
+                                    0600), CLI_EXIT_OK);
+    assert_true(entry_exists(fx, first.temp_name));
+    assert_true(entry_exists(fx, second.temp_name));
+    assert_int_equal(count_entries(fx->dir), 2);
+    cli_file_discard(&second);
+    assert_int_equal(cli_file_commit(&first, false), CLI_EXIT_OK);
+    assert_int_equal(count_entries(fx->dir), 1);
+}
+
+/* In a child: stage a file, report on the pipe, raise SIGHUP (ignored
+ * before the handlers were installed), report again and wait for a
+ * signal. */
+static void
+run_staging_child(struct file_fixture *fx, int report)
+{
+    struct cli_staged_file staged;
+
+    signal(SIGHUP, SIG_IGN);
+    cli_file_cleanup_on_signals();
+    if (cli_file_stage(&staged, &fx->root, "k.key", "new", 3, 0600) !=
+        CLI_EXIT_OK)
+        _exit(2);
+    if (write(report, "s", 1) != 1)
+        _exit(3);
+    raise(SIGHUP);
+    if (write(report, "h", 1) != 1)
+        _exit(3);
+    for (;;)
+        pause();
+}
+
+static void
+signal_removes_staged_file(void **state)
+{
+    struct file_fixture *fx = *state;
+    int report[2], status = 0;
+    char seen[2];
+    pid_t child;
+
+    assert_int_equal(pipe(report), 0);
+    child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        close(report[0]);
+        run_staging_child(fx, report[1]);
+    }
+    close(report[1]);
+    assert_int_equal(read(report[0], seen, 1), 1);
+    assert_int_equal(read(report[0], seen + 1, 1), 1);
+    assert_memory_equal(seen, "sh", 2);
+    /* SIGHUP stayed ignored, so the staged file is still there. */
+    assert_int_equal(count_entries(fx->dir), 1);
+    assert_int_equal(kill(child, SIGTERM), 0);
+    assert_int_equal(waitpid(child, &status, 0), child);
+    close(report[0]);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGTERM);
     assert_int_equal(count_entries(fx->dir), 0);
 }
 
@@ -472,6 +627,10 @@ main(void)
         CASE(secret_file_gets_mode_0600),
         CASE(commit_without_replace_keeps_existing),
         CASE(discard_removes_staged_file),
+        CASE(token_form_checked),
+        CASE(stage_sweeps_abandoned_temp_files),
+        CASE(stage_keeps_files_staged_by_others),
+        CASE(signal_removes_staged_file),
         CASE(write_does_not_follow_symlink),
         CASE(symlink_key_blocks_commit),
         CASE(read_refuses_symlink),

@@ -182,6 +182,64 @@ stdin_source_reads_line(void **state)
     secret_free_string(pass);
 }
 
+/* Runs cli_pass_read with stderr sent to a temporary file; returns the
+ * exit code and copies the message into message. */
+static int
+read_capturing(const char *source, const char *option, char **pass,
+               char *message, size_t size)
+{
+    FILE *capture = tmpfile();
+    int saved = dup(STDERR_FILENO), rc;
+    size_t n;
+
+    assert_non_null(capture);
+    assert_true(saved >= 0);
+    fflush(stderr);
+    assert_true(dup2(fileno(capture), STDERR_FILENO) >= 0);
+    rc = cli_pass_read(source, option, "k", false, pass);
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    rewind(capture);
+    n = fread(message, 1, size - 1, capture);
+    message[n] = '\0';
+    fclose(capture);
+    return rc;
+}
+
+/* The messages name the descriptor and the option, and an input that ran
+ * out is not reported as a passphrase of 0 characters. */
+static void
+fd_source_errors_name_descriptor(void **state)
+{
+    char source[32], message[512];
+    char *first = NULL, *second = NULL;
+    int pipe_fds[2];
+
+    (void)state;
+    assert_int_equal(read_capturing("fd:250", "-passin", &first, message,
+                                    sizeof(message)), CLI_EXIT_LOCAL);
+    assert_null(first);
+    assert_non_null(strstr(message, "for -passin from file descriptor 250"));
+
+    assert_int_equal(pipe(pipe_fds), 0);
+    assert_int_equal(write(pipe_fds[1], "only-line\n", 10), 10);
+    close(pipe_fds[1]);
+    snprintf(source, sizeof(source), "fd:%d", pipe_fds[0]);
+    assert_int_equal(cli_pass_read(source, "-passin", "k", false, &first),
+                     CLI_EXIT_OK);
+    assert_int_equal(read_capturing(source, "-passout", &second, message,
+                                    sizeof(message)), CLI_EXIT_USAGE);
+    assert_null(second);
+    snprintf(source, sizeof(source), "file descriptor %d", pipe_fds[0]);
+    assert_non_null(strstr(message, source));
+    assert_non_null(strstr(message, "no passphrase for -passout"));
+    assert_non_null(strstr(message, "the input ended before a line"));
+    assert_null(strstr(message, "0 characters"));
+    close(pipe_fds[0]);
+    secret_free_string(first);
+}
+
 static void
 malformed_sources_are_usage_errors(void **state)
 {
@@ -288,6 +346,8 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(stdin_source_reads_line, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(fd_source_errors_name_descriptor,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(malformed_sources_are_usage_errors,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(length_limits_enforced, setup,
