@@ -1,13 +1,16 @@
 /*
  * Internal interfaces of the HTTPS front end, shared by http_server.c
  * (lifecycle and listening socket), http_worker.c (event loops and
- * requests), http_tls.c (TLS) and peer_mac.c (neighbour table).
+ * requests), http_tls.c (TLS), http_conn.c (connection caps and request
+ * deadlines) and peer_mac.c (neighbour table).
  */
 #ifndef HSM4SSL_API_HTTP_INTERNAL_H
 #define HSM4SSL_API_HTTP_INTERNAL_H
 
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <netinet/in.h>
 #include <openssl/ssl.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -20,6 +23,24 @@
 #define API_TIMEOUT_SECONDS 30  /* idle read or write on one connection */
 #define API_MAX_THREADS 256     /* guard against a mistyped thread count */
 #define API_ARP_TABLE "/proc/net/arp"
+#define API_DEFAULT_HEADER_TIMEOUT_MS 10000
+#define API_DEFAULT_BODY_TIMEOUT_MS 60000
+#define API_DEFAULT_MAX_CONNECTIONS_PER_IP 64
+#define API_DEFAULT_MAX_CONNECTIONS 4096
+#define API_PEER_BUCKETS 1024   /* hash buckets of the per-address counts */
+
+struct api_conn;       /* one connection's state, http_conn.c */
+struct api_peer_count; /* open connections of one address, http_conn.c */
+
+/* Open connections per client address and in total, shared by all
+ * workers under lock. */
+struct api_conn_limits {
+    pthread_mutex_t lock;
+    unsigned max_per_ip;
+    unsigned max_total;
+    unsigned total;
+    struct api_peer_count *buckets[API_PEER_BUCKETS];
+};
 
 /* One event loop with its own evhttp, used only by its own thread. */
 struct api_worker {
@@ -29,6 +50,9 @@ struct api_worker {
     struct evconnlistener *listener; /* owned by http */
     struct event *stop_event;        /* read end of the stop pipe */
     struct event *resume_event;      /* re-enables accept after an error */
+    struct event *check_event;       /* counts newly accepted connections */
+    struct event *sweep_event;       /* closes connections past a deadline */
+    struct api_conn *conns;          /* this worker's, newest first */
     pthread_t thread;
     bool started;
     int result;                      /* event_base_dispatch's result */
@@ -39,6 +63,9 @@ struct api_server {
     void *ctx;
     SSL_CTX *ssl_ctx;                /* borrowed from the configuration */
     size_t max_body;
+    unsigned header_timeout_ms;
+    unsigned body_timeout_ms;
+    struct api_conn_limits limits;
     char address[ADCP_PATH_MAX];     /* "ADDR:PORT" with the bound port */
     int port;
     int listen_fd;
@@ -63,10 +90,10 @@ void api_workers_free(struct api_server *server);
 
 /* http_tls.c */
 
-/* Creates a server-side OpenSSL bufferevent with a fresh SSL from the
- * SSL_CTX in arg, as the evhttp_set_bevcb callback. Returns NULL on
- * failure, and libevent then falls back to a plain socket bufferevent,
- * which the request callback rejects (see api_tls_of). */
+/* Creates a server-side OpenSSL bufferevent with a fresh SSL, as the
+ * evhttp_set_bevcb callback; arg is the struct api_worker. Returns NULL
+ * on failure, and libevent then falls back to a plain socket
+ * bufferevent, which the request callback rejects (see api_tls_of). */
 struct bufferevent *api_tls_bufferevent_new(struct event_base *base,
                                             void *arg);
 
@@ -84,6 +111,38 @@ X509 *api_tls_verified_peer(SSL *ssl);
  * ones. */
 void api_log_connection_error(const char *func, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* http_conn.c */
+
+/* Initialises the shared connection counts. Returns 0, or -1 after
+ * logging. */
+int api_conn_limits_init(struct api_conn_limits *limits, unsigned max_per_ip,
+                         unsigned max_total);
+void api_conn_limits_free(struct api_conn_limits *limits);
+
+/* Creates the worker's events that count new connections and enforce
+ * deadlines. Returns 0, or -1 after logging. */
+int api_conn_worker_init(struct api_worker *worker);
+
+/* Frees those events; call it before event_base_free, which frees the
+ * remaining connections. */
+void api_conn_worker_free(struct api_worker *worker);
+
+/* Attaches a new connection's state to ssl, which then owns it and
+ * frees it, and queues the connection for counting. Returns 0, or -1
+ * after logging. */
+int api_conn_attach(struct api_worker *worker, SSL *ssl);
+
+/* Watches the decrypted input of bev, the bufferevent that owns ssl, to
+ * find where each request's headers end. */
+void api_conn_watch_input(SSL *ssl, struct bufferevent *bev);
+
+/* Marks the end of the TLS handshake of ssl's connection. */
+void api_conn_handshake_done(const SSL *ssl);
+
+/* Marks that the request on ssl's connection was read completely; any
+ * input left over is the start of the next request. */
+void api_conn_request_done(SSL *ssl);
 
 /* peer_mac.c */
 

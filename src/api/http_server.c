@@ -288,9 +288,25 @@ server_alloc(const struct api_server_config *cfg, api_handler_fn handler,
     server->ssl_ctx = cfg->ssl_ctx;
     server->max_body = cfg->max_body > 0 ? cfg->max_body
                                          : API_DEFAULT_MAX_BODY;
+    server->header_timeout_ms = cfg->header_timeout_ms > 0
+                                    ? cfg->header_timeout_ms
+                                    : API_DEFAULT_HEADER_TIMEOUT_MS;
+    server->body_timeout_ms = cfg->body_timeout_ms > 0
+                                  ? cfg->body_timeout_ms
+                                  : API_DEFAULT_BODY_TIMEOUT_MS;
     server->listen_fd = -1;
     server->stop_pipe[0] = server->stop_pipe[1] = -1;
     server->worker_count = worker_count(cfg->threads);
+    if (api_conn_limits_init(&server->limits,
+                             cfg->max_connections_per_ip > 0
+                                 ? cfg->max_connections_per_ip
+                                 : API_DEFAULT_MAX_CONNECTIONS_PER_IP,
+                             cfg->max_connections > 0
+                                 ? cfg->max_connections
+                                 : API_DEFAULT_MAX_CONNECTIONS) != 0) {
+        free(server);
+        return NULL;
+    }
     return server;
 }
 
@@ -382,6 +398,8 @@ api_server_free(struct api_server *server)
         close(server->stop_pipe[0]);
     if (server->stop_pipe[1] >= 0)
         close(server->stop_pipe[1]);
+    /* After the workers, whose connections give their places back. */
+    api_conn_limits_free(&server->limits);
     free(server);
 }
 

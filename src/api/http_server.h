@@ -7,6 +7,10 @@
  * TLS 1.2 and 1.3 only. A client certificate is requested but not
  * required; when one is presented it must verify against the configured
  * CA, and the handler receives it.
+ *
+ * Methods: GET, HEAD and POST. A HEAD request reaches the handler as GET,
+ * and the server sends the response headers without the body. Any other
+ * method gets 405 without calling the handler.
  */
 #ifndef HSM4SSL_API_HTTP_SERVER_H
 #define HSM4SSL_API_HTTP_SERVER_H
@@ -20,7 +24,8 @@
 
 struct api_request {
     const char *method;         /* "GET", "POST", ... */
-    const char *path;           /* decoded path without the query */
+    const char *path;           /* decoded path without the query, with
+                                   runs of slashes merged into one */
     const char *query;          /* raw query string or NULL */
     const char *body;           /* NUL-terminated copy of the body */
     size_t body_len;
@@ -35,6 +40,8 @@ struct api_response {
     json_t *body;               /* owned by the server after the handler */
     const char *content_type;   /* NULL: application/json */
     char *text;                 /* non-JSON body (metrics), owned, or NULL */
+    const char *allow;          /* Allow header of a 405, such as "POST";
+                                   NULL: the methods the server serves */
 };
 
 typedef void (*api_handler_fn)(void *ctx, const struct api_request *request,
@@ -45,6 +52,17 @@ struct api_server_config {
     SSL_CTX *ssl_ctx;           /* borrowed; see api_tls_context_new */
     size_t max_body;            /* larger bodies get 413; 0: 1 MiB */
     unsigned threads;           /* 0: one per core */
+    /* Maximum time from the first byte of a TLS handshake to its end or
+     * from the first byte of a request to the end of its headers (0:
+     * 10 s), and from there to the end of the body (0: 60 s). The server
+     * closes a connection that exceeds either. Idle connections between
+     * requests are closed after 30 s. */
+    unsigned header_timeout_ms;
+    unsigned body_timeout_ms;
+    /* Open connections from one client address and in total; a new
+     * connection over either cap is closed at once. 0: 64 and 4096. */
+    unsigned max_connections_per_ip;
+    unsigned max_connections;
 };
 
 struct api_server;

@@ -1,19 +1,24 @@
 /*
  * TLS for the HTTPS front end: the server's SSL_CTX, one SSL per
- * connection wrapped in an OpenSSL bufferevent, and the log lines of
- * failed handshakes.
+ * connection wrapped in an OpenSSL bufferevent, the log lines of failed
+ * handshakes, and the answer to plain HTTP sent to the HTTPS port.
  */
 #include "api/http_internal.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
+#include <jansson.h>
 #include <netdb.h>
 #include <openssl/err.h>
 #include <openssl/x509_vfy.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 
+#include "adcp/adcp_error.h"
 #include "common/log.h"
 
 /* TLS 1.2 suites: forward secret key exchange and AEAD ciphers only.
@@ -25,6 +30,11 @@
 static const unsigned char session_id_context[] = "hsm4ssl-api";
 
 #define CLIENT_VERIFY_DEPTH 2
+
+/* How much of a plain HTTP request is read and dropped before the
+ * answer, so that closing the socket does not reset the connection
+ * while unread bytes wait in it. */
+#define PLAIN_HTTP_DRAIN_MAX 65536
 
 static int
 set_protocols(SSL_CTX *ctx)
@@ -186,24 +196,104 @@ log_fatal_alert(const SSL *ssl, int where, int value)
                              SSL_alert_desc_string_long(value));
 }
 
+/* Returns true when the handshake failed because the first bytes were a
+ * plain HTTP request line. OpenSSL (ssl3_get_record in 3.0) recognises
+ * "GET ", "POST ", "HEAD " and "PUT " and raises SSL_R_HTTP_REQUEST
+ * without sending an alert. */
+static bool
+handshake_got_plain_http(void)
+{
+    unsigned long err = ERR_peek_last_error();
+
+    return ERR_GET_LIB(err) == ERR_LIB_SSL &&
+           ERR_GET_REASON(err) == SSL_R_HTTP_REQUEST;
+}
+
+/* Builds the HTTP/1.1 400 response to a plain HTTP request, with the
+ * error object every other error uses. Returns a string to free, or
+ * NULL. */
+static char *
+plain_http_response(void)
+{
+    json_t *body = json_pack(
+        "{s:{s:s, s:s, s:s}}", "error", "code",
+        adcp_status_name(ADCP_ERR_INVALID_FIELD), "message",
+        "this port accepts HTTPS only; send the request again with "
+        "https:// instead of http://", "field", "");
+    char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+    char *response = NULL;
+
+    if (text != NULL &&
+        asprintf(&response, "HTTP/1.1 400 Bad Request\r\n"
+                            "Content-Type: application/json\r\n"
+                            "Content-Length: %zu\r\n"
+                            "Cache-Control: no-store\r\n"
+                            "Connection: close\r\n\r\n%s",
+                 strlen(text), text) < 0)
+        response = NULL;
+    free(text);
+    json_decref(body);
+    return response;
+}
+
+/* Answers a plain HTTP request on the raw socket, since TLS never
+ * started. The rest of the request is read and dropped first, and the
+ * write side is shut down after the answer, so that the client reads
+ * the answer before libevent closes the socket. */
+static void
+answer_plain_http(const SSL *ssl)
+{
+    int fd = SSL_get_fd(ssl);
+    char *response = plain_http_response();
+    char peer[NI_MAXHOST];
+    char scratch[4096];
+    size_t drained = 0;
+    ssize_t n;
+
+    format_peer(fd, peer, sizeof(peer));
+    log_debug("a plain HTTP request from %s reached the HTTPS port; "
+              "answering 400", peer);
+    while (fd >= 0 && drained < PLAIN_HTTP_DRAIN_MAX &&
+           (n = recv(fd, scratch, sizeof(scratch), MSG_DONTWAIT)) > 0)
+        drained += (size_t)n;
+    if (fd >= 0 && response != NULL &&
+        send(fd, response, strlen(response), MSG_DONTWAIT | MSG_NOSIGNAL)
+            < 0)
+        log_debug("answering the plain HTTP request from %s failed: %s",
+                  peer, strerror(errno));
+    if (fd >= 0)
+        shutdown(fd, SHUT_WR);
+    free(response);
+}
+
 static void
 tls_info_callback(const SSL *ssl, int where, int value)
 {
     /* The high byte of value is the alert level, and level 2 is fatal. */
     if ((where & SSL_CB_ALERT) != 0 && (value >> 8) == 2)
         log_fatal_alert(ssl, where, value);
+    if ((where & SSL_CB_HANDSHAKE_DONE) != 0)
+        api_conn_handshake_done(ssl);
+    /* value is SSL_accept's result: <= 0 when it failed or waits. */
+    if ((where & SSL_CB_ACCEPT_EXIT) == SSL_CB_ACCEPT_EXIT && value <= 0 &&
+        handshake_got_plain_http())
+        answer_plain_http(ssl);
 }
 
 struct bufferevent *
 api_tls_bufferevent_new(struct event_base *base, void *arg)
 {
-    SSL_CTX *ctx = arg;
+    struct api_worker *worker = arg;
     struct bufferevent *bev;
     SSL *ssl;
 
-    ssl = SSL_new(ctx);
+    ssl = SSL_new(worker->server->ssl_ctx);
     if (ssl == NULL) {
         log_openssl_errors(__func__, "creating a TLS connection failed");
+        return NULL;
+    }
+    if (api_conn_attach(worker, ssl) != 0) {
+        SSL_free(ssl);
         return NULL;
     }
     SSL_set_info_callback(ssl, tls_info_callback);
@@ -221,6 +311,7 @@ api_tls_bufferevent_new(struct event_base *base, void *arg)
     /* A client that closes without close_notify ends the connection as
      * an EOF, not an error. */
     bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    api_conn_watch_input(ssl, bev);
     return bev;
 }
 

@@ -28,7 +28,8 @@
     (EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |  \
      EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |            \
      EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH)
-#define SERVED_METHODS "GET, POST, PUT, DELETE"
+/* The Allow header of a 405 whose handler named no methods. */
+#define SERVED_METHODS "GET, HEAD, POST"
 
 /* How long a worker stops accepting after accept() failed, for example
  * with EMFILE. Without a pause the level-triggered listener would spin. */
@@ -47,6 +48,7 @@ static _Thread_local struct api_worker *current_worker;
  * handler returns. */
 struct request_state {
     struct api_request request;
+    struct evhttp_uri *uri; /* target parsed again (see request_uri) */
     char *path;          /* decoded path, from evhttp_uridecode */
     char *body;          /* NUL-terminated copy, wiped before free */
     size_t body_len;
@@ -82,8 +84,8 @@ method_name(enum evhttp_cmd_type type)
 static bool
 method_is_served(enum evhttp_cmd_type type)
 {
-    return type == EVHTTP_REQ_GET || type == EVHTTP_REQ_POST ||
-           type == EVHTTP_REQ_PUT || type == EVHTTP_REQ_DELETE;
+    return type == EVHTTP_REQ_GET || type == EVHTTP_REQ_HEAD ||
+           type == EVHTTP_REQ_POST;
 }
 
 /* ---- responses ---- */
@@ -141,6 +143,20 @@ add_payload(struct evbuffer *out, struct api_response *response,
     return 0;
 }
 
+/* Leaves the body out of a HEAD response, with the Content-Length that
+ * GET would send. evhttp adds no Content-Length to a HEAD response. */
+static void
+omit_body(struct evkeyvalq *headers, struct evbuffer *out)
+{
+    size_t len = evbuffer_get_length(out);
+    char length[32];
+
+    snprintf(length, sizeof(length), "%zu", len);
+    evhttp_add_header(headers, "Content-Length", length);
+    /* Draining frees the payload through its wiping cleanup. */
+    evbuffer_drain(out, len);
+}
+
 /* Sends response and releases what it owns. */
 static void
 send_response(struct evhttp_request *req, struct api_response *response)
@@ -166,6 +182,13 @@ send_response(struct evhttp_request *req, struct api_response *response)
         evhttp_add_header(headers, "Content-Type", type);
     evhttp_add_header(headers, "Cache-Control", "no-store");
     evhttp_add_header(headers, "X-Content-Type-Options", "nosniff");
+    /* RFC 9110 requires Allow in a 405. */
+    if (status == 405)
+        evhttp_add_header(headers, "Allow", response->allow != NULL
+                                                ? response->allow
+                                                : SERVED_METHODS);
+    if (out != NULL && evhttp_request_get_command(req) == EVHTTP_REQ_HEAD)
+        omit_body(headers, out);
     evhttp_send_reply(req, status, NULL, out);
     if (out != NULL)
         evbuffer_free(out);
@@ -227,11 +250,14 @@ read_method(struct evhttp_request *req, struct request_state *state)
 {
     enum evhttp_cmd_type type = evhttp_request_get_command(req);
 
-    state->request.method = method_name(type);
+    /* The handler answers HEAD as GET, and send_response drops the
+     * body. */
+    state->request.method = method_name(type == EVHTTP_REQ_HEAD
+                                            ? EVHTTP_REQ_GET
+                                            : type);
     if (method_is_served(type))
         return ADCP_OK;
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
-                      SERVED_METHODS);
+    state->request.method = method_name(type);
     return adcp_error_set(&state->error, ADCP_ERR_METHOD, "method",
                           "method %s is not allowed; use one of %s",
                           state->request.method, SERVED_METHODS);
@@ -262,10 +288,42 @@ text_is_utf8(const char *text, size_t len)
     return valid;
 }
 
+/* Returns the parsed request target. evhttp parses a target that starts
+ * with "//" as an authority and a path ("//v1/ca" as host "v1" and path
+ * "/ca"), so such a target is parsed again from its last leading slash.
+ * Returns NULL when that parse fails. */
+static const struct evhttp_uri *
+request_uri(struct evhttp_request *req, struct request_state *state)
+{
+    const char *target = evhttp_request_get_uri(req);
+
+    if (target == NULL || target[0] != '/' || target[1] != '/')
+        return evhttp_request_get_evhttp_uri(req);
+    while (target[1] == '/')
+        target++;
+    state->uri = evhttp_uri_parse_with_flags(target, 0);
+    return state->uri;
+}
+
+/* Merges each run of slashes into one, so that "/v1//ca" finds the same
+ * route as "/v1/ca". */
+static void
+merge_slashes(char *path)
+{
+    char *out = path;
+
+    for (const char *in = path; *in != '\0'; in++) {
+        if (*in == '/' && out > path && out[-1] == '/')
+            continue;
+        *out++ = *in;
+    }
+    *out = '\0';
+}
+
 static enum adcp_status
 read_path(struct evhttp_request *req, struct request_state *state)
 {
-    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    const struct evhttp_uri *uri = request_uri(req, state);
     const char *raw = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
     struct adcp_error *err = &state->error;
     size_t len = 0;
@@ -293,6 +351,7 @@ read_path(struct evhttp_request *req, struct request_state *state)
         return adcp_error_set(err, ADCP_ERR_INVALID_FIELD, "path",
                               "the request path \"%s\" contains \"..\"; "
                               "send the path without \"..\"", state->path);
+    merge_slashes(state->path);
     state->request.path = state->path;
     state->request.query = evhttp_uri_get_query(uri);
     return ADCP_OK;
@@ -410,6 +469,8 @@ release_request(struct evhttp_request *req, struct request_state *state)
         free(state->body);
     }
     free(state->path);
+    if (state->uri != NULL)
+        evhttp_uri_free(state->uri);
 }
 
 static void
@@ -438,6 +499,9 @@ handle_request(struct evhttp_request *req, void *arg)
     struct api_response response = {0};
     struct request_state state;
 
+    /* The request is read completely, so its deadlines end here and not
+     * after the handler, which may wait for the HSM. */
+    api_conn_request_done(api_tls_of(req));
     memset(&state, 0, sizeof(state));
     if (parse_request(req, worker->server, &state) == ADCP_OK) {
         run_handler(worker->server, &state, &response);
@@ -516,7 +580,7 @@ configure_http(struct api_worker *worker)
     struct evhttp *http = worker->http;
     struct api_server *server = worker->server;
 
-    evhttp_set_bevcb(http, api_tls_bufferevent_new, server->ssl_ctx);
+    evhttp_set_bevcb(http, api_tls_bufferevent_new, worker);
     evhttp_set_gencb(http, handle_request, worker);
     evhttp_set_max_body_size(http, libevent_body_limit(server->max_body));
     evhttp_set_max_headers_size(http, API_MAX_HEADERS_SIZE);
@@ -570,6 +634,8 @@ worker_init(struct api_worker *worker, struct api_server *server)
         log_error("creating an evhttp for %s failed", server->address);
         return -1;
     }
+    if (api_conn_worker_init(worker) != 0)
+        return -1;
     configure_http(worker);
     if (attach_listener(worker) != 0)
         return -1;
@@ -686,6 +752,7 @@ api_workers_free(struct api_server *server)
          * free each connection's SSL. */
         if (worker->http != NULL)
             evhttp_free(worker->http);
+        api_conn_worker_free(worker);
         if (worker->stop_event != NULL)
             event_free(worker->stop_event);
         if (worker->resume_event != NULL)

@@ -27,6 +27,7 @@
 #include <string.h>
 #include <strings.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -112,8 +113,9 @@ identity_free(struct identity *id)
 static atomic_int handler_calls;
 
 /* Returns the fields of the request as JSON, so tests can check each
- * field of struct api_request. Two paths exercise the other response
- * kinds: /metrics (text) and /broken (no status set). */
+ * field of struct api_request. Some paths exercise the other response
+ * kinds: /metrics (text), /broken (no status set), and /post-only and
+ * /no-allow (405 with and without an Allow value). */
 static void
 echo_handler(void *ctx, const struct api_request *request,
              struct api_response *response)
@@ -130,6 +132,14 @@ echo_handler(void *ctx, const struct api_request *request,
     }
     if (strcmp(request->path, "/broken") == 0)
         return;
+    if (strcmp(request->path, "/post-only") == 0 ||
+        strcmp(request->path, "/no-allow") == 0) {
+        response->http_status = 405;
+        response->body = json_pack("{s:s}", "method", request->method);
+        if (strcmp(request->path, "/post-only") == 0)
+            response->allow = "POST";
+        return;
+    }
     if (request->peer_cert != NULL)
         X509_NAME_get_text_by_NID(X509_get_subject_name(request->peer_cert),
                                   NID_commonName, cn, sizeof(cn));
@@ -165,12 +175,21 @@ run_server(void *arg)
     return NULL;
 }
 
+/* Starts a server; tuning, when not NULL, supplies the timeouts and
+ * connection caps. */
 static int
-start_server(struct running_server *rs, const char *listen, unsigned threads)
+start_tuned_server(struct running_server *rs, const char *listen,
+                   unsigned threads, const struct api_server_config *tuning)
 {
     struct api_server_config cfg = {0};
 
     memset(rs, 0, sizeof(*rs));
+    if (tuning != NULL) {
+        cfg.header_timeout_ms = tuning->header_timeout_ms;
+        cfg.body_timeout_ms = tuning->body_timeout_ms;
+        cfg.max_connections_per_ip = tuning->max_connections_per_ip;
+        cfg.max_connections = tuning->max_connections;
+    }
     rs->ssl_ctx = api_tls_context_new(server_id.cert, NULL, server_id.key,
                                       client_ca.cert);
     if (rs->ssl_ctx == NULL)
@@ -183,6 +202,12 @@ start_server(struct running_server *rs, const char *listen, unsigned threads)
     if (pthread_create(&rs->thread, NULL, run_server, rs) != 0)
         return -1;
     return 0;
+}
+
+static int
+start_server(struct running_server *rs, const char *listen, unsigned threads)
+{
+    return start_tuned_server(rs, listen, threads, NULL);
 }
 
 /* Stops the server and waits at most five seconds for run to end.
@@ -245,8 +270,10 @@ client_ctx_new(int min_version, int max_version, const struct identity *id)
     return ctx;
 }
 
+/* Connects to the server's port on loopback. source, when not NULL, is
+ * the IPv4 loopback address to connect from. */
 static int
-tcp_connect(int family, int port)
+tcp_connect_from(int family, int port, const char *source)
 {
     struct sockaddr_storage addr = {0};
     struct timeval timeout = {10, 0};
@@ -255,6 +282,16 @@ tcp_connect(int family, int port)
 
     if (fd < 0)
         return -1;
+    if (source != NULL) {
+        struct sockaddr_in from = {0};
+
+        from.sin_family = AF_INET;
+        if (inet_pton(AF_INET, source, &from.sin_addr) != 1 ||
+            bind(fd, (struct sockaddr *)&from, sizeof(from)) != 0) {
+            close(fd);
+            return -1;
+        }
+    }
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
     if (family == AF_INET6) {
@@ -275,6 +312,12 @@ tcp_connect(int family, int port)
         return -1;
     }
     return fd;
+}
+
+static int
+tcp_connect(int family, int port)
+{
+    return tcp_connect_from(family, port, NULL);
 }
 
 /* Connects and runs the handshake. Returns SSL_connect's result, and
@@ -367,14 +410,12 @@ reply_header(const struct reply *r, const char *name, char *value,
     return NULL;
 }
 
-/* Reads one response: the head byte by byte up to the blank line, then
- * Content-Length bytes of body. Returns 0, or -1 when the connection
- * failed or closed first. */
+/* Reads the head of one response byte by byte up to the blank line.
+ * Returns 0, or -1 when the connection failed or closed first. */
 static int
-client_read_reply(struct client *c, struct reply *r)
+client_read_head(struct client *c, struct reply *r)
 {
     size_t used = 0;
-    char length[32];
 
     memset(r, 0, sizeof(*r));
     while (used + 1 < sizeof(r->head)) {
@@ -386,6 +427,18 @@ client_read_reply(struct client *c, struct reply *r)
             break;
     }
     if (sscanf(r->head, "HTTP/1.1 %d", &r->status) != 1)
+        return -1;
+    return 0;
+}
+
+/* Reads one response: the head, then Content-Length bytes of body.
+ * Returns 0, or -1 when the connection failed or closed first. */
+static int
+client_read_reply(struct client *c, struct reply *r)
+{
+    char length[32];
+
+    if (client_read_head(c, r) != 0)
         return -1;
     if (reply_header(r, "Content-Length", length, sizeof(length)) != NULL)
         r->body_len = strtoul(length, NULL, 10);
@@ -546,19 +599,168 @@ post_over_tls12(void **state)
 }
 
 static void
-put_and_delete_served(void **state)
+put_and_delete_get_405(void **state)
 {
+    int before = atomic_load(&handler_calls);
+    char value[64];
     struct reply r;
 
     (void)state;
     exchange("PUT", "/v1/hosts/h1", NULL, "{}", 2, &r);
-    assert_int_equal(r.status, 200);
-    assert_string_equal(json_text(&r, "method"), "PUT");
+    assert_int_equal(r.status, 405);
+    assert_string_equal(error_text(&r, "code"), "method_not_allowed");
+    assert_non_null(strstr(error_text(&r, "message"), "method PUT"));
+    assert_non_null(reply_header(&r, "Allow", value, sizeof(value)));
+    assert_string_equal(value, "GET, HEAD, POST");
     reply_free(&r);
     exchange("DELETE", "/v1/hosts/h1", NULL, NULL, 0, &r);
-    assert_int_equal(r.status, 200);
-    assert_string_equal(json_text(&r, "method"), "DELETE");
+    assert_int_equal(r.status, 405);
+    assert_non_null(strstr(error_text(&r, "message"), "method DELETE"));
     reply_free(&r);
+    assert_int_equal(atomic_load(&handler_calls), before);
+}
+
+/* HEAD reaches the handler as GET and gets GET's headers without the
+ * body. The GET after it on the same connection reads correctly only if
+ * no body bytes followed the HEAD response. */
+static void
+head_gets_headers_only(void **state)
+{
+    int before = atomic_load(&handler_calls);
+    char get_length[32], head_length[32], value[64];
+    struct client c;
+    struct reply r;
+
+    (void)state;
+    assert_int_equal(client_open(&c, TLS1_3_VERSION, TLS1_3_VERSION, NULL),
+                     1);
+    assert_int_equal(client_send(&c, "GET", "/v1/ca", NULL, NULL, 0), 0);
+    assert_int_equal(client_read_reply(&c, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_non_null(reply_header(&r, "Content-Length", get_length,
+                                 sizeof(get_length)));
+    reply_free(&r);
+
+    assert_int_equal(client_send(&c, "HEAD", "/v1/ca", NULL, NULL, 0), 0);
+    assert_int_equal(client_read_head(&c, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_non_null(reply_header(&r, "Content-Length", head_length,
+                                 sizeof(head_length)));
+    assert_string_equal(head_length, get_length);
+    assert_non_null(reply_header(&r, "Content-Type", value, sizeof(value)));
+    assert_string_equal(value, "application/json");
+    reply_free(&r);
+
+    assert_int_equal(client_send(&c, "GET", "/after-head", NULL, NULL, 0),
+                     0);
+    assert_int_equal(client_read_reply(&c, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(json_text(&r, "path"), "/after-head");
+    reply_free(&r);
+    client_close(&c);
+    assert_int_equal(atomic_load(&handler_calls), before + 3);
+}
+
+static void
+handler_405_sends_allow(void **state)
+{
+    char value[64];
+    struct reply r;
+
+    (void)state;
+    exchange("GET", "/post-only", NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 405);
+    assert_non_null(reply_header(&r, "Allow", value, sizeof(value)));
+    assert_string_equal(value, "POST");
+    reply_free(&r);
+    exchange("GET", "/no-allow", NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 405);
+    assert_non_null(reply_header(&r, "Allow", value, sizeof(value)));
+    assert_string_equal(value, "GET, HEAD, POST");
+    reply_free(&r);
+}
+
+static void
+duplicate_slashes_merged(void **state)
+{
+    static const struct {
+        const char *target, *path, *query;
+    } cases[] = {
+        {"//v1/ca", "/v1/ca", NULL},
+        {"///v1/ca?x=1", "/v1/ca", "x=1"},
+        {"/v1//certificates///AB", "/v1/certificates/AB", NULL},
+        {"//", "/", NULL},
+    };
+    struct reply r;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        exchange("GET", cases[i].target, NULL, NULL, 0, &r);
+        assert_int_equal(r.status, 200);
+        assert_string_equal(json_text(&r, "path"), cases[i].path);
+        if (cases[i].query != NULL)
+            assert_string_equal(json_text(&r, "query"), cases[i].query);
+        else
+            assert_null(json_text(&r, "query"));
+        reply_free(&r);
+    }
+}
+
+/* Sends text on a plain TCP connection and reads until the server
+ * closes it. Returns the text read, to free. */
+static char *
+plain_exchange(const char *text)
+{
+    size_t size = 16384, used = 0;
+    char *got = calloc(1, size);
+    int fd = tcp_connect(AF_INET, api_server_port(main_server.server));
+    ssize_t n;
+
+    assert_non_null(got);
+    assert_true(fd >= 0);
+    assert_int_equal(send(fd, text, strlen(text), 0), (ssize_t)strlen(text));
+    while (used + 1 < size &&
+           (n = recv(fd, got + used, size - used - 1, 0)) > 0)
+        used += (size_t)n;
+    got[used] = '\0';
+    close(fd);
+    return got;
+}
+
+static void
+plain_http_gets_json_400(void **state)
+{
+    static const char *const requests[] = {
+        "GET /v1/ca HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+        "POST /v1/hosts HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        "Content-Length: 2\r\n\r\n{}",
+    };
+    int before = atomic_load(&handler_calls);
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(requests) / sizeof(requests[0]); i++) {
+        char *got = plain_exchange(requests[i]);
+        struct reply r = {0};
+        const char *body = strstr(got, "\r\n\r\n");
+        char value[64];
+
+        assert_int_equal(strncmp(got, "HTTP/1.1 400 ", 13), 0);
+        assert_non_null(body);
+        snprintf(r.head, sizeof(r.head), "%.*s", (int)(body + 4 - got), got);
+        assert_non_null(reply_header(&r, "Content-Type", value,
+                                     sizeof(value)));
+        assert_string_equal(value, "application/json");
+        assert_non_null(reply_header(&r, "Connection", value,
+                                     sizeof(value)));
+        assert_string_equal(value, "close");
+        r.json = json_loads(body + 4, 0, NULL);
+        assert_non_null(r.json);
+        assert_string_equal(error_text(&r, "code"), "invalid_field");
+        assert_non_null(strstr(error_text(&r, "message"), "https://"));
+        reply_free(&r);
+        free(got);
+    }
+    assert_int_equal(atomic_load(&handler_calls), before);
 }
 
 static void
@@ -736,7 +938,7 @@ method_not_allowed_gets_json_405(void **state)
     assert_int_equal(r.status, 405);
     assert_string_equal(error_text(&r, "code"), "method_not_allowed");
     assert_non_null(reply_header(&r, "Allow", value, sizeof(value)));
-    assert_string_equal(value, "GET, POST, PUT, DELETE");
+    assert_string_equal(value, "GET, HEAD, POST");
     reply_free(&r);
     exchange("OPTIONS", "/v1/hosts", NULL, NULL, 0, &r);
     assert_int_equal(r.status, 405);
@@ -1224,7 +1426,11 @@ main(void)
     const struct CMUnitTest server_tests[] = {
         cmocka_unit_test(get_over_tls13),
         cmocka_unit_test(post_over_tls12),
-        cmocka_unit_test(put_and_delete_served),
+        cmocka_unit_test(put_and_delete_get_405),
+        cmocka_unit_test(head_gets_headers_only),
+        cmocka_unit_test(handler_405_sends_allow),
+        cmocka_unit_test(duplicate_slashes_merged),
+        cmocka_unit_test(plain_http_gets_json_400),
         cmocka_unit_test(tls11_client_rejected),
         cmocka_unit_test(body_at_limit_accepted),
         cmocka_unit_test(body_over_limit_gets_json_413),
