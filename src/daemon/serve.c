@@ -143,6 +143,35 @@ continue_message_ids(struct runtime *rt)
     return 0;
 }
 
+/* A CA key label that names no key is a configuration error and stops the
+ * start; an HSM that is down only gets a warning, since it may come back. */
+static int
+check_ca_key(struct runtime *rt)
+{
+    struct hal_hsm *hsm = hal_hsm_find(rt->hal, rt->cfg.ca_hsm);
+    struct adcp_error err;
+
+    if (hsm == NULL) {
+        log_error("ca.hsm %s is not a configured HSM; name one of \"hsms\"",
+                  rt->cfg.ca_hsm);
+        return -1;
+    }
+    if (!hal_hsm_is_up(hsm)) {
+        log_warn("HSM %s, which holds the CA key, is down; certificates "
+                 "cannot be issued until it is back",
+                 rt->cfg.ca_hsm);
+        return 0;
+    }
+    if (service_ca_key(&rt->svc, hsm, &err) == NULL) {
+        log_error("the CA key %s is not on HSM %s: %s; fix ca.key_label or "
+                  "ca.hsm in %s",
+                  rt->cfg.ca_key_label, rt->cfg.ca_hsm, err.message,
+                  CONFIG_FILE_NAME);
+        return -1;
+    }
+    return 0;
+}
+
 static int
 start_service(struct runtime *rt)
 {
@@ -174,6 +203,8 @@ start_service(struct runtime *rt)
     }
     rt->svc_ready = true;
     rt->svc.policy = policy;
+    if (check_ca_key(rt) != 0)
+        return -1;
     rt->svc.limits.default_days = rt->cfg.default_days;
     rt->svc.limits.max_days = rt->cfg.max_days;
     rt->svc.enrollment_ttl_seconds = rt->cfg.enrollment_token_hours * 3600;

@@ -85,6 +85,14 @@ assert_contains "$(grep tokendir "$TEST_TMP/copy/softhsm2.conf")" \
     "$TEST_TMP/copy/tokens" "tokendir of the copy"
 server_stop
 
+log_step "a CA key label that names no key is refused"
+cp -a "$TEST_TMP/copy" "$TEST_TMP/badlabel"
+jq '.ca.key_label = "no-such-key"' "$TEST_TMP/badlabel/hsm4ssld.json" \
+    >"$TEST_TMP/badlabel.json"
+install -m 0600 "$TEST_TMP/badlabel.json" "$TEST_TMP/badlabel/hsm4ssld.json"
+serve_refused "unknown ca.key_label" "$TEST_TMP/badlabel" \
+    "the CA key no-such-key is not on HSM"
+
 log_step "a missing database is refused"
 cp -a "$TEST_TMP/copy" "$TEST_TMP/nodb"
 rm -f "$TEST_TMP/nodb"/hsm4ssl.db*
