@@ -518,6 +518,15 @@ schema_apply(struct store_sqlite_conn *conn, int version,
 
     rc = sqlite3_exec(conn->db, store_sqlite_schema_script(version), NULL, NULL,
                       NULL);
+    if (rc == SQLITE_CONSTRAINT && version == 2) {
+        log_error("schema version 2 gives each DNS name and IP address to "
+                  "one host, but this database lists some for several "
+                  "hosts; find them with: SELECT kind, value FROM "
+                  "host_names GROUP BY kind, value HAVING count(*) > 1 "
+                  "(and hosts whose names differ only in case), remove the "
+                  "extra rows, then start again");
+        return store_sqlite_fail(conn, rc, "upgrade the schema", err);
+    }
     if (rc != SQLITE_OK)
         return store_sqlite_fail(conn, rc, "upgrade the schema", err);
     snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", version);
