@@ -518,7 +518,7 @@ schema_apply(struct store_sqlite_conn *conn, int version,
 
     rc = sqlite3_exec(conn->db, store_sqlite_schema_script(version), NULL, NULL,
                       NULL);
-    if (rc == SQLITE_CONSTRAINT && version == 2) {
+    if ((rc & 0xff) == SQLITE_CONSTRAINT && version == 2) {
         log_error("schema version 2 gives each DNS name and IP address to "
                   "one host, but this database lists some for several "
                   "hosts; find them with: SELECT kind, value FROM "
