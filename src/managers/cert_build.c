@@ -182,12 +182,11 @@ set_validity(X509 *cert, const X509 *ca_cert, int days,
 
 /*
  * Makes a version 3 certificate with a fresh random serial, the given
- * subject and public key, and issuer (NULL: the subject, for a
- * self-signed certificate). Returns NULL when OpenSSL fails.
+ * subject and issuer (NULL: the subject, for a self-signed certificate),
+ * and no public key yet. Returns NULL when OpenSSL fails.
  */
 static X509 *
-new_cert(const X509_NAME *subject, const X509_NAME *issuer,
-         EVP_PKEY *public_key)
+new_cert(const X509_NAME *subject, const X509_NAME *issuer)
 {
     ASN1_INTEGER *serial = cert_serial_random();
     X509 *cert = X509_new();
@@ -197,8 +196,7 @@ new_cert(const X509_NAME *subject, const X509_NAME *issuer,
          X509_set_version(cert, X509_VERSION_3) &&
          X509_set_serialNumber(cert, serial) &&
          X509_set_subject_name(cert, subject) &&
-         X509_set_issuer_name(cert, issuer ? issuer : subject) &&
-         X509_set_pubkey(cert, public_key);
+         X509_set_issuer_name(cert, issuer ? issuer : subject);
     ASN1_INTEGER_free(serial);
     if (!ok) {
         log_openssl_errors(__func__, "making the certificate");
@@ -206,6 +204,44 @@ new_cert(const X509_NAME *subject, const X509_NAME *issuer,
         return NULL;
     }
     return cert;
+}
+
+/*
+ * Copies the SubjectPublicKeyInfo source into cert byte for byte: the
+ * algorithm identifier with its parameters and the key's BIT STRING. The
+ * key is not decoded or encoded again, because X509_PUBKEY_set sets up an
+ * OpenSSL 3.0 encoder and decoder on each call: 0.17 ms on the benchmark
+ * machine of docs/benchmarks.md, more than an EC P-256 signature.
+ *
+ * NOTE: so cert carries no decoded EVP_PKEY, and X509_get0_pubkey(cert)
+ * returns NULL. A caller that needs the key parses the PEM or DER.
+ */
+static bool
+copy_public_key(X509 *cert, const X509_PUBKEY *source)
+{
+    X509_PUBKEY *target = X509_get_X509_PUBKEY(cert);
+    X509_ALGOR *source_algorithm = NULL, *target_algorithm = NULL;
+    const unsigned char *key_bits = NULL;
+    unsigned char *key_copy = NULL;
+    int key_len = 0;
+
+    if (target == NULL ||
+        !X509_PUBKEY_get0_param(NULL, &key_bits, &key_len,
+                                &source_algorithm, source) ||
+        key_len <= 0)
+        return false;
+    key_copy = OPENSSL_memdup(key_bits, (size_t)key_len);
+    /* set0_param takes key_copy. The algorithm is copied afterwards with
+     * its parameters exactly as the source encodes them. */
+    if (key_copy == NULL ||
+        !X509_PUBKEY_set0_param(target, NULL, V_ASN1_UNDEF, NULL, key_copy,
+                                key_len)) {
+        OPENSSL_free(key_copy);
+        return false;
+    }
+    return X509_PUBKEY_get0_param(NULL, NULL, NULL, &target_algorithm,
+                                  target) &&
+           X509_ALGOR_copy(target_algorithm, source_algorithm) == 1;
 }
 
 /* Adds an extension written in the openssl.cnf syntax; value is always a
@@ -421,14 +457,16 @@ subject_name_of(const char *common_name, const char *organization)
  * keyEncipherment is only meaningful for RSA keys, so EC keys get
  * digitalSignature alone. */
 static enum adcp_status
-add_leaf_extensions(X509 *cert, X509 *ca_cert, EVP_PKEY *subject_key,
-                    const struct issue_host *names,
+add_leaf_extensions(X509 *cert, X509 *ca_cert, const struct issue_host *names,
                     const char *extended_key_usage, struct adcp_error *err)
 {
-    const char *key_usage = EVP_PKEY_is_a(subject_key, "RSA")
-                                ? "critical,digitalSignature,keyEncipherment"
-                                : "critical,digitalSignature";
+    ASN1_OBJECT *algorithm = NULL;
+    const char *key_usage = "critical,digitalSignature";
 
+    if (X509_PUBKEY_get0_param(&algorithm, NULL, NULL, NULL,
+                               X509_get_X509_PUBKEY(cert)) &&
+        OBJ_obj2nid(algorithm) == NID_rsaEncryption)
+        key_usage = "critical,digitalSignature,keyEncipherment";
     if (!add_ext_conf(cert, ca_cert, NID_basic_constraints,
                       "critical,CA:FALSE") ||
         !add_ext_conf(cert, ca_cert, NID_key_usage, key_usage) ||
@@ -445,14 +483,15 @@ add_leaf_extensions(X509 *cert, X509 *ca_cert, EVP_PKEY *subject_key,
 
 /*
  * Builds an unsigned end-entity certificate under ca_cert for the public
- * half of subject_key: subject CN=common_name, SANs from names, validity
- * of days clamped to the CA's, extendedKeyUsage in the openssl.cnf syntax
- * ("serverAuth,clientAuth"). On ADCP_OK *out is the caller's.
+ * key subject_key, copied as it is: subject CN=common_name, SANs from
+ * names, validity of days clamped to the CA's, extendedKeyUsage in the
+ * openssl.cnf syntax ("serverAuth,clientAuth"). On ADCP_OK *out is the
+ * caller's.
  */
 enum adcp_status
-cert_build_leaf(X509 *ca_cert, EVP_PKEY *subject_key, const char *common_name,
-                const struct issue_host *names, int days,
-                const char *extended_key_usage, X509 **out,
+cert_build_leaf(X509 *ca_cert, const X509_PUBKEY *subject_key,
+                const char *common_name, const struct issue_host *names,
+                int days, const char *extended_key_usage, X509 **out,
                 struct adcp_error *err)
 {
     enum adcp_status status = ADCP_ERR_INTERNAL;
@@ -469,8 +508,9 @@ cert_build_leaf(X509 *ca_cert, EVP_PKEY *subject_key, const char *common_name,
                                 common_name);
         goto out;
     }
-    cert = new_cert(subject, X509_get_subject_name(ca_cert), subject_key);
-    if (cert == NULL) {
+    cert = new_cert(subject, X509_get_subject_name(ca_cert));
+    if (cert == NULL || !copy_public_key(cert, subject_key)) {
+        log_openssl_errors(__func__, "copying the public key");
         status = adcp_error_set(err, ADCP_ERR_INTERNAL, "",
                                 "the certificate cannot be assembled; see "
                                 "the server log");
@@ -479,8 +519,8 @@ cert_build_leaf(X509 *ca_cert, EVP_PKEY *subject_key, const char *common_name,
     status = set_validity(cert, ca_cert, days, err);
     if (status != ADCP_OK)
         goto out;
-    status = add_leaf_extensions(cert, ca_cert, subject_key, names,
-                                 extended_key_usage, err);
+    status = add_leaf_extensions(cert, ca_cert, names, extended_key_usage,
+                                 err);
     if (status != ADCP_OK)
         goto out;
     *out = cert;
@@ -517,8 +557,9 @@ cert_build_root(EVP_PKEY *key, const char *common_name,
                                 organization ? organization : "");
         goto out;
     }
-    cert = new_cert(subject, NULL, key);
-    if (cert == NULL) {
+    cert = new_cert(subject, NULL);
+    if (cert == NULL || !X509_set_pubkey(cert, key)) {
+        log_openssl_errors(__func__, "setting the root's public key");
         status = adcp_error_set(err, ADCP_ERR_HSM, "",
                                 "the root certificate cannot be assembled "
                                 "(is the CA key's public half readable?); "

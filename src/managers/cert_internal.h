@@ -19,8 +19,10 @@ enum adcp_status cert_csr_check_claims(X509_REQ *req,
                                        const char **common_name,
                                        struct adcp_error *err);
 
-/* Builds an unsigned end-entity certificate for subject_key. */
-enum adcp_status cert_build_leaf(X509 *ca_cert, EVP_PKEY *subject_key,
+/* Builds an unsigned end-entity certificate for subject_key, whose
+ * SubjectPublicKeyInfo it copies unchanged. */
+enum adcp_status cert_build_leaf(X509 *ca_cert,
+                                 const X509_PUBKEY *subject_key,
                                  const char *common_name,
                                  const struct issue_host *names, int days,
                                  const char *extended_key_usage, X509 **out,

@@ -6,6 +6,7 @@
  */
 #include "managers/cert_issue.h"
 
+#include <openssl/err.h>
 #include <string.h>
 #include <strings.h>
 #include "managers/cert_internal.h"
@@ -116,9 +117,9 @@ cert_issue_from_csr(X509 *ca_cert, EVP_PKEY *ca_key,
     status = cert_csr_check_claims(req, host, &common_name, err);
     if (status != ADCP_OK)
         goto out;
-    status = cert_build_leaf(ca_cert, X509_REQ_get0_pubkey(req), common_name,
-                             host, days, HOST_EXTENDED_KEY_USAGE, &cert,
-                             err);
+    status = cert_build_leaf(ca_cert, X509_REQ_get_X509_PUBKEY(req),
+                             common_name, host, days,
+                             HOST_EXTENDED_KEY_USAGE, &cert, err);
     if (status != ADCP_OK)
         goto out;
     status = cert_build_sign(&cert, ca_cert, ca_key, digest, out, err);
@@ -170,6 +171,7 @@ cert_server_create(X509 *ca_cert, EVP_PKEY *ca_key, EVP_PKEY *subject_key,
                    struct issue_result *out, struct adcp_error *err)
 {
     enum adcp_status status;
+    X509_PUBKEY *public_key = NULL;
     X509 *cert = NULL;
 
     if (out != NULL)
@@ -187,12 +189,20 @@ cert_server_create(X509 *ca_cert, EVP_PKEY *ca_key, EVP_PKEY *subject_key,
     status = check_fixed_days(days, err);
     if (status != ADCP_OK)
         goto out;
-    status = cert_build_leaf(ca_cert, subject_key, names->name, names, days,
+    if (X509_PUBKEY_set(&public_key, subject_key) != 1) {
+        ERR_clear_error();
+        status = adcp_error_set(err, ADCP_ERR_INTERNAL, "",
+                                "the public half of the API's TLS key "
+                                "cannot be encoded; check the key");
+        goto out;
+    }
+    status = cert_build_leaf(ca_cert, public_key, names->name, names, days,
                              SERVER_EXTENDED_KEY_USAGE, &cert, err);
     if (status != ADCP_OK)
         goto out;
     status = cert_build_sign(&cert, ca_cert, ca_key, "sha256", out, err);
 out:
+    X509_PUBKEY_free(public_key);
     X509_free(cert);
     return status;
 }

@@ -281,6 +281,70 @@ verify_chain(X509 *root, X509 *leaf, int purpose)
     return ok;
 }
 
+/* Parses the PEM certificate that the caller of issuance receives. The
+ * in-memory out.cert does not carry a decoded public key, because
+ * issuance copies the CSR's key as it is, so chains are verified on what
+ * the client gets. */
+static X509 *
+parse_issued(const struct issue_result *out)
+{
+    BIO *bio = BIO_new_mem_buf(out->cert_pem, -1);
+    X509 *cert;
+
+    assert_non_null(bio);
+    cert = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+    assert_non_null(cert);
+    BIO_free(bio);
+    return cert;
+}
+
+static int
+verify_issued(X509 *root, const struct issue_result *out, int purpose)
+{
+    X509 *cert = parse_issued(out);
+    int ok = verify_chain(root, cert, purpose);
+
+    X509_free(cert);
+    return ok;
+}
+
+/* The certificate's SubjectPublicKeyInfo is the CSR's, byte for byte, and
+ * the one OpenSSL encodes for the subject key. */
+static void
+assert_spki_copied(const struct issue_result *out, const char *csr_pem,
+                   EVP_PKEY *subject_key)
+{
+    BIO *bio = BIO_new_mem_buf(csr_pem, -1);
+    unsigned char *from_csr = NULL, *from_cert = NULL, *from_key = NULL;
+    X509 *cert = parse_issued(out);
+    X509_REQ *req;
+    int csr_len, cert_len, key_len;
+
+    assert_non_null(bio);
+    req = PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL);
+    assert_non_null(req);
+    csr_len = i2d_X509_PUBKEY(X509_REQ_get_X509_PUBKEY(req), &from_csr);
+    cert_len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &from_cert);
+    key_len = i2d_PUBKEY(subject_key, &from_key);
+    assert_true(csr_len > 0);
+    assert_int_equal(cert_len, csr_len);
+    assert_memory_equal(from_cert, from_csr, (size_t)csr_len);
+    assert_int_equal(key_len, csr_len);
+    assert_memory_equal(from_key, from_csr, (size_t)csr_len);
+    /* The copy in the unsigned structure is the same as the parsed one. */
+    OPENSSL_free(from_cert);
+    from_cert = NULL;
+    cert_len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(out->cert), &from_cert);
+    assert_int_equal(cert_len, csr_len);
+    assert_memory_equal(from_cert, from_csr, (size_t)csr_len);
+    OPENSSL_free(from_csr);
+    OPENSSL_free(from_cert);
+    OPENSSL_free(from_key);
+    X509_REQ_free(req);
+    X509_free(cert);
+    BIO_free(bio);
+}
+
 static void
 assert_critical(X509 *cert, int nid, bool critical)
 {
@@ -450,13 +514,14 @@ issue_rsa_csr_under_rsa_root(void **state)
     (void)state;
     assert_int_equal(issue_rsa(pem, NULL, 0, &out, &err), ADCP_OK);
     assert_int_equal(X509_verify(out.cert, fx.rsa_ca_key), 1);
-    assert_int_equal(verify_chain(fx.rsa_root.cert, out.cert,
+    assert_int_equal(verify_issued(fx.rsa_root.cert, &out,
                                   X509_PURPOSE_SSL_SERVER),
                      1);
-    assert_int_equal(verify_chain(fx.rsa_root.cert, out.cert,
+    assert_int_equal(verify_issued(fx.rsa_root.cert, &out,
                                   X509_PURPOSE_SSL_CLIENT),
                      1);
     assert_host_profile(out.cert, fx.rsa_root.cert, true);
+    assert_spki_copied(&out, pem, fx.rsa_key);
     assert_common_name(out.cert, "web1.example.test");
     assert_string_equal(out.subject, "CN=web1.example.test");
     assert_int_equal(X509_get_signature_nid(out.cert),
@@ -478,13 +543,14 @@ issue_ec_csr_under_ec_root(void **state)
                                  "sha512", 0, &out, &err),
                      ADCP_OK);
     assert_int_equal(X509_verify(out.cert, fx.ec_ca_key), 1);
-    assert_int_equal(verify_chain(fx.ec_root.cert, out.cert,
+    assert_int_equal(verify_issued(fx.ec_root.cert, &out,
                                   X509_PURPOSE_SSL_SERVER),
                      1);
-    assert_int_equal(verify_chain(fx.ec_root.cert, out.cert,
+    assert_int_equal(verify_issued(fx.ec_root.cert, &out,
                                   X509_PURPOSE_SSL_CLIENT),
                      1);
     assert_host_profile(out.cert, fx.ec_root.cert, false);
+    assert_spki_copied(&out, pem, fx.ec_key);
     assert_int_equal(X509_get_signature_nid(out.cert), NID_ecdsa_with_SHA512);
     issue_result_clear(&out);
     free(pem);
@@ -1049,7 +1115,7 @@ issue_clamps_to_ca_not_after(void **state)
                                        X509_get0_notAfter(root.cert)),
                      0);
     assert_true(out.not_before >= root.not_before);
-    assert_int_equal(verify_chain(root.cert, out.cert,
+    assert_int_equal(verify_issued(root.cert, &out,
                                   X509_PURPOSE_SSL_SERVER),
                      1);
     issue_result_clear(&out);
@@ -1157,7 +1223,7 @@ issue_copies_ca_key_id_to_aki(void **state)
                      ADCP_OK);
     assert_int_equal(
         ASN1_OCTET_STRING_cmp(X509_get0_authority_key_id(out.cert), id), 0);
-    assert_int_equal(verify_chain(ca, out.cert, X509_PURPOSE_SSL_SERVER), 1);
+    assert_int_equal(verify_issued(ca, &out, X509_PURPOSE_SSL_SERVER), 1);
     issue_result_clear(&out);
     ASN1_OCTET_STRING_free(id);
     X509_free(ca);
@@ -1373,10 +1439,10 @@ server_certificate_is_server_only(void **state)
     assert_int_equal(X509_get_extended_key_usage(out.cert), XKU_SSL_SERVER);
     assert_int_equal(X509_get_key_usage(out.cert), KU_DIGITAL_SIGNATURE);
     assert_int_equal(X509_check_ca(out.cert), 0);
-    assert_int_equal(verify_chain(fx.rsa_root.cert, out.cert,
+    assert_int_equal(verify_issued(fx.rsa_root.cert, &out,
                                   X509_PURPOSE_SSL_SERVER),
                      1);
-    assert_int_not_equal(verify_chain(fx.rsa_root.cert, out.cert,
+    assert_int_not_equal(verify_issued(fx.rsa_root.cert, &out,
                                       X509_PURPOSE_SSL_CLIENT),
                          1);
     assert_int_equal(X509_check_host(out.cert, "localhost", 0, 0, NULL), 1);
