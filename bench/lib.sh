@@ -3,7 +3,8 @@
 # traffic goes to 127.0.0.1.
 #
 # Globals set by run.sh: BENCH_DIR (this folder), BUILD_DIR, WORK_DIR,
-# OUT_DIR, RESULTS (the JSON lines file), DURATION, CLK_TCK.
+# OUT_DIR, RESULTS (the JSON lines file), DURATION, CLK_TCK,
+# SOURCE_ADDRESSES.
 
 log() {
     printf '%s bench: %s\n' "$(date -u +%H:%M:%S)" "$*" >&2
@@ -81,20 +82,24 @@ stop_process() {
 }
 
 # Starts hsm4ssld on data directory $1 (created with CA key $2 when new),
-# logging to $3. Sets SERVER_PID and SERVER_URL. A non-empty $4 is a
-# library to preload (the --what-if-nodelay run).
+# logging to $3. Sets SERVER_PID and SERVER_URL.
 start_hsm4ssld() {
-    local data=$1 key=$2 logfile=$3 preload=${4:-}
-    local -a env_args=()
-    if [ -n "$preload" ]; then
-        env_args=("LD_PRELOAD=$preload")
-    fi
-    env "${env_args[@]}" "$BUILD_DIR/hsm4ssld" serve --data-dir "$data" \
+    local data=$1 key=$2 logfile=$3
+    "$BUILD_DIR/hsm4ssld" serve --data-dir "$data" \
         --listen 127.0.0.1:0 --ca-key "$key" >"$logfile" 2>&1 &
     SERVER_PID=$!
     SERVER_URL=$(wait_for_line "$logfile" \
         'https://127\.0\.0\.1:[0-9]+' 120 "$SERVER_PID") ||
         die "hsm4ssld did not start; see $logfile"
+}
+
+# Runs a load generator (the command in "$@") with its connections spread
+# over SOURCE_ADDRESSES loopback source addresses by
+# bench/source_spread_preload.c. hsm4ssld caps the open connections per
+# client address, and 100 clients from one address would exceed it.
+with_spread_sources() {
+    LD_PRELOAD=$BUILD_DIR/bench/libsource_spread_preload.so \
+        BENCH_SOURCE_ADDRESSES=$SOURCE_ADDRESSES "$@"
 }
 
 # Registers the host "bench" (dns bench.example.test, ip 127.0.0.1)
@@ -169,7 +174,8 @@ run_wrk() {
     if [ "$clients" -lt 2 ]; then
         threads=1
     fi
-    out=$(BENCH_BODIES=$bodies BENCH_AUTH=$auth timeout $((DURATION + 30)) \
+    out=$(BENCH_BODIES=$bodies BENCH_AUTH=$auth with_spread_sources \
+        timeout $((DURATION + 30)) \
         wrk -t "$threads" -c "$clients" -d "${DURATION}s" --timeout 10s \
         -s "$BENCH_DIR/wrk_post.lua" "$url" | grep '^{' | tail -n 1) ||
         return 1
@@ -182,7 +188,7 @@ run_wrk() {
 # Same contract as run_wrk, with loadtest; $5 is the CA certificate.
 run_loadtest() {
     local url=$1 clients=$2 bodies=$3 auth=$4 ca=$5
-    BENCH_AUTH=$auth timeout $((DURATION + 30)) \
+    BENCH_AUTH=$auth with_spread_sources timeout $((DURATION + 30)) \
         node "$BENCH_DIR/loadtest_post.mjs" "$url" "$bodies" "$ca" \
         "$clients" "$DURATION" | grep '^{' | tail -n 1
 }

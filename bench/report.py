@@ -204,30 +204,6 @@ def p99_text(h100):
             f"1.5 * 100 / req/s = {bound:.0f} ms: {state}")
 
 
-def nodelay_lines(http, keys, levels):
-    """Table of the --what-if-nodelay run next to the main wrk run."""
-    lines = []
-    for key in keys:
-        points = [(c, http.get(("hsm4ssl-nodelay", key, "wrk", c)),
-                   http.get(("hsm4ssl", key, "wrk", c)) or {})
-                  for c in levels]
-        points = [p for p in points if p[1]]
-        if not points:
-            continue
-        lines += [f"### What-if: TCP_NODELAY on the server's sockets "
-                  f"({key}, wrk)", "",
-                  "| clients | req/s | p50 ms | p99 ms | CPU ms/req "
-                  "| req/s as built | p50 ms as built |",
-                  "|---|---|---|---|---|---|---|"]
-        for clients, n, base in points:
-            lines.append(f"| {clients} | {fmt(n['rps'])} "
-                         f"| {fmt(n['p50_ms'])} | {fmt(n['p99_ms'])} "
-                         f"| {fmt(n['cpu_ms'])} | {fmt(base.get('rps'))} "
-                         f"| {fmt(base.get('p50_ms'))} |")
-        lines.append("")
-    return lines
-
-
 def extra_lines(http, rows, keys):
     lines = []
     counts = [r for r in rows if r.get("system") == "stored-count"]
@@ -296,7 +272,6 @@ def main():
     lines += target_lines(http, limits, keys, tools)
     lines += limit_table(limits, keys)
     lines += openssl_table(rows, keys)
-    lines += nodelay_lines(http, keys, levels)
     lines += extra_lines(http, rows, keys)
     text = "\n".join(lines)
     with open(os.path.join(out_dir, "report.md"), "w",

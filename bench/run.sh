@@ -21,8 +21,8 @@ CSR_COUNT=32
 LIMIT_SECONDS=2
 OPENSSL_CERTS=100
 WITH_CFSSL=1
-WHAT_IF_NODELAY=0
 PROFILE=0
+SOURCE_ADDRESSES=32
 STORED=0
 IDLE=0
 BUILD_DIR=$ROOT_DIR/build
@@ -46,13 +46,14 @@ usage: bench/run.sh [OPTIONS]
   --no-loadtest    measure with wrk only
   --profile        record a perf profile of hsm4ssld (first key type,
                    10 clients)
-  --what-if-nodelay
-                   also measure hsm4ssld (first key type, wrk) with
-                   TCP_NODELAY forced on by bench/nodelay_preload.c
   --stored N       also measure issuance with N more certificates stored
                    (first key type, 10 and 100 clients)
   --idle N         also measure the server's RSS with N idle keep-alive
                    connections (first key type)
+  --source-addresses N
+                   loopback source addresses the load generators spread
+                   their connections over, 127.0.0.2 upwards (default:
+                   $SOURCE_ADDRESSES; 1 to 253)
   --build DIR      CMake build directory (default: $BUILD_DIR)
   --out DIR        results directory (default: bench/results/DATE)
 EOF
@@ -72,9 +73,9 @@ parse_args() {
             --no-cfssl) WITH_CFSSL=0 ;;
             --no-loadtest) TOOLS="wrk" ;;
             --profile) PROFILE=1 ;;
-            --what-if-nodelay) WHAT_IF_NODELAY=1 ;;
             --stored) STORED=$2; shift ;;
             --idle) IDLE=$2; shift ;;
+            --source-addresses) SOURCE_ADDRESSES=$2; shift ;;
             --build) BUILD_DIR=$2; shift ;;
             --out) OUT_DIR=$2; shift ;;
             -h | --help) usage; exit 0 ;;
@@ -87,6 +88,7 @@ parse_args() {
     check_number "$CSR_COUNT" 1 4096 --csrs
     check_number "$STORED" 0 10000000 --stored
     check_number "$IDLE" 0 10000 --idle
+    check_number "$SOURCE_ADDRESSES" 1 253 --source-addresses
 }
 
 check_number() {
@@ -119,7 +121,7 @@ build() {
     cmake -S "$ROOT_DIR" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
         >"$OUT_DIR/build.log" 2>&1 &&
         cmake --build "$BUILD_DIR" -j2 \
-            --target hsm4ssld sign_limit nodelay_preload \
+            --target hsm4ssld sign_limit source_spread_preload \
             >>"$OUT_DIR/build.log" 2>&1 ||
         die "the build failed; see $OUT_DIR/build.log"
 }
@@ -162,6 +164,7 @@ cfssl: $(cfssl version 2>/dev/null | head -n 1 || echo not installed)
 settings: keys "$KEYS", clients "$LEVELS", tools "$TOOLS"
 settings: $DURATION s per HTTP run, $RUNS runs, $CSR_COUNT CSRs per key
 settings: sign_limit $LIMIT_SECONDS s per run
+settings: clients spread over $SOURCE_ADDRESSES source addresses
 EOF
 }
 
@@ -182,8 +185,8 @@ run_limits() {
         [ "$work" = verify+sign ] && csr_arg=(--csr "$csrs")
         for signer in raw hal evp; do
             # The HAL signers only show how much the HAL and the provider
-            # add to raw, so one case each (verify+sign, 2 threads like
-            # the server's 2 workers) keeps the run short.
+            # add to raw, so one case each (verify+sign, 2 threads, one per
+            # core) keeps the run short.
             [ "$signer" != raw ] && [ "$work" = sign ] && continue
             for threads in 1 2; do
                 [ "$signer" != raw ] && [ "$threads" = 1 ] && continue
@@ -230,7 +233,8 @@ idle_run() {
     local key=$1 ca=$2 before during healthz idle_log=$OUT_DIR/idle.log
     local idle_pid hold=$((DURATION + 10))
     before=$(current_rss_kib "$SERVER_PID")
-    node "$BENCH_DIR/idle_conns.mjs" "$SERVER_URL/healthz" "$ca" "$IDLE" \
+    with_spread_sources node "$BENCH_DIR/idle_conns.mjs" \
+        "$SERVER_URL/healthz" "$ca" "$IDLE" \
         "$hold" >"$idle_log" 2>&1 &
     idle_pid=$!
     if ! wait_for_line "$idle_log" '"ready"' 120 "$idle_pid" >/dev/null; then
@@ -288,19 +292,6 @@ EOF
     rm -rf "$copy"
 }
 
-# Restarts hsm4ssld on data directory $2 with bench/nodelay_preload.c
-# preloaded and measures it with wrk as system "hsm4ssl-nodelay".
-nodelay_run() {
-    local key=$1 data=$2 bodies=$3 auth clients run
-    start_hsm4ssld "$data" "$key" "$OUT_DIR/hsm4ssld-nodelay.log" \
-        "$BUILD_DIR/bench/libnodelay_preload.so"
-    auth="Bearer $(cat "$data/admin.token")"
-    TOOLS=wrk measure_matrix "$SERVER_PID" hsm4ssl-nodelay "$key" \
-        "$SERVER_URL/v1/certificates" "$bodies" "$auth" "$data/ca/root.crt"
-    stop_process "$SERVER_PID"
-    SERVER_PID=
-}
-
 bench_hsm4ssl() {
     local key=$1 dir=$2 first=$3 tag=${1/:/} data=$2/data auth
     log "HSM4SSL $key: creating the data directory"
@@ -325,9 +316,6 @@ bench_hsm4ssl() {
     fi
     stop_process "$SERVER_PID"
     SERVER_PID=
-    if [ "$first" = 1 ] && [ "$WHAT_IF_NODELAY" = 1 ]; then
-        nodelay_run "$key" "$data" "$dir/hsm4ssl-bodies.jsonl"
-    fi
     if [ "$first" = 1 ] && [ "$STORED" -gt 0 ]; then
         stored_run "$key" "$data" "$dir/hsm4ssl-bodies.jsonl"
     fi
