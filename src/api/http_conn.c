@@ -7,12 +7,13 @@
  * open connections is capped per client address and in total.
  *
  * The state of a connection is ex_data of its SSL, so it is freed on
- * every path that frees the connection. Three observers move it along:
- * a callback on the socket BIO sees raw bytes arrive (a handshake or a
- * request starts), the TLS info callback sees the handshake end, and a
- * callback on the decrypted input finds the blank line that ends the
- * headers. The request handler reports the end of each request. One
- * timer per worker closes the connections past their deadline.
+ * every path that frees the connection. Three callbacks move it along.
+ * One on the socket BIO detects raw bytes after an idle period (a
+ * handshake or a request starts), the TLS info callback reports the end
+ * of the handshake, and one on the decrypted input finds the blank line
+ * that ends the headers. The request handler reports the end of each
+ * request, and one timer per worker closes the connections past their
+ * deadline.
  */
 #include "api/http_internal.h"
 
@@ -45,7 +46,7 @@ enum conn_phase {
     CONN_CLOSING,   /* rejected or too slow, and shut down */
 };
 
-/* Where the header scanner is, relative to the last line feed. evhttp
+/* Position of the header scanner relative to the last line feed. evhttp
  * ends a line at "\n" or "\r\n", so "\n\n" and "\n\r\n" end the
  * headers. */
 enum header_scan {
@@ -64,7 +65,7 @@ struct api_conn {
     enum conn_phase phase;
     enum header_scan scan;
     bool handshake_done;
-    bool counted;                   /* holds a place in the limits */
+    bool counted;                   /* counted in the limits */
     long long deadline_ms;          /* CLOCK_MONOTONIC */
     struct in6_addr peer;           /* IPv4 as an IPv4-mapped address */
     char peer_text[INET6_ADDRSTRLEN];
@@ -222,8 +223,8 @@ unlink_conn(struct api_conn *conn)
 }
 
 /* The ex_data free callback: SSL_free runs it, in the worker's thread,
- * when libevent destroys the connection's bufferevent. libevent frees
- * the input buffer right after, so its callback is removed here. */
+ * when libevent destroys the connection's bufferevent. The input buffer
+ * may outlive the state by a moment, so its callback is removed here. */
 static void
 free_conn(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
           void *argp)
@@ -462,8 +463,8 @@ api_conn_request_done(SSL *ssl)
 /* ---- closing connections ---- */
 
 /* Closes the connection through the socket: both directions are shut
- * down, the next read sees EOF, and evhttp frees the connection as it
- * does when a client leaves. */
+ * down, the next read returns EOF, and evhttp frees the connection as
+ * it does when a client leaves. */
 static void
 shut_down(struct api_conn *conn)
 {
@@ -566,17 +567,17 @@ static void
 expire(struct api_conn *conn)
 {
     const struct api_server *server = conn->worker->server;
-    const char *what = "request headers";
+    const char *stage = "request headers";
     unsigned timeout = server->header_timeout_ms;
 
     if (conn->phase == CONN_HANDSHAKE) {
-        what = "TLS handshake";
+        stage = "TLS handshake";
     } else if (conn->phase == CONN_BODY) {
-        what = "request body";
+        stage = "request body";
         timeout = server->body_timeout_ms;
     }
     api_log_connection_error(__func__, "%s from %s timed out after %u ms; "
-                             "closing the connection", what,
+                             "closing the connection", stage,
                              conn->peer_text, timeout);
     shut_down(conn);
 }

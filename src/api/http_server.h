@@ -52,11 +52,12 @@ struct api_server_config {
     SSL_CTX *ssl_ctx;           /* borrowed; see api_tls_context_new */
     size_t max_body;            /* larger bodies get 413; 0: 1 MiB */
     unsigned threads;           /* 0: one per core */
-    /* Maximum time from the first byte of a TLS handshake to its end or
-     * from the first byte of a request to the end of its headers (0:
-     * 10 s), and from there to the end of the body (0: 60 s). The server
-     * closes a connection that exceeds either. Idle connections between
-     * requests are closed after 30 s. */
+    /* header_timeout_ms is the maximum time from the first byte of a TLS
+     * handshake to its end, and from the first byte of a request to the
+     * end of its headers (0: 10 s). body_timeout_ms is the maximum time
+     * from there to the end of the body (0: 60 s). The server closes a
+     * connection that exceeds either. Idle connections, before a request
+     * starts, are closed after 30 s. */
     unsigned header_timeout_ms;
     unsigned body_timeout_ms;
     /* Open connections from one client address and in total; a new

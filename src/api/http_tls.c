@@ -1,7 +1,7 @@
 /*
  * TLS for the HTTPS front end: the server's SSL_CTX, one SSL per
  * connection wrapped in an OpenSSL bufferevent, the log lines of failed
- * handshakes, and the answer to plain HTTP sent to the HTTPS port.
+ * handshakes, and the response to plain HTTP sent to the HTTPS port.
  */
 #include "api/http_internal.h"
 
@@ -31,9 +31,9 @@ static const unsigned char session_id_context[] = "hsm4ssl-api";
 
 #define CLIENT_VERIFY_DEPTH 2
 
-/* How much of a plain HTTP request is read and dropped before the
- * answer, so that closing the socket does not reset the connection
- * while unread bytes wait in it. */
+/* Maximum bytes of a plain HTTP request read and dropped before the
+ * response, because closing a socket with unread bytes resets the
+ * connection. */
 #define PLAIN_HTTP_DRAIN_MAX 65536
 
 static int
@@ -236,12 +236,12 @@ plain_http_response(void)
     return response;
 }
 
-/* Answers a plain HTTP request on the raw socket, since TLS never
- * started. The rest of the request is read and dropped first, and the
- * write side is shut down after the answer, so that the client reads
- * the answer before libevent closes the socket. */
+/* Sends the 400 response to a plain HTTP request on the raw socket,
+ * since TLS never started. The rest of the request is read and dropped
+ * first, and the write side is shut down after the response, so that
+ * the client reads it before libevent closes the socket. */
 static void
-answer_plain_http(const SSL *ssl)
+respond_to_plain_http(const SSL *ssl)
 {
     int fd = SSL_get_fd(ssl);
     char *response = plain_http_response();
@@ -252,15 +252,15 @@ answer_plain_http(const SSL *ssl)
 
     format_peer(fd, peer, sizeof(peer));
     log_debug("a plain HTTP request from %s reached the HTTPS port; "
-              "answering 400", peer);
+              "sending 400", peer);
     while (fd >= 0 && drained < PLAIN_HTTP_DRAIN_MAX &&
            (n = recv(fd, scratch, sizeof(scratch), MSG_DONTWAIT)) > 0)
         drained += (size_t)n;
     if (fd >= 0 && response != NULL &&
         send(fd, response, strlen(response), MSG_DONTWAIT | MSG_NOSIGNAL)
             < 0)
-        log_debug("answering the plain HTTP request from %s failed: %s",
-                  peer, strerror(errno));
+        log_debug("sending the 400 response to the plain HTTP request "
+                  "from %s failed: %s", peer, strerror(errno));
     if (fd >= 0)
         shutdown(fd, SHUT_WR);
     free(response);
@@ -277,7 +277,7 @@ tls_info_callback(const SSL *ssl, int where, int value)
     /* value is SSL_accept's result: <= 0 when it failed or waits. */
     if ((where & SSL_CB_ACCEPT_EXIT) == SSL_CB_ACCEPT_EXIT && value <= 0 &&
         handshake_got_plain_http())
-        answer_plain_http(ssl);
+        respond_to_plain_http(ssl);
 }
 
 struct bufferevent *

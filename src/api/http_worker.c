@@ -250,7 +250,7 @@ read_method(struct evhttp_request *req, struct request_state *state)
 {
     enum evhttp_cmd_type type = evhttp_request_get_command(req);
 
-    /* The handler answers HEAD as GET, and send_response drops the
+    /* HEAD reaches the handler as GET, and send_response drops the
      * body. */
     state->request.method = method_name(type == EVHTTP_REQ_HEAD
                                             ? EVHTTP_REQ_GET

@@ -1292,7 +1292,7 @@ start_slow_server(void)
 }
 
 /* Returns true when the server closed the connection within wait_ms.
- * Data from the server fails the test, since no answer is expected. */
+ * Data from the server fails the test, since no response is expected. */
 static bool
 closed_within(struct client *c, int wait_ms)
 {
