@@ -2,9 +2,9 @@
 # ssleverywhere commands beyond the main job. Covers -add_host as
 # administrator, the passphrase sources (environment, env:, file:, fd:), a
 # second certificate over mTLS with the identity from the first, EC keys,
-# -force and symbolic links in private/, and -keypair_gen with the identity
-# and with the admin token. It also checks that pass:TEXT disappears from
-# the process arguments.
+# -force and symbolic links in private/, and -keypair_gen with the identity,
+# with the admin token and above the server's RSA limit. It also checks
+# that pass:TEXT disappears from the process arguments.
 source "$(dirname "$0")/lib.sh"
 
 require_commands openssl curl jq setsid mkfifo
@@ -159,5 +159,10 @@ assert_contains "$(openssl pkey -pubin -in "$TEST_TMP/admin-rsa.pub" -noout \
 cli -dir "$WEB_DIR" -keypair_gen -label web-ec -key_type ec -length 256 \
     -passin "pass:$WEB_PASS"
 assert_cli_status 4 "-keypair_gen with a label in use"
+# The CLI accepts RSA up to 16384 bits; the server's HSMs stop at 8192.
+cli -dir "$WEB_DIR" -keypair_gen -label big-rsa -key_type rsa -length 16384 \
+    -admin_token_file "$SERVER_DATA/admin.token"
+assert_cli_status 4 "-keypair_gen -length 16384"
+assert_contains "$CLI_ERR" 8192 "-keypair_gen -length 16384: the server's limit"
 
 pass
