@@ -45,7 +45,7 @@ out:
  * Verifies target up to root, the only trust anchor, with untrusted as
  * candidate intermediates, at the current time. Returns 0 with *result
  * filled in (error X509_V_OK when target verifies), or -1 when the check
- * cannot be set up (the OpenSSL error queue says why).
+ * cannot be set up (the OpenSSL error queue has the reason).
  */
 static int
 verify_to_root(X509 *target, STACK_OF(X509) *untrusted, X509 *root,

@@ -15,8 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Staged files at one time: -gen_cert holds its key and writes one more
- * file at a time. A file beyond this is still swept by a later run. */
+/* Staged files at one time. -gen_cert keeps its key staged and writes one
+ * more file at a time; a file beyond this limit is swept by a later run. */
 #define CLEANUP_SLOTS 8
 /* The random part of a temporary name: 6 bytes in hex. */
 #define TEMP_SUFFIX_LEN 12
@@ -251,7 +251,7 @@ create_temp(struct cli_staged_file *staged, mode_t mode)
  * Creates the temporary file of staged, takes its lock and registers it
  * for the signal handler, all with the cleanup signals blocked. Another
  * run's sweep can lock and remove the file between its creation and the
- * lock; the link count then is 0 and a new file is made. Where the file
+ * lock. The link count is then 0, so a new file is made. Where the file
  * system has no flock, the file stays unlocked, and sweeps, which cannot
  * lock it either, leave it alone. Returns 0, or -1 with errno set.
  */

@@ -8,11 +8,11 @@
  * place. rename replaces a symlink at the target instead of following it,
  * so no write lands outside the folder.
  *
- * A temporary file is removed on every error path, by the handler that
- * cli_file_cleanup_on_signals installs for SIGHUP, SIGINT, SIGQUIT and
- * SIGTERM, and otherwise (SIGKILL, a crash, a power loss) by the next
- * write of the same name: each run holds an flock on the temporary files
- * it made, so one that can be locked belongs to no live run.
+ * A temporary file is removed on every error path, and by the handler
+ * that cli_file_cleanup_on_signals installs for SIGHUP, SIGINT, SIGQUIT
+ * and SIGTERM. After SIGKILL, a crash or a power loss, the next write of
+ * the same name removes it. Each run keeps an flock on the temporary
+ * files it made, so a file that can be locked belongs to no live run.
  */
 #ifndef HSM4SSL_CLI_FILE_H
 #define HSM4SSL_CLI_FILE_H

@@ -17,7 +17,7 @@ struct command_help {
 };
 
 /* Help for an option that means something more specific in one command
- * than the option table's text says. */
+ * than the option table's text. */
 struct option_override {
     enum cli_command command;
     const char *option;

@@ -36,9 +36,9 @@ int cli_http_init(void);
 void cli_http_cleanup(void);
 
 /* Checks that server is an https:// URL naming a host, optionally a port
- * from 1 to 65535, and nothing else. option names it in messages, which
- * say which part is wrong. Returns CLI_EXIT_OK or CLI_EXIT_USAGE after
- * printing an error. */
+ * from 1 to 65535, and nothing else. option names it in messages, and
+ * each message names the part that is wrong. Returns CLI_EXIT_OK or
+ * CLI_EXIT_USAGE after printing an error. */
 int cli_http_check_server(const char *server, const char *option);
 
 /*
@@ -46,12 +46,13 @@ int cli_http_check_server(const char *server, const char *option);
  * or NULL for none), and parses the response.
  *
  * Returns CLI_EXIT_OK with *response set to the JSON object of a 2xx
- * response (release with json_decref). Otherwise prints an error and
- * returns CLI_EXIT_NETWORK (no connection, TLS failure, timeout),
- * CLI_EXIT_LOCAL (a client certificate or CA file that cannot be used),
- * CLI_EXIT_REJECTED (4xx, with the server's error code and message) or
- * CLI_EXIT_SERVER (5xx, an "unexpected redirect" 3xx, or a body that is
- * not a JSON object).
+ * response (release with json_decref). Otherwise it prints an error and
+ * returns one of:
+ * - CLI_EXIT_NETWORK: no connection, TLS failure, timeout;
+ * - CLI_EXIT_LOCAL: a client certificate or CA file that cannot be used;
+ * - CLI_EXIT_REJECTED: 4xx, with the server's error code and message;
+ * - CLI_EXIT_SERVER: 5xx, a 3xx ("unexpected redirect"), or a body that
+ *   is not a JSON object.
  */
 int cli_http_request(const char *server, const char *method,
                      const char *path, const struct cli_http_trust *trust,

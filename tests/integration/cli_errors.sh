@@ -5,11 +5,11 @@
 # A rejected command writes no file.
 #
 # The second half runs the CLI against a lying server: openssl s_server on
-# 127.0.0.1 with a CA made here, answering GET from prepared files
-# (s_server -HTTP) and each POST from a shell responder. It sends foreign
-# chain certificates, expired, CA:TRUE or clientAuth-less certificates,
-# escape sequences in every text member, a 307 and a request that never
-# ends, and checks that nothing is trusted, written or printed raw.
+# 127.0.0.1 with a CA made here. GET requests get prepared files
+# (s_server -HTTP), and each POST gets the output of a shell responder. The
+# fake sends foreign chain certificates, expired, CA:TRUE or clientAuth-less
+# certificates, escape sequences in every text member, a 307 and a request
+# that never ends. The checks: nothing is trusted, written or printed raw.
 source "$(dirname "$0")/lib.sh"
 
 require_commands openssl curl jq setsid ss timeout
@@ -225,7 +225,8 @@ fake_sign "$FAKE/server.csr" "$FAKE/server.crt" \
     'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n'
 FAKE_FP=$(openssl x509 -in "$FAKE/root.crt" -noout -fingerprint -sha256 |
           sed 's/^[^=]*=//')
-LEAF_EXT='basicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth,clientAuth\n'
+NOT_CA='basicConstraints=critical,CA:FALSE\n'
+BOTH_USAGES='extendedKeyUsage=serverAuth,clientAuth\n'
 
 # wait_listening PORT PID: until a socket listens on PORT, or PID exits.
 wait_listening() {
@@ -241,8 +242,11 @@ wait_listening() {
 # fake_get_response STATUS_LINE BODY [HEADER]: the complete response that
 # the GET server sends for /v1/ca.
 fake_get_response() {
-    printf 'HTTP/1.0 %s\r\nContent-Type: application/json\r\n%sContent-Length: %d\r\n\r\n%s' \
-        "$1" "${3:+$3$'\r\n'}" "${#2}" "$2" >"$FAKE/www/v1/ca"
+    {
+        printf 'HTTP/1.0 %s\r\nContent-Type: application/json\r\n' "$1"
+        [ -z "${3:-}" ] || printf '%s\r\n' "$3"
+        printf 'Content-Length: %d\r\n\r\n%s' "${#2}" "$2"
+    } >"$FAKE/www/v1/ca"
 }
 
 # fake_ca_json CHAIN_FILES...: a /v1/ca body with the fake root and the
@@ -265,19 +269,21 @@ FAKE_GET_URL=https://127.0.0.1:$FAKE_GET_PORT
 
 # http_response STATUS BODY: print an HTTP/1.1 response that closes.
 http_response() {
-    printf 'HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s' \
-        "$1" "${#2}" "$2"
+    printf 'HTTP/1.1 %s\r\nContent-Type: application/json\r\n' "$1"
+    printf 'Content-Length: %d\r\nConnection: close\r\n\r\n%s' \
+        "${#2}" "$2"
 }
 
 # certificate_response MODE: sign the CSR of $FAKE/request.json as MODE
-# says and print the response. The serial and not_after members lie.
+# selects and print the response, whose serial and not_after members are
+# false.
 certificate_response() {
-    local ext=$LEAF_EXT days=30 chain=("$FAKE/root.crt")
+    local ext=$NOT_CA$BOTH_USAGES days=30 chain=("$FAKE/root.crt")
     jq -r .csr_details.csr <"$FAKE/request.json" >"$FAKE/request.csr"
     case $1 in
         expired) days=-1 ;;
-        ca) ext='basicConstraints=critical,CA:TRUE\nextendedKeyUsage=serverAuth,clientAuth\n' ;;
-        server_only) ext='basicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\n' ;;
+        ca) ext='basicConstraints=critical,CA:TRUE\n'$BOTH_USAGES ;;
+        server_only) ext=$NOT_CA'extendedKeyUsage=serverAuth\n' ;;
         foreign_chain) chain=("$FAKE/foreign.crt" "$FAKE/root.crt") ;;
     esac
     fake_sign "$FAKE/request.csr" "$FAKE/issued.crt" "$ext" "$days"
@@ -316,7 +322,8 @@ fake_respond() {
                 2>/dev/null | openssl pkey -pubout >"$FAKE/p256.pub"
             http_response "201 Created" "$(jq -cn \
                 --rawfile key "$FAKE/p256.pub" \
-                '{public_key: ("\n" + $key + "\n"), hsm: "soft\u001b[2Jhsm"}')" ;;
+                '{public_key: ("\n" + $key + "\n"),
+                  hsm: "soft\u001b[2Jhsm"}')" ;;
         *)
             certificate_response "$1" ;;
     esac
@@ -365,7 +372,8 @@ fake_post_stop() {
     wait "$FAKE_POST_PID" 2>/dev/null || true
     FAKE_POST_PID=
 }
-on_exit 'touch "$FAKE/release"; [ -z "$FAKE_POST_PID" ] || wait "$FAKE_POST_PID" 2>/dev/null'
+on_exit 'touch "$FAKE/release"
+         [ -z "$FAKE_POST_PID" ] || wait "$FAKE_POST_PID" 2>/dev/null'
 
 # assert_no_controls TEXT WHAT: no ESC, BEL or other C0 control but
 # newline and tab in TEXT.
@@ -378,7 +386,8 @@ assert_no_controls() {
 LIE_DIR=$TEST_TMP/lie
 
 log_step "lying server: -enroll with a foreign CA in the chain"
-fake_get_response "200 OK" "$(fake_ca_json "$FAKE/foreign.crt" "$FAKE/root.crt")"
+fake_get_response "200 OK" \
+    "$(fake_ca_json "$FAKE/foreign.crt" "$FAKE/root.crt")"
 cli -dir "$LIE_DIR" -enroll -server "$FAKE_GET_URL" -fingerprint "$FAKE_FP" \
     -token "$FAKE_TOKEN"
 assert_cli_status 5 "-enroll with a foreign chain certificate"
@@ -427,8 +436,9 @@ assert_gen_cert_wrote_nothing() {
         "$1: config.json"
 }
 
-# lying_gen_cert MODE STATUS NEEDLE: -gen_cert against a fake answering
-# as MODE says; expects STATUS, NEEDLE on stderr and nothing written.
+# lying_gen_cert MODE STATUS NEEDLE: -gen_cert against a fake that
+# responds as MODE selects; expects STATUS, NEEDLE on stderr and nothing
+# written.
 lying_gen_cert() {
     fake_post_start "$1"
     cli -dir "$LIE_DIR" -gen_cert -name web -default -passout "pass:$PASS" \
@@ -497,8 +507,9 @@ assert_no_controls "$CLI_OUT" "-gen_cert output"
 assert_not_contains "$CLI_OUT" "../../x" "-gen_cert output: the JSON serial"
 assert_not_contains "$CLI_OUT" "2030-01-01" "-gen_cert output: the JSON expiry"
 SERIAL=$(cert_serial "$LIE_DIR/certs/web.crt")
-NOT_AFTER=$(date -u -d "$(openssl x509 -in "$LIE_DIR/certs/web.crt" -noout \
-                           -enddate | sed 's/^notAfter=//')" +%Y-%m-%dT%H:%M:%SZ)
+END_DATE=$(openssl x509 -in "$LIE_DIR/certs/web.crt" -noout -enddate |
+           sed 's/^notAfter=//')
+NOT_AFTER=$(date -u -d "$END_DATE" +%Y-%m-%dT%H:%M:%SZ)
 assert_contains "$CLI_OUT" "certificate $SERIAL valid until $NOT_AFTER" \
     "-gen_cert output: serial and notAfter of the certificate"
 

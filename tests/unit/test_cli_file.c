@@ -211,9 +211,13 @@ token_form_checked(void **state)
 {
     char longest[CLI_TOKEN_MAX + 2];
     const char *const bad[] = {
-        "",         "0123456789abcde",       "newline-01234567\n",
-        "has space 0123456789", "dollar$(id)0123456789",
-        "esc\033[2J0123456789", "slash/0123456789ab",
+        "",
+        "0123456789abcde",
+        "newline-01234567\n",
+        "has space 0123456789",
+        "dollar$(id)0123456789",
+        "esc\033[2J0123456789",
+        "slash/0123456789ab",
     };
 
     (void)state;
@@ -249,9 +253,9 @@ entry_exists(const struct file_fixture *fx, const char *name)
     return fstatat(fx->root.fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
-/* A temporary file nobody holds a lock on was left by a dead run and is
- * removed when the same name is staged again. Locked ones, and files of
- * other names, stay. */
+/* A temporary file that no process has locked was left by a dead run, so
+ * staging the same name again removes it. Locked ones, and files of other
+ * names, stay. */
 static void
 stage_sweeps_abandoned_temp_files(void **state)
 {
@@ -285,8 +289,8 @@ stage_sweeps_abandoned_temp_files(void **state)
     assert_false(entry_exists(fx, ".k.key.tmp-aaaaaaaaaaaa"));
 }
 
-/* A file this process staged and holds is not swept by a second staging
- * of the same name, as for two runs at once. */
+/* A file this process staged and still has open survives a second
+ * staging of the same name, as with two runs at once. */
 static void
 stage_keeps_files_staged_by_others(void **state)
 {
