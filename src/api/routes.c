@@ -39,21 +39,29 @@ route_matches_path(const struct route *route, const char *path)
     return strcmp(path, route->path) == 0;
 }
 
-/* Finds the route; sets *method_mismatch when the path exists with other
- * methods only. */
-static const struct route *
-find_route(const char *method, const char *path, bool *method_mismatch)
+/* The Allow header for a path served with method only: the front end
+ * answers HEAD wherever GET is served. */
+static const char *
+allow_for(const char *method)
 {
-    *method_mismatch = false;
+    return strcmp(method, "GET") == 0 ? "GET, HEAD" : method;
+}
+
+/* Finds the route; sets *allow when the path exists with other methods
+ * only (every path has one method). */
+static const struct route *
+find_route(const char *method, const char *path, const char **allow)
+{
+    *allow = NULL;
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         if (!route_matches_path(&routes[i], path))
             continue;
         if (strcmp(routes[i].method, method) == 0)
             return &routes[i];
-        *method_mismatch = true;
+        *allow = allow_for(routes[i].method);
     }
     if (strcmp(path, ADCP_ROUTE) == 0 && strcmp(method, "POST") != 0)
-        *method_mismatch = true;
+        *allow = "POST";
     return NULL;
 }
 
@@ -221,7 +229,8 @@ api_routes_handle(void *ctx, const struct api_request *request,
     struct adcp_msg *msg = NULL, *reply = NULL;
     const struct route *route;
     struct adcp_error err;
-    bool is_adcp, method_mismatch;
+    const char *allow = NULL;
+    bool is_adcp;
     char id_for_errors[ADCP_ID_MAX] = "";
     enum adcp_status rc;
 
@@ -229,17 +238,18 @@ api_routes_handle(void *ctx, const struct api_request *request,
     is_adcp = strcmp(request->path, ADCP_ROUTE) == 0 &&
               strcmp(request->method, "POST") == 0;
     route = is_adcp ? NULL
-                    : find_route(request->method, request->path,
-                                 &method_mismatch);
+                    : find_route(request->method, request->path, &allow);
     if (!is_adcp && route == NULL) {
-        if (method_mismatch)
+        if (allow != NULL) {
             adcp_error_set(&err, ADCP_ERR_METHOD, "",
-                           "%s is not allowed on %.100s", request->method,
-                           request->path);
-        else
+                           "%s is not allowed on %.100s; use %s",
+                           request->method, request->path, allow);
+            response->allow = allow;
+        } else {
             adcp_error_set(&err, ADCP_ERR_NOT_FOUND, "",
                            "no such endpoint: %s %.100s", request->method,
                            request->path);
+        }
         adcp_message_id_next(id_for_errors);
         goto fail;
     }

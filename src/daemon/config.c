@@ -169,6 +169,35 @@ parse_env(struct config *cfg, const json_t *root)
     return 0;
 }
 
+/* Reads the optional "limits" object of the HTTPS front end. */
+static int
+parse_limits(struct config *cfg, const json_t *root)
+{
+    const json_t *limits = json_object_get(root, "limits");
+    int header_ms, body_ms, per_ip, total;
+
+    if (limits == NULL)
+        return 0;
+    if (!json_is_object(limits)) {
+        log_error("configuration: \"limits\" must be an object");
+        return -1;
+    }
+    if (get_int(limits, "limits", "header_timeout_ms", &header_ms, 0, 0,
+                3600000) != 0 ||
+        get_int(limits, "limits", "body_timeout_ms", &body_ms, 0, 0,
+                3600000) != 0 ||
+        get_int(limits, "limits", "max_connections_per_ip", &per_ip, 0, 0,
+                1000000) != 0 ||
+        get_int(limits, "limits", "max_connections", &total, 0, 0,
+                1000000) != 0)
+        return -1;
+    cfg->header_timeout_ms = (unsigned)header_ms;
+    cfg->body_timeout_ms = (unsigned)body_ms;
+    cfg->max_connections_per_ip = (unsigned)per_ip;
+    cfg->max_connections = (unsigned)total;
+    return 0;
+}
+
 static int
 parse_sections(struct config *cfg, const json_t *root)
 {
@@ -245,7 +274,7 @@ config_load(const char *data_dir, struct config *cfg)
         goto out;
     }
     if (parse_env(cfg, root) != 0 || parse_hsms(cfg, root) != 0 ||
-        parse_sections(cfg, root) != 0)
+        parse_sections(cfg, root) != 0 || parse_limits(cfg, root) != 0)
         goto out;
     cfg->policies = json_incref(json_object_get(root, "policies"));
     if (!json_is_array(cfg->policies)) {

@@ -26,6 +26,12 @@ struct config {
     char data_dir[ADCP_PATH_MAX];
     char listen[ADCP_PATH_MAX];
     unsigned threads;
+    /* "limits": request deadlines and connection caps; 0 picks the HTTPS
+     * front end's default. */
+    unsigned header_timeout_ms;
+    unsigned body_timeout_ms;
+    unsigned max_connections_per_ip;
+    unsigned max_connections;
     char database[ADCP_PATH_MAX]; /* SQLite file */
     char csr_dir[ADCP_PATH_MAX];
 

@@ -309,6 +309,10 @@ run_server(struct runtime *rt)
     server_cfg.max_body = 1024 * 1024;
     server_cfg.threads = rt->cfg.threads ? rt->cfg.threads
                                           : default_worker_threads();
+    server_cfg.header_timeout_ms = rt->cfg.header_timeout_ms;
+    server_cfg.body_timeout_ms = rt->cfg.body_timeout_ms;
+    server_cfg.max_connections_per_ip = rt->cfg.max_connections_per_ip;
+    server_cfg.max_connections = rt->cfg.max_connections;
     if (api_server_new(&server_cfg, api_routes_handle, &rt->svc,
                        &rt->server) != 0)
         return -1;
