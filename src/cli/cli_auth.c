@@ -127,6 +127,12 @@ cli_auth_admin_token(struct cli_auth *auth, const char *path)
         return cli_fail(CLI_EXIT_LOCAL,
                         "invalid -admin_token_file %s: it is readable by "
                         "group or others; run chmod 600 %s", path, path);
+    /* secret_read_file reports a directory or device as EINVAL. */
+    if (auth->token == NULL && errno == EINVAL)
+        return cli_fail(CLI_EXIT_LOCAL,
+                        "invalid -admin_token_file %s: it is not a regular "
+                        "file; give the token file, e.g. "
+                        "DATA_DIR/admin.token", path);
     if (auth->token == NULL)
         return cli_fail(CLI_EXIT_LOCAL,
                         "cannot read -admin_token_file %s: %s", path,

@@ -189,6 +189,11 @@ cli -dir "$ENROLL_DIR" -gen_cert -name web -default -passout fd:9
 assert_cli_status 2 "-passout fd:9 with descriptor 9 closed"
 assert_contains "$CLI_ERR" "file descriptor 9" "-passout fd:9: message"
 assert_no_file "$ENROLL_DIR/private/web.key"
+cli -add_host -name rf -admin_token_file "$TEST_TMP" -server "$SERVER_URL" \
+    -cafile "$(server_root_cert)"
+assert_cli_status 2 "-admin_token_file naming a directory"
+assert_contains "$CLI_ERR" "$TEST_TMP: it is not a regular file" \
+    "-admin_token_file naming a directory: message"
 
 # ---------------------------------------------------------------------------
 # A lying server
