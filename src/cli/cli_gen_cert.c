@@ -5,7 +5,9 @@
  * Nothing in DIR changes unless the certificate is issued. The new key is
  * staged under a temporary name in private/ before the request, so that a
  * full disk cannot lose the key of an issued certificate. It is moved into
- * place only after the certificate was checked.
+ * place only after the certificate was checked. When a signal ends the run
+ * first, cli_file.c's handler removes the staged key; after SIGKILL, the
+ * next run for the same NAME does.
  */
 #include "cli/cli_auth.h"
 #include "cli/cli_chain.h"
@@ -204,7 +206,7 @@ request_certificate(struct gen_cert_job *job)
         return rc;
     chain = json_string_value(json_object_get(job->response, "chain"));
     rc = cli_chain_build(chain, job->root, &job->chain_pem,
-                            &job->chain_len);
+                         &job->chain_len);
     if (rc == CLI_EXIT_OK)
         rc = cli_chain_check_issued(
             json_string_value(json_object_get(job->response, "certificate")),
