@@ -148,6 +148,12 @@ adcp_msg_response_for(const struct adcp_msg *request)
     memcpy(response->header.message_id, request->header.message_id,
            sizeof(response->header.message_id));
     response->header.type = request->header.type;
+    /* The response names the peer of the exchange, so that each audit
+     * entry on its own shows whom the server answered. */
+    memcpy(response->header.source_ip, request->header.source_ip,
+           sizeof(response->header.source_ip));
+    memcpy(response->header.source_mac, request->header.source_mac,
+           sizeof(response->header.source_mac));
     memcpy(response->header.dest_hsm_name, request->header.dest_hsm_name,
            sizeof(response->header.dest_hsm_name));
     memcpy(response->header.dest_hsm_module, request->header.dest_hsm_module,

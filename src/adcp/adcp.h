@@ -140,8 +140,9 @@ void adcp_msg_free(struct adcp_msg *msg);
 /* Wipes and frees the PINs; called as soon as the HSM has used them. */
 void adcp_msg_wipe_credentials(struct adcp_msg *msg);
 
-/* Makes the response for request: the same message_id and message_type,
- * direction "response", a new timestamp, dest_hsm copied. */
+/* Makes the response for request: the same message_id, message_type and
+ * source addresses, direction "response", a new timestamp, dest_hsm
+ * copied. */
 struct adcp_msg *adcp_msg_response_for(const struct adcp_msg *request);
 
 /* Sets the response to an error; returns code. */

@@ -165,6 +165,25 @@ build_rest_request(const struct route *route,
     return ADCP_OK;
 }
 
+/* Rejects a message that is not a request before its body is decoded,
+ * since a response's body has another shape. A missing direction means a
+ * request. */
+static enum adcp_status
+check_direction(const json_t *root, struct adcp_error *err)
+{
+    const json_t *direction =
+        json_object_get(json_object_get(root, "header"), "message_direction");
+
+    if (direction == NULL || json_is_null(direction) ||
+        (json_is_string(direction) &&
+         strcmp(json_string_value(direction), "request") == 0))
+        return ADCP_OK;
+    return adcp_error_set(err, ADCP_ERR_INVALID_FIELD,
+                          "header.message_direction",
+                          "message_direction must be \"request\" in a "
+                          "message sent to the server");
+}
+
 /* Builds the ADCP request from a whole ADCP message (POST /v1/adcp), with
  * the same contract as build_rest_request. */
 static enum adcp_status
@@ -179,13 +198,10 @@ build_adcp_request(const struct api_request *request, struct adcp_msg **out,
     if (msg == NULL)
         return adcp_error_set(err, ADCP_ERR_INTERNAL, "", "out of memory");
     root = parse_body(request, err);
-    rc = root == NULL ? err->code : adcp_msg_decode(root, msg, err);
+    rc = root == NULL ? err->code : check_direction(root, err);
+    if (rc == ADCP_OK)
+        rc = adcp_msg_decode(root, msg, err);
     json_decref(root);
-    if (rc == ADCP_OK && msg->header.direction != ADCP_DIR_REQUEST)
-        rc = adcp_error_set(err, ADCP_ERR_INVALID_FIELD,
-                            "header.message_direction",
-                            "message_direction must be \"request\" in a "
-                            "message sent to the server");
     stamp_header(msg, msg->header.type, request);
     return rc;
 }

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# POST /v1/adcp takes a whole ADCP request message in the published shape
+# (strings for numbers, as the original system sent them) and returns the
+# ADCP response message. The server, not the client, sets message_id,
+# timestamp and the source address, the HAL fills in dest_hsm_module, and
+# both messages reach the audit log without credentials.
+source "$(dirname "$0")/lib.sh"
+
+require_commands openssl curl jq sqlite3
+require_binaries hsm4ssld
+
+server_start
+
+# adcp_request TYPE BODY_JSON: a request message as a client would send it.
+adcp_request() {
+    jq -cn --arg type "$1" --argjson body "$2" '{
+      header: {message_direction: "request", message_id: "999",
+               message_type: $type, source_mac_address: "00:11:22:33:44:55",
+               source_ip_address: "203.0.113.9",
+               timestamp: "2023-11-14T16:00:36.937948",
+               dest_hsm_module: "/not/used.so"},
+      body: $body}'
+}
+
+log_step "keypairgen as a whole ADCP message"
+admin_json POST /v1/adcp "$(adcp_request keypairgen '{
+    "session_label": "hsm4ssl",
+    "key_info": {"type": "rsa", "length": "2048", "label": "adcp-rsa",
+                 "id": "0a0b"}}')"
+assert_http 200
+assert_eq response "$(json_get .header.message_direction)" \
+    "message_direction"
+assert_eq keypairgen "$(json_get .header.message_type)" "message_type"
+assert_ne 999 "$(json_get .header.message_id)" \
+    "message_id is the server's, not the client's"
+assert_match "$(json_get .header.message_id)" '^[0-9]+$' "message_id"
+assert_eq 127.0.0.1 "$(json_get .header.source_ip_address)" \
+    "source_ip_address is the peer seen on the socket"
+assert_match "$(json_get .header.timestamp)" \
+    '^20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\.[0-9]{6}Z$' \
+    "timestamp with microseconds in UTC"
+assert_eq "$SOFTHSM2_MODULE" "$(json_get .header.dest_hsm_module)" \
+    "dest_hsm_module names the module that ran it"
+assert_eq softhsm "$(json_get .header.dest_hsm_name)" "dest_hsm_name"
+assert_eq ok "$(json_get .body.status)" "body.status"
+assert_contains "$(json_get .body.public_key)" "BEGIN PUBLIC KEY" \
+    "body.public_key"
+assert_eq 2048 "$(json_get .body.length)" "body.length"
+ID=$(json_get .header.message_id)
+
+log_step "ca_get as a whole ADCP message needs no credentials"
+http_json POST /v1/adcp "$(adcp_request ca_get '{}')"
+assert_http 200
+assert_contains "$(json_get .body.root)" "BEGIN CERTIFICATE" "body.root"
+
+log_step "an error comes back as an ADCP response"
+admin_json POST /v1/adcp "$(adcp_request keypairgen '{
+    "key_info": {"type": "rsa", "length": "1024", "label": "weak"}}')"
+assert_http 400 invalid_field key_info.length
+assert_eq response "$(json_get .header.message_direction)" \
+    "message_direction of the error"
+assert_eq error "$(json_get .body.status)" "body.status of the error"
+
+log_step "a response message is not accepted as a request"
+admin_json POST /v1/adcp "$(adcp_request ca_get '{}' |
+    jq -c '.header.message_direction = "response"')"
+assert_http 400 invalid_field header.message_direction
+
+log_step "initsession credentials never reach the audit log"
+admin_json POST /v1/adcp "$(adcp_request initsession '{
+    "session_label": "hsm4ssl", "hsm": "softhsm",
+    "credentials": {"admin_pin": "adcp-so-pin-7777",
+                    "user_pin": "adcp-user-pin-8888"}}')"
+assert_http 409 conflict hsm
+server_stop
+assert_eq 0 "$(db_query "select count(*) from audit_log where
+    json like '%adcp-so-pin-7777%' or json like '%adcp-user-pin-8888%'")" \
+    "audit entries with a PIN"
+request=$(db_query "select json from audit_log where direction = 'request'
+    and message_id = '$ID'")
+assert_eq keypairgen "$(jq -r .header.message_type <<<"$request")" \
+    "audit: the keypairgen request"
+assert_eq adcp-rsa "$(jq -r .body.key_info.label <<<"$request")" \
+    "audit: the request body"
+response=$(db_query "select json from audit_log where direction = 'response'
+    and message_id = '$ID'")
+assert_eq softhsm "$(jq -r .header.dest_hsm_name <<<"$response")" \
+    "audit: the HSM that ran it"
+
+pass
