@@ -27,6 +27,7 @@ struct limit_csr {
     X509_REQ *req;
     unsigned char *der; /* the message signed after checking req */
     int der_len;
+    char *pem;          /* what the issue signer receives */
 };
 
 struct limit_run {
@@ -69,7 +70,9 @@ usage(FILE *out)
         "  --pin-file FILE   user PIN, first line, mode 0600\n"
         "  --key LABEL       CA private key label (default "
         "hsm4ssl-root-ca)\n"
-        "  --signer NAME     raw (PKCS#11), hal or evp (default raw)\n"
+        "  --signer NAME     raw (PKCS#11), hal, evp or issue (default "
+        "raw)\n"
+        "  --ca-cert FILE    PEM CA certificate of the key (issue only)\n"
         "  --csr FILE        PEM CSRs to verify, one per iteration, before "
         "each\n"
         "                    signature; without it only signatures are "
@@ -130,6 +133,8 @@ parse_option(struct limit_args *args, const char *name, const char *value)
         return copy_option(o->pin_file, value, name);
     if (strcmp(name, "--key") == 0)
         return copy_option(o->key_label, value, name);
+    if (strcmp(name, "--ca-cert") == 0)
+        return copy_option(o->ca_cert_file, value, name);
     if (strcmp(name, "--signer") == 0) {
         args->signer_name = value;
         return 0;
@@ -195,14 +200,15 @@ signer_by_name(const char *name)
 {
     static const struct limit_signer_ops *const all[] = {
         &limit_signer_raw, &limit_signer_hal, &limit_signer_evp,
+        &limit_signer_issue,
     };
 
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
         if (strcmp(all[i]->name, name) == 0)
             return all[i];
     }
-    fprintf(stderr, "sign_limit: unknown --signer %s; use raw, hal or evp\n",
-            name);
+    fprintf(stderr, "sign_limit: unknown --signer %s; use raw, hal, evp or "
+            "issue\n", name);
     return NULL;
 }
 
@@ -212,8 +218,25 @@ free_csrs(struct limit_csr *csrs, size_t count)
     for (size_t i = 0; i < count; i++) {
         X509_REQ_free(csrs[i].req);
         OPENSSL_free(csrs[i].der);
+        free(csrs[i].pem);
     }
     free(csrs);
+}
+
+static char *
+pem_of_req(X509_REQ *req)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *data = NULL, *copy = NULL;
+    long len;
+
+    if (bio != NULL && PEM_write_bio_X509_REQ(bio, req) == 1) {
+        len = BIO_get_mem_data(bio, &data);
+        if (len > 0)
+            copy = strndup(data, (size_t)len);
+    }
+    BIO_free(bio);
+    return copy;
 }
 
 /* Reads every CSR of a PEM file and checks each once, so that the timed
@@ -237,8 +260,9 @@ load_csrs(const char *path, struct limit_csr **out, size_t *count)
         csrs[n].req = req;
         csrs[n].der = NULL;
         csrs[n].der_len = i2d_X509_REQ(req, &csrs[n].der);
+        csrs[n].pem = pem_of_req(req);
         n++;
-        if (csrs[n - 1].der_len <= 0 ||
+        if (csrs[n - 1].der_len <= 0 || csrs[n - 1].pem == NULL ||
             X509_REQ_verify(req, X509_REQ_get0_pubkey(req)) != 1) {
             fprintf(stderr, "sign_limit: CSR %zu of %s does not verify\n",
                     n, path);
@@ -282,6 +306,10 @@ run_iteration(struct limit_run *run, unsigned thread, size_t csr_index)
         return run->ops->sign(run->signer, thread, run->plain,
                               sizeof(run->plain));
     csr = &run->csrs[csr_index % run->csr_count];
+    if (run->ops->issues_from_csr)
+        return run->ops->sign(run->signer, thread,
+                              (const unsigned char *)csr->pem,
+                              strlen(csr->pem));
     if (X509_REQ_verify(csr->req, X509_REQ_get0_pubkey(csr->req)) != 1) {
         fprintf(stderr, "sign_limit: X509_REQ_verify failed in the loop\n");
         return -1;
@@ -334,7 +362,10 @@ print_result(const struct limit_args *args, const struct limit_key_info *key,
     printf("{\"signer\": \"%s\", \"work\": \"%s\", \"key\": \"%s\", "
            "\"threads\": %u, \"iterations\": %lu, \"seconds\": %.3f, "
            "\"ops_per_s\": %.1f, \"cpu_s_per_op\": %.9f}\n",
-           args->signer_name, args->csr_file ? "verify+sign" : "sign",
+           args->signer_name,
+           strcmp(args->signer_name, "issue") == 0 ? "issue"
+           : args->csr_file                        ? "verify+sign"
+                                                   : "sign",
            key->spec, args->options.threads, ops, wall,
            wall > 0 ? (double)ops / wall : 0.0,
            ops > 0 ? cpu / (double)ops : 0.0);
@@ -413,6 +444,10 @@ main(int argc, char **argv)
         run.max_ops_per_thread = 1;
     memset(run.plain, 0x5a, sizeof(run.plain));
     atomic_init(&run.failed, false);
+    if (run.ops->issues_from_csr && args.csr_file == NULL) {
+        fprintf(stderr, "sign_limit: --signer issue needs --csr\n");
+        goto out;
+    }
     if (args.csr_file != NULL &&
         load_csrs(args.csr_file, &run.csrs, &run.csr_count) != 0)
         goto out;

@@ -9,6 +9,11 @@
  *   hal  the project's HAL, hal_key_sign over a SHA-256 digest
  *   evp  the HAL key as an EVP_PKEY through the project's OpenSSL
  *        provider (EVP_DigestSign), the path X509_sign takes in the server
+ *
+ * A fourth, "issue", is not a floor: each iteration is a whole
+ * cert_issue_from_csr on the PEM CSR under --ca-cert, as the server runs
+ * it without HTTP, storage and the audit log. It shows what building the
+ * certificate adds to the floor.
  */
 #ifndef HSM4SSL_BENCH_SIGN_LIMIT_H
 #define HSM4SSL_BENCH_SIGN_LIMIT_H
@@ -24,6 +29,7 @@ struct limit_options {
     char token_label[LIMIT_TEXT_MAX];
     char pin_file[LIMIT_TEXT_MAX];
     char key_label[LIMIT_TEXT_MAX];
+    char ca_cert_file[LIMIT_TEXT_MAX]; /* issue only: the CA certificate */
     unsigned threads;
 };
 
@@ -38,11 +44,14 @@ struct limit_signer;
  * One signer back end. open finds the token and the key and opens one
  * session per thread (the HAL signers size the HAL's pool instead). sign
  * signs msg with the CA key (SHA-256, PKCS#1 v1.5 or ECDSA) on behalf of
- * thread. close frees everything and accepts NULL. open and sign return
- * 0, or -1 after printing what failed to stderr.
+ * thread; with issues_from_csr set, msg is instead a PEM CSR that sign
+ * checks and issues a certificate for. close frees everything and
+ * accepts NULL. open and sign return 0, or -1 after printing what failed
+ * to stderr.
  */
 struct limit_signer_ops {
     const char *name;
+    bool issues_from_csr;
     int (*open)(const struct limit_options *options,
                 struct limit_signer **out, struct limit_key_info *info);
     int (*sign)(struct limit_signer *signer, unsigned thread,
@@ -53,5 +62,6 @@ struct limit_signer_ops {
 extern const struct limit_signer_ops limit_signer_raw;
 extern const struct limit_signer_ops limit_signer_hal;
 extern const struct limit_signer_ops limit_signer_evp;
+extern const struct limit_signer_ops limit_signer_issue;
 
 #endif

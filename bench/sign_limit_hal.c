@@ -2,20 +2,24 @@
  * The HAL signers of sign_limit reach the same token and key through the
  * project's HAL. "hal" calls hal_key_sign over a digest. "evp" signs with
  * the HAL key as an EVP_PKEY of the project's provider (EVP_DigestSign),
- * which is the path the server's X509_sign takes to the HSM.
+ * which is the path the server's X509_sign takes to the HSM. "issue" runs
+ * the server's whole cert_issue_from_csr with that EVP_PKEY.
  */
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hal/hal.h"
+#include "managers/cert_issue.h"
 #include "sign_limit.h"
 
 struct limit_signer {
     struct hal *hal;
     struct hal_key *key;          /* a reference */
-    EVP_PKEY *pkey;               /* evp only: the provider's key */
+    EVP_PKEY *pkey;               /* evp and issue: the provider's key */
+    X509 *ca_cert;                /* issue only */
     enum hal_sign_scheme scheme;
 };
 
@@ -53,6 +57,7 @@ hal_signer_close(struct limit_signer *s)
 {
     if (s == NULL)
         return;
+    X509_free(s->ca_cert);
     EVP_PKEY_free(s->pkey);
     hal_key_unref(s->key);
     hal_free(s->hal);
@@ -186,10 +191,72 @@ out:
     return ret;
 }
 
+static int
+issue_signer_open(const struct limit_options *options,
+                  struct limit_signer **out, struct limit_key_info *info)
+{
+    struct limit_signer *s = NULL;
+    FILE *file;
+
+    if (options->ca_cert_file[0] == '\0') {
+        fprintf(stderr, "sign_limit: --signer issue needs --ca-cert\n");
+        return -1;
+    }
+    if (evp_signer_open(options, &s, info) != 0)
+        return -1;
+    file = fopen(options->ca_cert_file, "r");
+    if (file != NULL) {
+        s->ca_cert = PEM_read_X509(file, NULL, NULL, NULL);
+        fclose(file);
+    }
+    if (s->ca_cert == NULL) {
+        fprintf(stderr, "sign_limit: --ca-cert %s is not a readable PEM "
+                "certificate\n", options->ca_cert_file);
+        hal_signer_close(s);
+        return -1;
+    }
+    *out = s;
+    return 0;
+}
+
+/* Issues a certificate for the PEM CSR msg (CN=bench) to the host that
+ * bench/run.sh registers, with the server's default limits. */
+static int
+issue_signer_sign(struct limit_signer *s, unsigned thread,
+                  const unsigned char *msg, size_t msg_len)
+{
+    static char dns_name[] = "bench.example.test";
+    static char ip_address[] = "127.0.0.1";
+    static char *const dns_names[] = {dns_name};
+    static char *const ip_addresses[] = {ip_address};
+    const struct issue_host host = {"bench", dns_names, 1, ip_addresses, 1};
+    const struct issue_limits limits = {365, 825, 2048};
+    struct issue_request request = {(const char *)msg, "sha256", 365};
+    struct issue_result result;
+    struct adcp_error err;
+    enum adcp_status status;
+
+    (void)thread;
+    (void)msg_len;
+    status = cert_issue_from_csr(s->ca_cert, s->pkey, &host, &request,
+                                 &limits, &result, &err);
+    issue_result_clear(&result);
+    if (status != ADCP_OK) {
+        fprintf(stderr, "sign_limit: cert_issue_from_csr: %s\n",
+                err.message);
+        return -1;
+    }
+    return 0;
+}
+
+const struct limit_signer_ops limit_signer_issue = {
+    "issue", true, issue_signer_open, issue_signer_sign, hal_signer_close,
+};
+
 const struct limit_signer_ops limit_signer_hal = {
-    "hal", hal_signer_open, hal_signer_sign, hal_signer_close,
+    "hal", false, hal_signer_open, hal_signer_sign, hal_signer_close,
 };
 
 const struct limit_signer_ops limit_signer_evp = {
-    "evp", evp_signer_open, evp_signer_sign, hal_signer_close,
+    "evp", false, evp_signer_open, evp_signer_sign, hal_signer_close,
 };

@@ -300,5 +300,5 @@ raw_sign(struct limit_signer *s, unsigned thread, const unsigned char *msg,
 }
 
 const struct limit_signer_ops limit_signer_raw = {
-    "raw", raw_open, raw_sign, raw_close,
+    "raw", false, raw_open, raw_sign, raw_close,
 };
