@@ -644,12 +644,39 @@ fill_result(X509 *cert, struct issue_result *out, struct adcp_error *err)
 }
 
 /*
+ * Checks the new signature of cert against ca_cert's public key (ca_cert
+ * NULL: the certificate's own, for a root). The check catches a CA key
+ * that does not belong to ca_cert and an HSM that returns a faulty
+ * signature. Under an EC CA certificate only a sample of signatures is
+ * checked (cert_sign_check.c).
+ */
+static enum adcp_status
+check_signature(X509 *cert, X509 *ca_cert, EVP_PKEY *ca_key,
+                struct adcp_error *err)
+{
+    EVP_PKEY *verify_key;
+    bool passed;
+
+    if (ca_cert != NULL && !cert_sign_check_due(ca_key, ca_cert))
+        return ADCP_OK;
+    verify_key = X509_get0_pubkey(ca_cert ? ca_cert : cert);
+    passed = verify_key != NULL && X509_verify(cert, verify_key) == 1;
+    if (ca_cert != NULL)
+        cert_sign_check_record(ca_key, ca_cert, passed);
+    if (passed)
+        return ADCP_OK;
+    log_openssl_errors(__func__, "checking the new signature");
+    return adcp_error_set(err, ADCP_ERR_HSM, "",
+                          "the signature made with the CA key does not "
+                          "verify with the CA certificate; check that the "
+                          "key and certificate belong together");
+}
+
+/*
  * Signs *cert with ca_key and digest ("sha256", "sha384" or "sha512"),
- * then checks the signature against ca_cert's public key (ca_cert NULL:
- * the certificate's own, for a root). The check catches a CA key that
- * does not belong to ca_cert and an HSM that returns a faulty signature.
- * Takes ownership of *cert and sets it to NULL. On ADCP_OK out contains
- * the certificate; otherwise out is unchanged and the certificate freed.
+ * then checks the signature as check_signature describes. Takes
+ * ownership of *cert and sets it to NULL. On ADCP_OK out contains the
+ * certificate; otherwise out is unchanged and the certificate freed.
  */
 enum adcp_status
 cert_build_sign(X509 **cert, X509 *ca_cert, EVP_PKEY *ca_key,
@@ -659,7 +686,6 @@ cert_build_sign(X509 **cert, X509 *ca_cert, EVP_PKEY *ca_key,
     enum adcp_status status = ADCP_ERR_INTERNAL;
     EVP_MD_CTX *md_ctx = EVP_MD_CTX_new();
     X509 *signed_cert = *cert;
-    EVP_PKEY *verify_key;
 
     *cert = NULL;
     if (md_ctx == NULL ||
@@ -674,16 +700,9 @@ cert_build_sign(X509 **cert, X509 *ca_cert, EVP_PKEY *ca_key,
                                 digest);
         goto out;
     }
-    verify_key = X509_get0_pubkey(ca_cert ? ca_cert : signed_cert);
-    if (verify_key == NULL || X509_verify(signed_cert, verify_key) != 1) {
-        log_openssl_errors(__func__, "checking the new signature");
-        status = adcp_error_set(err, ADCP_ERR_HSM, "",
-                                "the signature made with the CA key does "
-                                "not verify with the CA certificate; check "
-                                "that the key and certificate belong "
-                                "together");
+    status = check_signature(signed_cert, ca_cert, ca_key, err);
+    if (status != ADCP_OK)
         goto out;
-    }
     status = fill_result(signed_cert, out, err);
     if (status == ADCP_OK)
         signed_cert = NULL;

@@ -6,6 +6,8 @@
 #ifndef HSM4SSL_MANAGERS_CERT_INTERNAL_H
 #define HSM4SSL_MANAGERS_CERT_INTERNAL_H
 
+#include <stdbool.h>
+
 #include "managers/cert_issue.h"
 
 /* Parses one PEM CSR and checks its signature and key; *out is new. */
@@ -38,5 +40,12 @@ enum adcp_status cert_build_sign(X509 **cert, X509 *ca_cert,
                                  EVP_PKEY *ca_key, const char *digest,
                                  struct issue_result *out,
                                  struct adcp_error *err);
+
+/* Returns whether cert_build_sign must check the signature that ca_key
+ * has just made under ca_cert (cert_sign_check.c). */
+bool cert_sign_check_due(EVP_PKEY *ca_key, X509 *ca_cert);
+
+/* Records whether that check passed. */
+void cert_sign_check_record(EVP_PKEY *ca_key, X509 *ca_cert, bool passed);
 
 #endif

@@ -1161,6 +1161,47 @@ reject_ca_key_of_other_certificate(void **state)
     free(pem);
 }
 
+/* Under an EC CA only a sample of signatures is checked; a key that does
+ * not belong to the CA certificate must still fail on every attempt. */
+static void
+reject_other_ec_key_every_time(void **state)
+{
+    EVP_PKEY *other = make_ec_key("P-256");
+    struct issue_result out;
+    struct adcp_error err;
+    char *pem = make_good_csr(fx.ec_key);
+
+    (void)state;
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(issue_under(fx.ec_root.cert, other, pem, NULL, 0,
+                                     &out, &err),
+                         ADCP_ERR_HSM);
+        assert_non_null(strstr(err.message, "does not verify"));
+        assert_null(out.cert);
+    }
+    EVP_PKEY_free(other);
+    free(pem);
+}
+
+/* Past the sampling interval, every certificate still verifies. */
+static void
+issue_many_under_ec_root(void **state)
+{
+    struct issue_result out;
+    struct adcp_error err;
+    char *pem = make_good_csr(fx.ec_key);
+
+    (void)state;
+    for (int i = 0; i < 130; i++) {
+        assert_int_equal(issue_under(fx.ec_root.cert, fx.ec_ca_key, pem,
+                                     NULL, 0, &out, &err),
+                         ADCP_OK);
+        assert_int_equal(X509_verify(out.cert, fx.ec_ca_key), 1);
+        issue_result_clear(&out);
+    }
+    free(pem);
+}
+
 /* Sets both key identifiers of a self-signed certificate to id. */
 static void
 replace_key_ids(X509 *cert, ASN1_OCTET_STRING *id)
@@ -1492,6 +1533,8 @@ main(void)
         cmocka_unit_test(issue_clamps_to_ca_not_after),
         cmocka_unit_test(reject_expired_ca),
         cmocka_unit_test(reject_ca_key_of_other_certificate),
+        cmocka_unit_test(reject_other_ec_key_every_time),
+        cmocka_unit_test(issue_many_under_ec_root),
         cmocka_unit_test(issue_copies_ca_key_id_to_aki),
         cmocka_unit_test(serials_are_random_positive_and_distinct),
         cmocka_unit_test(issue_reports_serial_as_upper_hex),
