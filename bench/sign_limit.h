@@ -44,8 +44,8 @@ struct limit_signer;
  * One signer back end. open finds the token and the key and opens one
  * session per thread (the HAL signers size the HAL's pool instead). sign
  * signs msg with the CA key (SHA-256, PKCS#1 v1.5 or ECDSA) on behalf of
- * thread; with issues_from_csr set, msg is instead a PEM CSR that sign
- * checks and issues a certificate for. close frees everything and
+ * thread. With issues_from_csr set, msg is a PEM CSR instead, and sign
+ * checks it and issues a certificate for it. close frees everything and
  * accepts NULL. open and sign return 0, or -1 after printing what failed
  * to stderr.
  */

@@ -3,15 +3,19 @@
  *
  * The check catches a CA key that does not belong to the CA certificate
  * and an HSM that returns a faulty signature. For RSA it runs on every
- * signature: it is cheap (one public-key operation with a small exponent)
- * and a faulty RSA-CRT signature can reveal the CA's private key, so it
- * must never leave the process. An ECDSA verification costs about as
- * much as the HSM's signature, and a faulty ECDSA signature reveals no
- * key material; it only yields a certificate that relying parties
- * reject. So an EC CA key is checked on its first signature under a CA
- * certificate, and then on one signature in CERT_EC_CHECK_INTERVAL, which
- * still notices a key replaced in the HSM after a bounded number of
+ * signature. It is cheap there (one public-key operation with a small
+ * exponent), and one faulty RSA-CRT signature reveals the CA's private
+ * key (the Bellcore attack), so none may leave the process.
+ *
+ * An ECDSA verification costs about as much as the HSM's signature, and
+ * no key recovery from one faulty signature like the RSA one is known
+ * for ECDSA. So an EC CA key is checked on its first signature under a
+ * CA certificate and then on one signature in CERT_EC_CHECK_INTERVAL.
+ * That still notices a key replaced in the HSM after a bounded number of
  * certificates.
+ *
+ * NOTE: a faulty ECDSA signature between two checks reaches the client,
+ * as a certificate that relying parties reject.
  *
  * The state lives in the ex_data of the CA key's EVP_PKEY, so it ends
  * with the key and a new key at the same address starts unchecked.
@@ -110,8 +114,8 @@ cert_sign_check_due(EVP_PKEY *ca_key, X509 *ca_cert)
 }
 
 /* Records the outcome of a check of ca_key's signature under ca_cert. A
- * failure forgets the pair, so the next signature is checked again. When
- * the state cannot be stored, every signature stays checked. */
+ * failure clears the recorded CA key, so the next signature is checked
+ * again. When the state cannot be stored, every signature is checked. */
 void
 cert_sign_check_record(EVP_PKEY *ca_key, X509 *ca_cert, bool passed)
 {
