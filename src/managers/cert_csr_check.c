@@ -123,47 +123,17 @@ out:
     return status;
 }
 
-/* Decodes the DER request; it must be PKCS#10 version 1 with no bytes
- * after it. */
 static enum adcp_status
-decode_request(const unsigned char *der, long der_len, X509_REQ **out,
-               struct adcp_error *err)
+check_signature(const struct cert_csr *csr, struct adcp_error *err)
 {
-    const unsigned char *cursor = der;
-    X509_REQ *req = d2i_X509_REQ(NULL, &cursor, der_len);
+    EVP_PKEY *key = cert_csr_key(csr);
 
-    *out = NULL;
-    if (req == NULL) {
-        ERR_clear_error();
-        return adcp_error_set(err, ADCP_ERR_INVALID_CSR, CSR_FIELD,
-                              "csr_details.csr is not a valid PKCS#10 "
-                              "request (the DER inside the PEM block does "
-                              "not decode); create the CSR again");
-    }
-    if (cursor != der + der_len || X509_REQ_get_version(req) != 0) {
-        X509_REQ_free(req);
-        return adcp_error_set(err, ADCP_ERR_INVALID_CSR, CSR_FIELD,
-                              "csr_details.csr is not a PKCS#10 version 1 "
-                              "request, or has bytes after it; create the "
-                              "CSR again");
-    }
-    *out = req;
-    return ADCP_OK;
-}
-
-static enum adcp_status
-check_signature(X509_REQ *req, struct adcp_error *err)
-{
-    EVP_PKEY *key = X509_REQ_get0_pubkey(req);
-
-    if (key == NULL) {
-        ERR_clear_error();
+    if (key == NULL)
         return adcp_error_set(err, ADCP_ERR_INVALID_CSR, CSR_FIELD,
                               "the CSR's public key cannot be decoded or "
                               "uses an unknown algorithm; use an RSA or EC "
                               "key");
-    }
-    if (X509_REQ_verify(req, key) != 1) {
+    if (cert_csr_verify(csr, key) != 1) {
         ERR_clear_error();
         return adcp_error_set(err, ADCP_ERR_CSR_SIGNATURE, CSR_FIELD,
                               "the CSR's signature does not verify with "
@@ -367,14 +337,13 @@ strong_hash(int nid)
 /* The CSR's own signature must use SHA-2 or SHA-3. Collisions can be
  * computed for MD5 and SHA-1, so a signature over either proves little. */
 static enum adcp_status
-check_signature_hash(const X509_REQ *req, struct adcp_error *err)
+check_signature_hash(const struct cert_csr *csr, struct adcp_error *err)
 {
-    const X509_ALGOR *alg = NULL;
+    const X509_ALGOR *alg = cert_csr_signature_algorithm(csr);
     const ASN1_OBJECT *oid = NULL;
     int sig_nid, md_nid = NID_undef, key_nid;
     char name[QUOTED_MAX];
 
-    X509_REQ_get0_signature(req, NULL, &alg);
     X509_ALGOR_get0(&oid, NULL, NULL, alg);
     sig_nid = OBJ_obj2nid(oid);
     if (sig_nid == NID_rsassaPss)
@@ -400,12 +369,12 @@ check_signature_hash(const X509_REQ *req, struct adcp_error *err)
  * ADCP_ERR_CSR_SIGNATURE or ADCP_ERR_WEAK_ALGORITHM.
  */
 enum adcp_status
-cert_csr_parse(const char *csr_pem, unsigned min_rsa_bits, X509_REQ **out,
-               struct adcp_error *err)
+cert_csr_parse(const char *csr_pem, unsigned min_rsa_bits,
+               struct cert_csr **out, struct adcp_error *err)
 {
     enum adcp_status status;
+    struct cert_csr *csr = NULL;
     unsigned char *der = NULL;
-    X509_REQ *req = NULL;
     long der_len = 0;
     size_t pem_len;
 
@@ -422,19 +391,19 @@ cert_csr_parse(const char *csr_pem, unsigned min_rsa_bits, X509_REQ **out,
                               pem_len, CSR_PEM_MAX);
     status = read_pem_block(csr_pem, &der, &der_len, err);
     if (status == ADCP_OK)
-        status = decode_request(der, der_len, &req, err);
+        status = cert_csr_decode(der, der_len, &csr, err);
     if (status == ADCP_OK)
-        status = check_signature(req, err);
+        status = check_signature(csr, err);
     if (status == ADCP_OK)
-        status = check_key(X509_REQ_get0_pubkey(req), min_rsa_bits, err);
+        status = check_key(cert_csr_key(csr), min_rsa_bits, err);
     if (status == ADCP_OK)
-        status = check_signature_hash(req, err);
+        status = check_signature_hash(csr, err);
     if (status == ADCP_OK) {
-        *out = req;
-        req = NULL;
+        *out = csr;
+        csr = NULL;
     }
     OPENSSL_free(der);
-    X509_REQ_free(req);
+    cert_csr_free(csr);
     return status;
 }
 
@@ -651,10 +620,10 @@ host_cn_match(const struct issue_host *host, const char *cn, size_t len)
  * CSR's subject (O, OU, ...) is ignored.
  */
 static enum adcp_status
-choose_common_name(X509_REQ *req, const struct issue_host *host,
+choose_common_name(const struct cert_csr *csr, const struct issue_host *host,
                    const char **common_name, struct adcp_error *err)
 {
-    const X509_NAME *subject = X509_REQ_get_subject_name(req);
+    const X509_NAME *subject = cert_csr_subject(csr);
     enum adcp_status status = ADCP_OK;
     unsigned char *cn = NULL;
     char quoted[QUOTED_MAX];
@@ -707,10 +676,11 @@ out:
  * ADCP_ERR_FORBIDDEN, ADCP_ERR_NAME_NOT_ALLOWED or ADCP_ERR_INVALID_CSR.
  */
 enum adcp_status
-cert_csr_check_claims(X509_REQ *req, const struct issue_host *host,
-                      const char **common_name, struct adcp_error *err)
+cert_csr_check_claims(const struct cert_csr *csr,
+                      const struct issue_host *host, const char **common_name,
+                      struct adcp_error *err)
 {
-    STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(req);
+    STACK_OF(X509_EXTENSION) *exts = cert_csr_extensions(csr);
     enum adcp_status status;
 
     *common_name = NULL;
@@ -726,7 +696,7 @@ cert_csr_check_claims(X509_REQ *req, const struct issue_host *host,
     if (status == ADCP_OK)
         status = check_requested_sans(exts, host, err);
     if (status == ADCP_OK)
-        status = choose_common_name(req, host, common_name, err);
+        status = choose_common_name(csr, host, common_name, err);
     sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
     return status;
 }

@@ -1,7 +1,8 @@
 /*
  * Steps of certificate issuance shared by cert_issue.c (the entry points),
- * cert_csr_check.c (what a CSR must pass) and cert_build.c (building and
- * signing). Not part of the managers' interface.
+ * cert_csr_decode.c (reading a CSR), cert_csr_check.c (what a CSR must
+ * pass), cert_build.c (building and signing) and cert_sign_check.c (when
+ * a signature is checked). Not part of the managers' interface.
  */
 #ifndef HSM4SSL_MANAGERS_CERT_INTERNAL_H
 #define HSM4SSL_MANAGERS_CERT_INTERNAL_H
@@ -10,16 +11,37 @@
 
 #include "managers/cert_issue.h"
 
+/* A decoded PKCS#10 request (cert_csr_decode.c). */
+struct cert_csr;
+
+enum adcp_status cert_csr_decode(const unsigned char *der, long der_len,
+                                 struct cert_csr **out,
+                                 struct adcp_error *err);
+void cert_csr_free(struct cert_csr *csr);
+/* The request's key, or NULL when it does not decode. */
+EVP_PKEY *cert_csr_key(const struct cert_csr *csr);
+/* The key as sent, not decoded: the certificate copies it. */
+const X509_PUBKEY *cert_csr_public_key(const struct cert_csr *csr);
+const X509_NAME *cert_csr_subject(const struct cert_csr *csr);
+const X509_ALGOR *cert_csr_signature_algorithm(const struct cert_csr *csr);
+int cert_csr_verify(const struct cert_csr *csr, EVP_PKEY *key);
+STACK_OF(X509_EXTENSION) *cert_csr_extensions(const struct cert_csr *csr);
+
 /* Parses one PEM CSR and checks its signature and key; *out is new. */
 enum adcp_status cert_csr_parse(const char *csr_pem, unsigned min_rsa_bits,
-                                X509_REQ **out, struct adcp_error *err);
+                                struct cert_csr **out,
+                                struct adcp_error *err);
 
 /* Checks the names and extensions the CSR requests against host; sets
- * *common_name to the CN the certificate gets (owned by host or req). */
-enum adcp_status cert_csr_check_claims(X509_REQ *req,
+ * *common_name to the CN the certificate gets (owned by host or csr). */
+enum adcp_status cert_csr_check_claims(const struct cert_csr *csr,
                                        const struct issue_host *host,
                                        const char **common_name,
                                        struct adcp_error *err);
+
+/* Sets target to algorithm and key bits without decoding the key. */
+bool cert_public_key_copy(X509_PUBKEY *target, const X509_ALGOR *algorithm,
+                          const unsigned char *bits, int len);
 
 /* Builds an unsigned end-entity certificate for subject_key, whose
  * SubjectPublicKeyInfo it copies unchanged. */

@@ -91,7 +91,7 @@ cert_issue_from_csr(X509 *ca_cert, EVP_PKEY *ca_key,
 {
     enum adcp_status status;
     const char *digest = NULL, *common_name = NULL;
-    X509_REQ *req = NULL;
+    struct cert_csr *csr = NULL;
     X509 *cert = NULL;
     int days = 0;
 
@@ -104,7 +104,7 @@ cert_issue_from_csr(X509 *ca_cert, EVP_PKEY *ca_key,
                               "cert_issue_from_csr called without a CA, "
                               "host, request, limits or result");
 
-    status = cert_csr_parse(request->csr_pem, limits->min_rsa_bits, &req,
+    status = cert_csr_parse(request->csr_pem, limits->min_rsa_bits, &csr,
                             err);
     if (status != ADCP_OK)
         goto out;
@@ -114,17 +114,17 @@ cert_issue_from_csr(X509 *ca_cert, EVP_PKEY *ca_key,
     status = check_days(request->days, limits, &days, err);
     if (status != ADCP_OK)
         goto out;
-    status = cert_csr_check_claims(req, host, &common_name, err);
+    status = cert_csr_check_claims(csr, host, &common_name, err);
     if (status != ADCP_OK)
         goto out;
-    status = cert_build_leaf(ca_cert, X509_REQ_get_X509_PUBKEY(req),
+    status = cert_build_leaf(ca_cert, cert_csr_public_key(csr),
                              common_name, host, days,
                              HOST_EXTENDED_KEY_USAGE, &cert, err);
     if (status != ADCP_OK)
         goto out;
     status = cert_build_sign(&cert, ca_cert, ca_key, digest, out, err);
 out:
-    X509_REQ_free(req);
+    cert_csr_free(csr);
     X509_free(cert);
     return status;
 }

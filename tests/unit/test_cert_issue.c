@@ -237,6 +237,13 @@ assert_csr_rejected(const struct csr_spec *spec, enum adcp_status code,
     free(pem);
 }
 
+static void
+assert_csr_rejected_pem(const char *pem, enum adcp_status code,
+                        const char *text)
+{
+    assert_rejected(pem, NULL, 0, code, "csr_details.csr", text);
+}
+
 static X509 *
 issue_ok(const struct csr_spec *spec, const char *hash, int days)
 {
@@ -848,6 +855,115 @@ reject_rsa_exponent_3(void **state)
     EVP_PKEY_free(spec.key);
     BN_free(exponent);
     EVP_PKEY_CTX_free(ctx);
+}
+
+/* Returns a PEM CSR for spec whose SubjectPublicKeyInfo carries bits in
+ * place of the key's own, signed with spec.key. */
+static char *
+make_csr_with_key_bits(const struct csr_spec *spec, const unsigned char *bits,
+                       int len)
+{
+    X509_REQ *req = X509_REQ_new();
+    unsigned char *copy = OPENSSL_memdup(bits, (size_t)len);
+    ASN1_OBJECT *algorithm = NULL;
+    X509_ALGOR *algor = NULL;
+    X509_PUBKEY *public_key;
+    const void *value = NULL;
+    int type = V_ASN1_UNDEF;
+    char *pem;
+
+    assert_non_null(req);
+    assert_non_null(copy);
+    assert_int_equal(X509_REQ_set_version(req, X509_REQ_VERSION_1), 1);
+    add_name_entry(X509_REQ_get_subject_name(req), NID_commonName, spec->cn);
+    assert_int_equal(X509_REQ_set_pubkey(req, spec->key), 1);
+    public_key = X509_REQ_get_X509_PUBKEY(req);
+    assert_int_equal(X509_PUBKEY_get0_param(NULL, NULL, NULL, &algor,
+                                            public_key),
+                     1);
+    X509_ALGOR_get0((const ASN1_OBJECT **)&algorithm, &type, &value, algor);
+    algorithm = OBJ_dup(algorithm);
+    assert_non_null(algorithm);
+    assert_int_equal(X509_PUBKEY_set0_param(
+                         public_key, algorithm, type,
+                         type == V_ASN1_OBJECT ? OBJ_dup(value) : NULL, copy,
+                         len),
+                     1);
+    sign_req(req, spec);
+    pem = pem_of_req(req);
+    X509_REQ_free(req);
+    return pem;
+}
+
+/* The certificate copies the key's bytes, so bytes after the RSA key
+ * cannot be dropped on the way and the CSR is rejected. */
+static void
+reject_rsa_key_with_trailing_bytes(void **state)
+{
+    struct csr_spec spec = {.key = fx.rsa_key, .cn = "web1"};
+    unsigned char *der = NULL, *padded;
+    int len = i2d_PublicKey(fx.rsa_key, &der);
+    char *pem;
+
+    (void)state;
+    assert_true(len > 0);
+    padded = OPENSSL_malloc((size_t)len + 1);
+    assert_non_null(padded);
+    memcpy(padded, der, (size_t)len);
+    padded[len] = 0;
+    pem = make_csr_with_key_bits(&spec, padded, len + 1);
+    assert_csr_rejected_pem(pem, ADCP_ERR_INVALID_CSR, "cannot be decoded");
+    free(pem);
+    OPENSSL_free(padded);
+    OPENSSL_free(der);
+}
+
+/* A point that is not on the curve must never reach the signature check.
+ * The point is the key's own with its last coordinate byte changed. */
+static void
+reject_ec_point_off_curve(void **state)
+{
+    struct csr_spec spec = {.key = fx.ec_key, .cn = "web1"};
+    unsigned char point[65];
+    size_t len = 0;
+    char *pem;
+
+    (void)state;
+    assert_int_equal(EVP_PKEY_get_octet_string_param(
+                         fx.ec_key, OSSL_PKEY_PARAM_PUB_KEY, point,
+                         sizeof(point), &len),
+                     1);
+    assert_int_equal(len, 65);
+    point[64] ^= 0x01;
+    pem = make_csr_with_key_bits(&spec, point, (int)len);
+    assert_csr_rejected_pem(pem, ADCP_ERR_INVALID_CSR, "cannot be decoded");
+    free(pem);
+}
+
+/* A compressed point is accepted and reaches the certificate as sent. */
+static void
+issue_keeps_compressed_ec_point(void **state)
+{
+    EVP_PKEY *key = make_ec_key("P-256");
+    struct issue_result out;
+    struct adcp_error err;
+    char *pem;
+
+    (void)state;
+    assert_int_equal(EVP_PKEY_set_utf8_string_param(
+                         key, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+                         OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_COMPRESSED),
+                     1);
+    pem = make_good_csr(key);
+    assert_int_equal(issue_rsa(pem, NULL, 0, &out, &err), ADCP_OK);
+    assert_spki_copied(&out, pem, key);
+    assert_int_equal(X509_get0_pubkey_bitstr(out.cert)->length, 33);
+    assert_int_equal(verify_issued(fx.rsa_root.cert, &out,
+                                   X509_PURPOSE_SSL_SERVER),
+                     1);
+    issue_result_clear(&out);
+    free(pem);
+    EVP_PKEY_free(key);
 }
 
 static void
@@ -1522,6 +1638,9 @@ main(void)
         cmocka_unit_test(reject_ed25519_key),
         cmocka_unit_test(reject_rsa_exponent_3),
         cmocka_unit_test(reject_explicit_curve_parameters),
+        cmocka_unit_test(reject_rsa_key_with_trailing_bytes),
+        cmocka_unit_test(reject_ec_point_off_curve),
+        cmocka_unit_test(issue_keeps_compressed_ec_point),
         cmocka_unit_test(reject_weak_csr_signature),
         cmocka_unit_test(reject_broken_csr_signature),
         cmocka_unit_test(reject_input_that_is_not_pem),
