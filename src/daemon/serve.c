@@ -143,8 +143,8 @@ continue_message_ids(struct runtime *rt)
     return 0;
 }
 
-/* A CA key label that names no key is a configuration error and stops the
- * start; an HSM that is down only gets a warning, since it may come back. */
+/* A CA key label that names no key is a configuration error, so the start
+ * stops. An HSM that is down only gets a warning because it may come back. */
 static int
 check_ca_key(struct runtime *rt)
 {
@@ -283,8 +283,8 @@ print_banner(struct runtime *rt)
 }
 
 /* Workers block while the HSM signs and while a commit reaches the disk,
- * so more of them than cores keep both busy; group commit then batches
- * the certificates of all workers waiting at once. */
+ * so more of them than cores keep both busy. Group commit then batches the
+ * certificates of all the workers that wait at once. */
 static unsigned
 default_worker_threads(void)
 {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# hsm4ssld serve refuses a data directory it would damage or misread: a
+# hsm4ssld serve rejects a data directory it would damage or misread: a
 # missing or foreign database, a missing configuration beside a database,
 # invalid options (checked before anything is created). A copied data
 # directory uses its own token store, and --api-dns / --api-ip reach the
@@ -9,9 +9,9 @@ source "$(dirname "$0")/lib.sh"
 require_commands openssl curl jq sqlite3
 require_binaries hsm4ssld
 
-# serve_refused WHAT DATA_DIR EXPECTED_LOG_TEXT [OPTIONS...]: serve must
+# serve_rejected WHAT DATA_DIR EXPECTED_LOG_TEXT [OPTIONS...]: serve must
 # exit 1 at once and log EXPECTED_LOG_TEXT.
-serve_refused() {
+serve_rejected() {
     local what=$1 dir=$2 expected=$3 status=0
     shift 3
     timeout 60 "$HSM4SSLD" serve --data-dir "$dir" --listen 127.0.0.1:0 \
@@ -85,29 +85,29 @@ assert_contains "$(grep tokendir "$TEST_TMP/copy/softhsm2.conf")" \
     "$TEST_TMP/copy/tokens" "tokendir of the copy"
 server_stop
 
-log_step "a CA key label that names no key is refused"
+log_step "a CA key label that names no key is rejected"
 cp -a "$TEST_TMP/copy" "$TEST_TMP/badlabel"
 jq '.ca.key_label = "no-such-key"' "$TEST_TMP/badlabel/hsm4ssld.json" \
     >"$TEST_TMP/badlabel.json"
 install -m 0600 "$TEST_TMP/badlabel.json" "$TEST_TMP/badlabel/hsm4ssld.json"
-serve_refused "unknown ca.key_label" "$TEST_TMP/badlabel" \
+serve_rejected "unknown ca.key_label" "$TEST_TMP/badlabel" \
     "the CA key no-such-key is not on HSM"
 
-log_step "a missing database is refused"
+log_step "a missing database is rejected"
 cp -a "$TEST_TMP/copy" "$TEST_TMP/nodb"
 rm -f "$TEST_TMP/nodb"/hsm4ssl.db*
-serve_refused "missing database" "$TEST_TMP/nodb" "is missing; restore it"
+serve_rejected "missing database" "$TEST_TMP/nodb" "is missing; restore it"
 assert_no_file "$TEST_TMP/nodb/hsm4ssl.db"
 
-log_step "an empty database is refused"
+log_step "an empty database is rejected"
 : >"$TEST_TMP/nodb/hsm4ssl.db"
-serve_refused "empty database" "$TEST_TMP/nodb" \
+serve_rejected "empty database" "$TEST_TMP/nodb" \
     "does not record the root certificate"
 
 log_step "a database beside a missing configuration is not a new CA"
 cp -a "$TEST_TMP/copy" "$TEST_TMP/noconf"
 rm "$TEST_TMP/noconf/hsm4ssld.json"
-serve_refused "missing hsm4ssld.json" "$TEST_TMP/noconf" \
+serve_rejected "missing hsm4ssld.json" "$TEST_TMP/noconf" \
     "restore hsm4ssld.json from a backup"
 assert_file_exists "$TEST_TMP/noconf/hsm4ssl.db"
 
