@@ -23,6 +23,7 @@
 
 #include <cmocka.h>
 
+#include "managers/service.h"
 #include "store/store-internal.h"
 #include "store/store.h"
 #include "store/store_sqlite-internal.h"
@@ -1214,6 +1215,97 @@ audit_durable_when_later_cert_returns(void **state)
                      1);
 }
 
+/* Returns the json column of the audit entry with sequence number seq. */
+static char *
+raw_audit_json(const struct fixture *fx, int seq)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *stmt = NULL;
+    char *json;
+
+    assert_int_equal(sqlite3_open_v2(fx->path, &db, SQLITE_OPEN_READONLY, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT json FROM audit_log"
+                                        " WHERE seq = ?",
+                                        -1, &stmt, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_bind_int(stmt, 1, seq), SQLITE_OK);
+    assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
+    json = strdup((const char *)sqlite3_column_text(stmt, 0));
+    assert_non_null(json);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return json;
+}
+
+/* The audit log writes each message as json_dumps would: escapes, nested
+ * members, numbers and the non-ASCII text that json_dumps writes itself
+ * (jansson 2.14, compact). */
+static void
+audit_text_matches_json_dumps(void **state)
+{
+    static const char *const texts[] = {
+        "plain",
+        "-----BEGIN CERTIFICATE-----\nMIIB/+x==\n-----END CERTIFICATE-----\n",
+        "quote \" backslash \\ slash / tab \t cr \r",
+        "controls \001\002\b\f\037 and delete \177",
+        "caf\xc3\xa9 \xe2\x82\xac",
+        "",
+    };
+    struct fixture *fx = *state;
+    struct service svc;
+    struct adcp_error err = {0};
+    int64_t count = 0;
+    int seq = 0;
+
+    open_store(fx);
+    memset(&svc, 0, sizeof(svc));
+    svc.store = fx->store;
+    for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+        struct adcp_msg *request = adcp_msg_new(ADCP_DIR_REQUEST);
+        struct adcp_msg *response;
+        json_t *expected[2];
+
+        assert_non_null(request);
+        snprintf(request->header.message_id, ADCP_ID_MAX, "%zu", i + 1);
+        request->header.type = ADCP_TYPE_CERTIFICATE_GEN;
+        request->body.csr_details.present = true;
+        request->body.csr_details.csr = strdup(texts[i]);
+        request->body.cert_details.present = true;
+        request->body.cert_details.days = (int)i + 1;
+        response = adcp_msg_response_for(request);
+        assert_non_null(response);
+        adcp_msg_succeed(response,
+                         json_pack("{s:s, s:[s, I, b, n], s:{}, s:[]}",
+                                   "certificate", texts[i], "list",
+                                   texts[i], (json_int_t)-7 * (json_int_t)i,
+                                   (int)(i % 2), "empty", "none"));
+        /* A real goes through json_dumps, as non-ASCII text does. */
+        if (i == 0)
+            json_object_set_new(response->result.data, "real",
+                                json_real(1.5));
+        expected[0] = adcp_msg_encode(request);
+        expected[1] = adcp_msg_encode(response);
+        audit_record(&svc, request);
+        audit_record(&svc, response);
+        assert_status(store_count(fx->store, "audit_log", &count, &err),
+                      ADCP_OK, err);
+        for (int j = 0; j < 2; j++) {
+            char *want = json_dumps(expected[j], JSON_COMPACT);
+            char *got = raw_audit_json(fx, ++seq);
+
+            assert_non_null(want);
+            assert_string_equal(got, want);
+            free(want);
+            free(got);
+            json_decref(expected[j]);
+        }
+        adcp_msg_free(request);
+        adcp_msg_free(response);
+    }
+}
+
 static void *
 run_store_close(void *arg)
 {
@@ -1402,6 +1494,8 @@ main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(audit_durable_when_later_cert_returns,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(audit_text_matches_json_dumps, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(close_commits_queued_audit_entries,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(audit_append_waits_when_queue_full,
