@@ -44,7 +44,7 @@ usage: bench/run.sh [OPTIONS]
   --csrs N         pre-generated CSRs per key type (default: $CSR_COUNT)
   --no-cfssl       skip CFSSL
   --no-loadtest    measure with wrk only
-  --profile        record a perf profile of hsm4ssld (first key type,
+  --profile        record a perf profile of hsm4ssld (each key type,
                    10 clients)
   --stored N       also measure issuance with N more certificates stored
                    (first key type, 10 and 100 clients)
@@ -307,7 +307,7 @@ bench_hsm4ssl() {
     auth="Bearer $(cat "$data/admin.token")"
     measure_matrix "$SERVER_PID" hsm4ssl "$key" "$SERVER_URL/v1/certificates" \
         "$dir/hsm4ssl-bodies.jsonl" "$auth" "$data/ca/root.crt"
-    if [ "$first" = 1 ] && [ "$PROFILE" = 1 ]; then
+    if [ "$PROFILE" = 1 ]; then
         profile_server "$tag" "$SERVER_URL/v1/certificates" \
             "$dir/hsm4ssl-bodies.jsonl" "$auth"
     fi
