@@ -30,6 +30,7 @@
 #define API_PEER_BUCKETS 1024   /* hash buckets of the per-address counts */
 
 struct api_conn;       /* one connection's state, http_conn.c */
+struct api_held;       /* one held response, http_hold.c */
 struct api_peer_count; /* open connections of one address, http_conn.c */
 
 /* Open connections per client address and in total, shared by all
@@ -53,6 +54,12 @@ struct api_worker {
     struct event *check_event;       /* counts newly accepted connections */
     struct event *sweep_event;       /* closes connections past a deadline */
     struct api_conn *conns;          /* this worker's, newest first */
+    struct event *held_event;        /* sends held responses now ready */
+    pthread_mutex_t held_lock;       /* guards held_ready */
+    bool held_lock_ready;
+    struct api_held *held_ready;     /* released, not yet sent */
+    unsigned held_count;             /* held and not yet sent */
+    bool stopping;                   /* ends once held_count is 0 */
     pthread_t thread;
     bool started;
     int result;                      /* event_base_dispatch's result */
@@ -87,6 +94,27 @@ int api_workers_create(struct api_server *server);
 int api_workers_run(struct api_server *server);
 
 void api_workers_free(struct api_server *server);
+
+/* Sends response on req and releases what the response owns. */
+void api_send_response(struct evhttp_request *req,
+                       struct api_response *response);
+
+/* http_hold.c */
+
+/* Creates the worker's lock and event for held responses. Returns 0, or
+ * -1 after logging. api_hold_worker_free releases them in either case. */
+int api_hold_worker_init(struct api_worker *worker);
+void api_hold_worker_free(struct api_worker *worker);
+
+/* Keeps req open until the hold of response is released, then finishes
+ * and sends the response; the worker serves other connections meanwhile.
+ * Takes over response (see struct api_hold_ops). */
+void api_hold_response(struct api_worker *worker, struct evhttp_request *req,
+                       struct api_response *response);
+
+/* Ends the worker's loop at once, or, while responses are held, once
+ * the last of them is sent; new connections are refused meanwhile. */
+void api_hold_stop(struct api_worker *worker);
 
 /* http_tls.c */
 

@@ -35,6 +35,21 @@ struct api_request {
     char peer_mac[ADCP_MAC_MAX]; /* "" unless the neighbour table has it */
 };
 
+struct api_response;
+
+/*
+ * A handler may hold its response back until work on another thread,
+ * such as a durable write, has finished: it sets hold and hold_ops and
+ * leaves the rest of the response empty. The server then serves its
+ * other connections, calls notify once, and when done(arg) has been
+ * called, from any thread, calls finish in the worker's own thread; finish
+ * fills the response, which the server sends. finish also frees hold.
+ */
+struct api_hold_ops {
+    void (*notify)(void *hold, void (*done)(void *arg), void *arg);
+    void (*finish)(void *hold, struct api_response *response);
+};
+
 struct api_response {
     int http_status;
     json_t *body;               /* owned by the server after the handler */
@@ -42,6 +57,8 @@ struct api_response {
     char *text;                 /* non-JSON body (metrics), owned, or NULL */
     const char *allow;          /* Allow header of a 405, such as "POST";
                                    NULL: the methods the server serves */
+    void *hold;                 /* see struct api_hold_ops, or NULL */
+    const struct api_hold_ops *hold_ops;
 };
 
 typedef void (*api_handler_fn)(void *ctx, const struct api_request *request,

@@ -157,9 +157,8 @@ omit_body(struct evkeyvalq *headers, struct evbuffer *out)
     evbuffer_drain(out, len);
 }
 
-/* Sends response and releases what it owns. */
-static void
-send_response(struct evhttp_request *req, struct api_response *response)
+void
+api_send_response(struct evhttp_request *req, struct api_response *response)
 {
     struct evkeyvalq *headers = evhttp_request_get_output_headers(req);
     struct evbuffer *out = evbuffer_new();
@@ -250,7 +249,7 @@ read_method(struct evhttp_request *req, struct request_state *state)
 {
     enum evhttp_cmd_type type = evhttp_request_get_command(req);
 
-    /* HEAD reaches the handler as GET, and send_response drops the
+    /* HEAD reaches the handler as GET, and api_send_response drops the
      * body. */
     state->request.method = method_name(type == EVHTTP_REQ_HEAD
                                             ? EVHTTP_REQ_GET
@@ -478,7 +477,8 @@ run_handler(const struct api_server *server, struct request_state *state,
             struct api_response *response)
 {
     server->handler(server->ctx, &state->request, response);
-    if (response->http_status >= 100 && response->http_status <= 599)
+    if (response->hold != NULL ||
+        (response->http_status >= 100 && response->http_status <= 599))
         return;
     log_error("the request handler set HTTP status %d for %s %s; "
               "sending 500", response->http_status, state->request.method,
@@ -515,7 +515,10 @@ handle_request(struct evhttp_request *req, void *arg)
     /* Release first, because libevent may free req once the reply is
      * queued. */
     release_request(req, &state);
-    send_response(req, &response);
+    if (response.hold != NULL)
+        api_hold_response(worker, req, &response);
+    else
+        api_send_response(req, &response);
 }
 
 /* ---- event loops ---- */
@@ -527,7 +530,7 @@ on_stop(evutil_socket_t fd, short events, void *arg)
 
     (void)fd;
     (void)events;
-    event_base_loopexit(worker->base, NULL);
+    api_hold_stop(worker);
 }
 
 static void
@@ -634,7 +637,8 @@ worker_init(struct api_worker *worker, struct api_server *server)
         log_error("creating an evhttp for %s failed", server->address);
         return -1;
     }
-    if (api_conn_worker_init(worker) != 0)
+    if (api_conn_worker_init(worker) != 0 ||
+        api_hold_worker_init(worker) != 0)
         return -1;
     configure_http(worker);
     if (attach_listener(worker) != 0)
@@ -753,6 +757,7 @@ api_workers_free(struct api_server *server)
         if (worker->http != NULL)
             evhttp_free(worker->http);
         api_conn_worker_free(worker);
+        api_hold_worker_free(worker);
         if (worker->stop_event != NULL)
             event_free(worker->stop_event);
         if (worker->resume_event != NULL)

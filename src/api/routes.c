@@ -1,6 +1,7 @@
 #include "api/routes.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/log.h"
@@ -236,6 +237,79 @@ rest_body_of(const struct adcp_msg *response)
     return body;
 }
 
+/* Turns the ADCP response into the HTTP response: the whole message for
+ * POST /v1/adcp, else the REST body or error. */
+static void
+respond_with(const struct route *route, const struct adcp_msg *reply,
+             struct api_response *response)
+{
+    if (route == NULL) {
+        response->http_status = adcp_status_http(reply->result.status);
+        response->body = adcp_msg_encode(reply);
+    } else if (reply->result.status != ADCP_OK) {
+        respond_error(response, &reply->result.error,
+                      reply->header.message_id);
+    } else {
+        response->http_status = route->success_status;
+        response->body = rest_body_of(reply);
+    }
+}
+
+/* A response that waits for its certificate's row to commit. */
+struct route_hold {
+    struct service *svc;
+    struct service_held *held;
+    const struct route *route; /* NULL for POST /v1/adcp */
+    struct adcp_msg *reply;
+};
+
+static void
+hold_notify(void *hold, void (*done)(void *arg), void *arg)
+{
+    struct route_hold *route_hold = hold;
+
+    service_held_notify(route_hold->held, done, arg);
+}
+
+static void
+hold_finish(void *hold, struct api_response *response)
+{
+    struct route_hold *route_hold = hold;
+
+    service_held_finish(route_hold->svc, route_hold->held);
+    respond_with(route_hold->route, route_hold->reply, response);
+    adcp_msg_free(route_hold->reply);
+    free(route_hold);
+}
+
+static const struct api_hold_ops route_hold_ops = {
+    .notify = hold_notify,
+    .finish = hold_finish,
+};
+
+/* Hands a held reply to the front end, or finishes it here when there
+ * is no memory to hold it. Takes ownership of reply. */
+static void
+respond_later(struct service *svc, struct service_held *held,
+              const struct route *route, struct adcp_msg *reply,
+              struct api_response *response)
+{
+    struct route_hold *hold = malloc(sizeof(*hold));
+
+    if (hold == NULL) {
+        service_held_finish(svc, held);
+        respond_with(route, reply, response);
+        adcp_msg_free(reply);
+        return;
+    }
+    hold->svc = svc;
+    hold->held = held;
+    hold->route = route;
+    hold->reply = reply;
+    response->hold = hold;
+    response->hold_ops = &route_hold_ops;
+}
+
 void
 api_routes_handle(void *ctx, const struct api_request *request,
                   struct api_response *response)
@@ -243,6 +317,7 @@ api_routes_handle(void *ctx, const struct api_request *request,
     struct service *svc = ctx;
     struct service_caller caller;
     struct adcp_msg *msg = NULL, *reply = NULL;
+    struct service_held *held;
     const struct route *route;
     struct adcp_error err;
     const char *allow = NULL;
@@ -298,23 +373,19 @@ api_routes_handle(void *ctx, const struct api_request *request,
         goto fail;
     }
 
-    reply = service_dispatch(svc, &caller, msg);
+    reply = service_dispatch_held(svc, &caller, msg, &held);
+    adcp_msg_free(msg);
+    msg = NULL;
     if (reply == NULL) {
         adcp_error_set(&err, ADCP_ERR_INTERNAL, "", "out of memory");
         goto fail;
     }
-    if (is_adcp) {
-        response->http_status = adcp_status_http(reply->result.status);
-        response->body = adcp_msg_encode(reply);
-    } else if (reply->result.status != ADCP_OK) {
-        respond_error(response, &reply->result.error,
-                      reply->header.message_id);
-    } else {
-        response->http_status = route->success_status;
-        response->body = rest_body_of(reply);
+    if (held != NULL) {
+        respond_later(svc, held, route, reply, response);
+        return;
     }
+    respond_with(route, reply, response);
     adcp_msg_free(reply);
-    adcp_msg_free(msg);
     return;
 fail:
     adcp_msg_free(msg);

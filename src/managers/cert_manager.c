@@ -112,10 +112,12 @@ issued_to_json(struct service *svc, const struct issue_result *issued,
  * is then signed again with a new random serial, at most this often. */
 #define SERIAL_ATTEMPTS 3
 
+/* Stores the certificate's row, or queues it and sets *commit when
+ * commit is not NULL. */
 static enum adcp_status
 store_certificate(struct service *svc, const struct store_host *host,
                   const struct issue_result *issued, const char *hsm,
-                  struct adcp_error *err)
+                  struct store_ticket **commit, struct adcp_error *err)
 {
     struct store_cert row;
 
@@ -127,6 +129,8 @@ store_certificate(struct service *svc, const struct store_host *host,
     row.not_after = issued->not_after;
     row.pem = issued->cert_pem;
     snprintf(row.hsm, sizeof(row.hsm), "%s", hsm);
+    if (commit != NULL)
+        return store_cert_add_queued(svc->store, &row, commit, err);
     return store_cert_add(svc->store, &row, err);
 }
 
@@ -153,14 +157,20 @@ commit_request(struct service *svc, const struct service_caller *caller,
                                     &consumed_host, err);
 }
 
-/* Signs and stores the certificate, signing again when its serial is
- * already stored. */
+/*
+ * Signs and stores the certificate, signing again when its serial is
+ * already stored. With commit, the row is queued instead, and a stored
+ * serial, which 127 random bits make all but impossible, fails the
+ * request when the row commits.
+ * An enrolment token's certificate is always stored here, so that a
+ * failure is logged beside the token it used up.
+ */
 static enum adcp_status
 sign_and_store(struct service *svc, const struct service_caller *caller,
                const struct adcp_body *body, const struct store_host *host,
                EVP_PKEY *ca_key, const char *hsm,
                const struct issue_request *ireq, struct issue_result *issued,
-               struct adcp_error *err)
+               struct store_ticket **commit, struct adcp_error *err)
 {
     struct issue_host names;
     enum adcp_status rc;
@@ -180,7 +190,9 @@ sign_and_store(struct service *svc, const struct service_caller *caller,
             if (rc != ADCP_OK)
                 return rc;
         }
-        rc = store_certificate(svc, host, issued, hsm, err);
+        if (caller->role == SERVICE_ROLE_ENROLLMENT)
+            commit = NULL;
+        rc = store_certificate(svc, host, issued, hsm, commit, err);
         if (rc != ADCP_ERR_CONFLICT || attempt == SERIAL_ATTEMPTS)
             break;
         log_warn("serial %s of a new certificate for host %s is stored "
@@ -198,7 +210,8 @@ sign_and_store(struct service *svc, const struct service_caller *caller,
 
 enum adcp_status
 cert_manager_issue(struct service *svc, const struct service_caller *caller,
-                   struct adcp_msg *request, struct adcp_msg *response)
+                   struct adcp_msg *request, struct adcp_msg *response,
+                   struct store_ticket **commit)
 {
     const struct adcp_body *body = &request->body;
     struct issue_result issued = {0};
@@ -245,7 +258,7 @@ cert_manager_issue(struct service *svc, const struct service_caller *caller,
     }
 
     rc = sign_and_store(svc, caller, body, &host, ca_key, hal_hsm_name(hsm),
-                        &ireq, &issued, &err);
+                        &ireq, &issued, commit, &err);
     if (rc != ADCP_OK)
         goto out;
 
@@ -253,9 +266,12 @@ cert_manager_issue(struct service *svc, const struct service_caller *caller,
                      issued_to_json(svc, &issued, hal_hsm_name(hsm)));
     service_time_rfc3339(issued.not_after, not_after);
     log_info("issued certificate %s (%s) to host %s, valid until %s, "
-             "signed on HSM %s",
+             "signed on HSM %s%s",
              issued.serial, issued.subject, host.name, not_after,
-             hal_hsm_name(hsm));
+             hal_hsm_name(hsm),
+             commit != NULL && *commit != NULL
+                 ? "; it is returned once its row is committed"
+                 : "");
 out:
     issue_result_clear(&issued);
     store_host_clear(&host);

@@ -322,7 +322,8 @@ service_authenticate(struct service *svc, const char *authorization,
 
 static enum adcp_status
 run_manager(struct service *svc, const struct service_caller *caller,
-            struct adcp_msg *request, struct adcp_msg *response)
+            struct adcp_msg *request, struct adcp_msg *response,
+            struct store_ticket **commit)
 {
     struct adcp_error err;
 
@@ -335,7 +336,7 @@ run_manager(struct service *svc, const struct service_caller *caller,
     case ADCP_TYPE_HOST_REGISTER:
         return host_manager_register(svc, caller, request, response);
     case ADCP_TYPE_CERTIFICATE_GEN:
-        return cert_manager_issue(svc, caller, request, response);
+        return cert_manager_issue(svc, caller, request, response, commit);
     case ADCP_TYPE_CERTIFICATE_GET:
         return cert_manager_get(svc, caller, request, response);
     case ADCP_TYPE_KEYPAIRGEN:
@@ -352,14 +353,79 @@ run_manager(struct service *svc, const struct service_caller *caller,
     }
 }
 
-struct adcp_msg *
-service_dispatch(struct service *svc, const struct service_caller *caller,
-                 struct adcp_msg *request)
+struct service_held {
+    struct store_ticket *commit;
+    struct adcp_msg *response; /* borrowed: the caller frees it */
+    char host_name[ADCP_NAME_MAX];
+    struct timespec start;
+};
+
+/* Audits the final response and logs one line for the exchange. The
+ * response header carries the request's id, type, source and HSM. */
+static void
+record_outcome(struct service *svc, const struct adcp_msg *response,
+               const char *host_name, const struct timespec *start)
 {
-    struct adcp_msg *response;
-    struct timespec start, end;
+    const struct adcp_header *header = &response->header;
+    struct timespec end;
     long elapsed_us;
 
+    audit_record(svc, response);
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    elapsed_us = (end.tv_sec - start->tv_sec) * 1000000L +
+                 (end.tv_nsec - start->tv_nsec) / 1000L;
+    if (response->result.status == ADCP_OK)
+        log_info("adcp id=%s type=%s from=%s host=%s hsm=%s status=ok "
+                 "us=%ld",
+                 header->message_id, adcp_type_name(header->type),
+                 header->source_ip, host_name[0] ? host_name : "-",
+                 header->dest_hsm_name[0] ? header->dest_hsm_name : "-",
+                 elapsed_us);
+    else
+        log_warn("adcp id=%s type=%s from=%s host=%s status=%s field=%s: %s",
+                 header->message_id, adcp_type_name(header->type),
+                 header->source_ip, host_name[0] ? host_name : "-",
+                 adcp_status_name(response->result.status),
+                 response->result.error.field[0]
+                     ? response->result.error.field
+                     : "-",
+                 response->result.error.message);
+}
+
+/* Holds response back until commit has finished. Without memory for the
+ * hold, waits for the commit here instead. */
+static struct service_held *
+hold_response(struct service *svc, const struct service_caller *caller,
+              struct adcp_msg *response, struct store_ticket *commit,
+              const struct timespec *start)
+{
+    struct service_held *held = malloc(sizeof(*held));
+    struct adcp_error err;
+
+    if (held == NULL) {
+        if (store_ticket_finish(commit, &err) != ADCP_OK)
+            adcp_msg_fail(response, &err);
+        record_outcome(svc, response, caller->host_name, start);
+        return NULL;
+    }
+    held->commit = commit;
+    held->response = response;
+    snprintf(held->host_name, sizeof(held->host_name), "%s",
+             caller->host_name);
+    held->start = *start;
+    return held;
+}
+
+struct adcp_msg *
+service_dispatch_held(struct service *svc,
+                      const struct service_caller *caller,
+                      struct adcp_msg *request, struct service_held **held)
+{
+    struct store_ticket *commit = NULL;
+    struct adcp_msg *response;
+    struct timespec start;
+
+    *held = NULL;
     clock_gettime(CLOCK_MONOTONIC, &start);
     audit_record(svc, request);
     response = adcp_msg_response_for(request);
@@ -367,39 +433,53 @@ service_dispatch(struct service *svc, const struct service_caller *caller,
         adcp_msg_wipe_credentials(request);
         return NULL;
     }
-    run_manager(svc, caller, request, response);
+    run_manager(svc, caller, request, response, &commit);
     adcp_msg_wipe_credentials(request);
 
     memcpy(response->header.dest_hsm_name, request->header.dest_hsm_name,
            sizeof(response->header.dest_hsm_name));
     memcpy(response->header.dest_hsm_module, request->header.dest_hsm_module,
            sizeof(response->header.dest_hsm_module));
-    audit_record(svc, response);
-
-    clock_gettime(CLOCK_MONOTONIC, &end);
-    elapsed_us = (end.tv_sec - start.tv_sec) * 1000000L +
-                 (end.tv_nsec - start.tv_nsec) / 1000L;
-    if (response->result.status == ADCP_OK)
-        log_info("adcp id=%s type=%s from=%s host=%s hsm=%s status=ok "
-                 "us=%ld",
-                 request->header.message_id,
-                 adcp_type_name(request->header.type),
-                 request->header.source_ip,
-                 caller->host_name[0] ? caller->host_name : "-",
-                 request->header.dest_hsm_name[0]
-                     ? request->header.dest_hsm_name
-                     : "-",
-                 elapsed_us);
+    if (commit != NULL)
+        *held = hold_response(svc, caller, response, commit, &start);
     else
-        log_warn("adcp id=%s type=%s from=%s host=%s status=%s field=%s: %s",
-                 request->header.message_id,
-                 adcp_type_name(request->header.type),
-                 request->header.source_ip,
-                 caller->host_name[0] ? caller->host_name : "-",
-                 adcp_status_name(response->result.status),
-                 response->result.error.field[0]
-                     ? response->result.error.field
-                     : "-",
-                 response->result.error.message);
+        record_outcome(svc, response, caller->host_name, &start);
+    return response;
+}
+
+void
+service_held_notify(struct service_held *held, void (*done)(void *),
+                    void *arg)
+{
+    store_ticket_notify(held->commit, done, arg);
+}
+
+void
+service_held_finish(struct service *svc, struct service_held *held)
+{
+    struct adcp_msg *response = held->response;
+    struct adcp_error err;
+
+    if (store_ticket_finish(held->commit, &err) != ADCP_OK) {
+        log_error("adcp id=%s type=%s: the result could not be stored, "
+                  "so it is not returned: %s",
+                  response->header.message_id,
+                  adcp_type_name(response->header.type), err.message);
+        adcp_msg_fail(response, &err);
+    }
+    record_outcome(svc, response, held->host_name, &held->start);
+    free(held);
+}
+
+struct adcp_msg *
+service_dispatch(struct service *svc, const struct service_caller *caller,
+                 struct adcp_msg *request)
+{
+    struct service_held *held;
+    struct adcp_msg *response;
+
+    response = service_dispatch_held(svc, caller, request, &held);
+    if (held != NULL)
+        service_held_finish(svc, held);
     return response;
 }

@@ -102,12 +102,35 @@ struct adcp_msg *service_dispatch(struct service *svc,
                                   const struct service_caller *caller,
                                   struct adcp_msg *request);
 
+/*
+ * A response held back until the durable write it reports has committed.
+ * service_dispatch_held works as service_dispatch, but where a manager
+ * can queue its write without waiting (certificate_gen), it returns the
+ * response at once with *held set, not yet audited. The caller may ask
+ * to be told when the write has finished (service_held_notify, with the
+ * contract of store_ticket_notify) and must then call service_held_finish
+ * once: it waits for the write if needed, turns the response into the
+ * storage error when the write failed, audits and logs the response and
+ * frees held. The response stays the caller's to free.
+ */
+struct service_held;
+
+struct adcp_msg *service_dispatch_held(struct service *svc,
+                                       const struct service_caller *caller,
+                                       struct adcp_msg *request,
+                                       struct service_held **held);
+void service_held_notify(struct service_held *held, void (*done)(void *),
+                         void *arg);
+void service_held_finish(struct service *svc, struct service_held *held);
+
 /* Returns the CA key of hsm as an HSM-backed EVP_PKEY (cached; the caller
  * does not free it), or NULL with err set. */
 EVP_PKEY *service_ca_key(struct service *svc, struct hal_hsm *hsm,
                          struct adcp_error *err);
 
-/* Managers, one per concern; each returns the response status. */
+/* Managers, one per concern; each returns the response status.
+ * cert_manager_issue queues the certificate's row and sets *commit when
+ * commit is not NULL, and stores the row before it returns otherwise. */
 enum adcp_status host_manager_register(struct service *svc,
                                        const struct service_caller *caller,
                                        const struct adcp_msg *request,
@@ -115,7 +138,8 @@ enum adcp_status host_manager_register(struct service *svc,
 enum adcp_status cert_manager_issue(struct service *svc,
                                     const struct service_caller *caller,
                                     struct adcp_msg *request,
-                                    struct adcp_msg *response);
+                                    struct adcp_msg *response,
+                                    struct store_ticket **commit);
 enum adcp_status cert_manager_get(struct service *svc,
                                   const struct service_caller *caller,
                                   const struct adcp_msg *request,

@@ -54,6 +54,14 @@ struct store_ops {
     enum adcp_status (*cert_add)(struct store *store,
                                  const struct store_cert *cert,
                                  struct adcp_error *err);
+    enum adcp_status (*cert_add_queued)(struct store *store,
+                                        const struct store_cert *cert,
+                                        struct store_ticket **ticket,
+                                        struct adcp_error *err);
+    void (*ticket_notify)(struct store_ticket *ticket, store_ticket_fn done,
+                          void *arg);
+    enum adcp_status (*ticket_finish)(struct store_ticket *ticket,
+                                      struct adcp_error *err);
     enum adcp_status (*cert_get)(struct store *store, const char *serial,
                                  struct store_cert *out,
                                  struct adcp_error *err);
@@ -81,6 +89,12 @@ struct store_ops {
 
 struct store {
     const struct store_ops *ops;
+};
+
+/* The start of a back end's ticket, so that store.c can find the store
+ * whose operations end it. */
+struct store_ticket {
+    struct store *store;
 };
 
 /*

@@ -378,6 +378,39 @@ store_cert_add(struct store *store, const struct store_cert *cert,
 }
 
 enum adcp_status
+store_cert_add_queued(struct store *store, const struct store_cert *cert,
+                      struct store_ticket **ticket, struct adcp_error *err)
+{
+    enum adcp_status status;
+
+    if (store == NULL || cert == NULL || ticket == NULL)
+        return fail_null(err, __func__,
+                         store == NULL  ? "store"
+                         : cert == NULL ? "cert"
+                                        : "ticket");
+    *ticket = NULL;
+    status = check_cert(cert, err);
+    if (status != ADCP_OK)
+        return status;
+    return store->ops->cert_add_queued(store, cert, ticket, err);
+}
+
+void
+store_ticket_notify(struct store_ticket *ticket, store_ticket_fn done,
+                    void *arg)
+{
+    ticket->store->ops->ticket_notify(ticket, done, arg);
+}
+
+enum adcp_status
+store_ticket_finish(struct store_ticket *ticket, struct adcp_error *err)
+{
+    if (ticket == NULL)
+        return fail_null(err, __func__, "ticket");
+    return ticket->store->ops->ticket_finish(ticket, err);
+}
+
+enum adcp_status
 store_cert_get(struct store *store, const char *serial, struct store_cert *out,
                struct adcp_error *err)
 {

@@ -6,7 +6,8 @@
  *
  * Every write is committed durably before the function returns, except
  * store_audit_append, which returns once the entry is queued; the entry is
- * durable once a later durable write on the same store has returned. All
+ * durable once a later durable write on the same store has returned, and
+ * store_cert_add_queued, whose row is durable once its ticket says so. All
  * functions are safe to call from several threads on one store.
  * They return ADCP_OK, ADCP_ERR_NOT_FOUND, ADCP_ERR_CONFLICT (a unique
  * value already stored) or ADCP_ERR_STORAGE with err describing it. An
@@ -109,6 +110,29 @@ enum adcp_status store_enrollment_lookup(struct store *store,
 enum adcp_status store_cert_add(struct store *store,
                                 const struct store_cert *cert,
                                 struct adcp_error *err);
+
+/*
+ * A write queued without waiting for its commit. store_cert_add_queued
+ * returns once the row is queued, with a ticket; the row is durable only
+ * when store_ticket_finish returns ADCP_OK. store_ticket_notify asks for
+ * one call of done(arg) when the write's transaction has committed or
+ * failed: from the writer's thread, or at once from the caller's when
+ * that has happened already. done must not block or call into the store.
+ * Every ticket ends with one store_ticket_finish, which waits for the
+ * write if needed, returns its result and frees the ticket.
+ */
+struct store_ticket;
+typedef void (*store_ticket_fn)(void *arg);
+
+enum adcp_status store_cert_add_queued(struct store *store,
+                                       const struct store_cert *cert,
+                                       struct store_ticket **ticket,
+                                       struct adcp_error *err);
+void store_ticket_notify(struct store_ticket *ticket, store_ticket_fn done,
+                         void *arg);
+enum adcp_status store_ticket_finish(struct store_ticket *ticket,
+                                     struct adcp_error *err);
+
 enum adcp_status store_cert_get(struct store *store, const char *serial,
                                 struct store_cert *out,
                                 struct adcp_error *err);

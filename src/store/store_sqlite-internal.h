@@ -102,6 +102,10 @@ struct store_sqlite_job {
     struct store_sqlite_job *next;
     bool detached;
     bool done; /* the job's batch has committed or failed */
+    /* Called by the writer under writer.lock when done is set, for a
+     * queued job whose caller does not wait (see store_ticket_notify). */
+    store_ticket_fn notify;
+    void *notify_arg;
     enum adcp_status status;
     struct adcp_error err;
 };
@@ -209,6 +213,19 @@ void store_sqlite_writer_stop(struct store_sqlite *store);
 enum adcp_status store_sqlite_write(struct store_sqlite *store,
                                     struct store_sqlite_job *job,
                                     struct adcp_error *err);
+
+/* Queues job, which the caller owns, and returns without waiting.
+ * store_sqlite_job_wait, called once, waits for its batch; before that,
+ * store_sqlite_job_notify may ask to be told when the batch finishes. */
+enum adcp_status store_sqlite_write_queued(struct store_sqlite *store,
+                                           struct store_sqlite_job *job,
+                                           struct adcp_error *err);
+void store_sqlite_job_notify(struct store_sqlite *store,
+                             struct store_sqlite_job *job,
+                             store_ticket_fn done, void *arg);
+enum adcp_status store_sqlite_job_wait(struct store_sqlite *store,
+                                       struct store_sqlite_job *job,
+                                       struct adcp_error *err);
 
 /* Queues a detached job and returns without waiting for its commit. Takes
  * ownership of job, a malloc'ed block that begins with the job, and frees
@@ -330,6 +347,14 @@ enum adcp_status
 store_sqlite_enrollment_lookup(struct store *base,
                                const unsigned char verifier[STORE_VERIFIER_LEN],
                                int64_t *host_id, struct adcp_error *err);
+enum adcp_status store_sqlite_cert_add_queued(struct store *base,
+                                              const struct store_cert *cert,
+                                              struct store_ticket **ticket,
+                                              struct adcp_error *err);
+void store_sqlite_ticket_notify(struct store_ticket *ticket,
+                                store_ticket_fn done, void *arg);
+enum adcp_status store_sqlite_ticket_finish(struct store_ticket *ticket,
+                                            struct adcp_error *err);
 enum adcp_status store_sqlite_cert_add(struct store *base,
                                        const struct store_cert *cert,
                                        struct adcp_error *err);

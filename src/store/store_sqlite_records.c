@@ -5,6 +5,7 @@
  */
 #include "store/store_sqlite-internal.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -74,6 +75,78 @@ store_sqlite_cert_add(struct store *base, const struct store_cert *cert,
     };
 
     return store_sqlite_write(store_sqlite_from(base), &add.job, err);
+}
+
+/* A certificate write queued by store_cert_add_queued: one block that
+ * holds the job, the ticket the caller sees and a copy of the row. */
+struct cert_add_ticket {
+    struct cert_add_job add; /* first: the writer runs add.job */
+    struct store_ticket ticket;
+    struct store_cert cert;
+};
+
+static struct cert_add_ticket *
+cert_ticket_from(struct store_ticket *ticket)
+{
+    return (struct cert_add_ticket *)((char *)ticket -
+                                      offsetof(struct cert_add_ticket,
+                                               ticket));
+}
+
+enum adcp_status
+store_sqlite_cert_add_queued(struct store *base,
+                             const struct store_cert *cert,
+                             struct store_ticket **ticket,
+                             struct adcp_error *err)
+{
+    struct cert_add_ticket *queued = calloc(1, sizeof(*queued));
+    enum adcp_status status;
+
+    if (queued == NULL)
+        return store_sqlite_fail_memory(cert_add_op, err);
+    queued->cert = *cert;
+    queued->cert.pem = store_strdup(cert->pem);
+    if (queued->cert.pem == NULL) {
+        free(queued);
+        return store_sqlite_fail_memory(cert_add_op, err);
+    }
+    queued->add.job.run = cert_insert;
+    queued->add.job.op = cert_add_op;
+    queued->add.cert = &queued->cert;
+    queued->ticket.store = base;
+    status = store_sqlite_write_queued(store_sqlite_from(base),
+                                       &queued->add.job, err);
+    if (status != ADCP_OK) {
+        store_cert_clear(&queued->cert);
+        free(queued);
+        return status;
+    }
+    *ticket = &queued->ticket;
+    return ADCP_OK;
+}
+
+void
+store_sqlite_ticket_notify(struct store_ticket *ticket, store_ticket_fn done,
+                           void *arg)
+{
+    struct cert_add_ticket *queued = cert_ticket_from(ticket);
+
+    store_sqlite_job_notify(store_sqlite_from(ticket->store),
+                            &queued->add.job, done, arg);
+}
+
+enum adcp_status
+store_sqlite_ticket_finish(struct store_ticket *ticket,
+                           struct adcp_error *err)
+{
+    struct cert_add_ticket *queued = cert_ticket_from(ticket);
+    enum adcp_status status;
+
+    status = store_sqlite_job_wait(store_sqlite_from(ticket->store),
+                                   &queued->add.job, err);
+    store_cert_clear(&queued->cert);
+    free(queued);
+    return status;
 }
 
 /* Copies the certificates row under stmt into cert. */

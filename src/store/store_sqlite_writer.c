@@ -139,10 +139,13 @@ batch_finish_inlock(struct store_sqlite_writer *writer,
 
     for (struct store_sqlite_job *job = batch; job != NULL; job = next) {
         next = job->next;
-        if (job->detached)
+        if (job->detached) {
             free(job);
-        else
+        } else {
             job->done = true;
+            if (job->notify != NULL)
+                job->notify(job->notify_arg);
+        }
     }
     writer->batch_length = 0;
     writer->finished_total += count;
@@ -264,6 +267,7 @@ queue_push_inlock(struct store_sqlite *store, struct store_sqlite_job *job,
     }
     job->next = NULL;
     job->done = false;
+    job->notify = NULL;
     job->status = ADCP_ERR_INTERNAL;
     adcp_error_clear(&job->err);
     if (writer->tail != NULL)
@@ -278,8 +282,9 @@ queue_push_inlock(struct store_sqlite *store, struct store_sqlite_job *job,
 }
 
 enum adcp_status
-store_sqlite_write(struct store_sqlite *store, struct store_sqlite_job *job,
-                   struct adcp_error *err)
+store_sqlite_write_queued(struct store_sqlite *store,
+                          struct store_sqlite_job *job,
+                          struct adcp_error *err)
 {
     struct store_sqlite_writer *writer = &store->writer;
     enum adcp_status status;
@@ -287,14 +292,54 @@ store_sqlite_write(struct store_sqlite *store, struct store_sqlite_job *job,
     job->detached = false;
     pthread_mutex_lock(&writer->lock);
     status = queue_push_inlock(store, job, err);
-    while (status == ADCP_OK && !job->done)
+    pthread_mutex_unlock(&writer->lock);
+    return status;
+}
+
+void
+store_sqlite_job_notify(struct store_sqlite *store,
+                        struct store_sqlite_job *job, store_ticket_fn done,
+                        void *arg)
+{
+    struct store_sqlite_writer *writer = &store->writer;
+    bool finished;
+
+    pthread_mutex_lock(&writer->lock);
+    finished = job->done;
+    if (!finished) {
+        job->notify = done;
+        job->notify_arg = arg;
+    }
+    pthread_mutex_unlock(&writer->lock);
+    if (finished)
+        done(arg);
+}
+
+enum adcp_status
+store_sqlite_job_wait(struct store_sqlite *store, struct store_sqlite_job *job,
+                      struct adcp_error *err)
+{
+    struct store_sqlite_writer *writer = &store->writer;
+
+    pthread_mutex_lock(&writer->lock);
+    while (!job->done)
         pthread_cond_wait(&writer->finished, &writer->lock);
     pthread_mutex_unlock(&writer->lock);
-    if (status != ADCP_OK)
-        return status;
     if (job->status != ADCP_OK && err != NULL)
         *err = job->err;
     return job->status;
+}
+
+enum adcp_status
+store_sqlite_write(struct store_sqlite *store, struct store_sqlite_job *job,
+                   struct adcp_error *err)
+{
+    enum adcp_status status;
+
+    status = store_sqlite_write_queued(store, job, err);
+    if (status != ADCP_OK)
+        return status;
+    return store_sqlite_job_wait(store, job, err);
 }
 
 enum adcp_status
