@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "daemon/bootstrap.h"
 #include "daemon/config.h"
+#include "daemon/data_dir_lock.h"
 #include "hal/hal.h"
 #include "managers/service.h"
 #include "store/store.h"
@@ -406,20 +407,23 @@ serve_run(const struct serve_options *options)
 {
     struct runtime rt;
     int rc = 1;
+    int lock_fd;
 
     memset(&rt, 0, sizeof(rt));
+    lock_fd = data_dir_lock(options->data_dir);
+    if (lock_fd < 0)
+        return 1;
     if (!bootstrap_is_initialised(options->data_dir)) {
         if (create_default(options) != 0)
-            return 1;
+            goto out;
     } else if (options->boot_options_given) {
         log_warn("--ca-key, --module, --api-dns and --api-ip apply only to a "
                  "new data directory; %s exists, so they are ignored",
                  options->data_dir);
     }
-    if (bootstrap_refresh_softhsm_conf(options->data_dir) != 0)
-        return 1;
-    if (config_load(options->data_dir, &rt.cfg) != 0)
-        return 1;
+    if (bootstrap_refresh_softhsm_conf(options->data_dir) != 0 ||
+        config_load(options->data_dir, &rt.cfg) != 0)
+        goto out;
     rt.cfg_loaded = true;
     if (options->listen != NULL)
         snprintf(rt.cfg.listen, sizeof(rt.cfg.listen), "%s", options->listen);
@@ -433,6 +437,7 @@ serve_run(const struct serve_options *options)
         rc = 0;
 out:
     runtime_release(&rt);
+    data_dir_unlock(lock_fd);
     log_info("hsm4ssld stopped");
     return rc;
 }

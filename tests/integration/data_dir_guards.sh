@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # hsm4ssld serve rejects a data directory it would damage or misread: a
 # missing or foreign database, a missing configuration beside a database,
-# invalid options (checked before anything is created). A copied data
+# invalid options (checked before anything is created), and a second
+# server on a data directory that one already uses. A copied data
 # directory uses its own token store, and --api-dns / --api-ip reach the
 # API's TLS certificate.
 source "$(dirname "$0")/lib.sh"
@@ -19,6 +20,67 @@ serve_rejected() {
     assert_eq 1 "$status" "$what: exit status"
     assert_contains "$(cat "$TEST_TMP/refused.log")" "$expected" \
         "$what: the reason in the log"
+}
+
+# race_start DATA_DIR: start two servers on DATA_DIR at the same moment,
+# each on its own free port. Sets RACE_PIDS, RACE_PORTS and RACE_DATA.
+race_start() {
+    local i
+    RACE_DATA=$1
+    RACE_PIDS=()
+    RACE_PORTS=()
+    mkdir -p "$(dirname "$RACE_DATA")"
+    for i in 0 1; do
+        RACE_PORTS[i]=$(pick_free_port)
+    done
+    for i in 0 1; do
+        "$HSM4SSLD" serve --data-dir "$RACE_DATA" \
+            --listen "127.0.0.1:${RACE_PORTS[i]}" \
+            >"$TEST_TMP/race.$i.log" 2>&1 </dev/null &
+        RACE_PIDS[i]=$!
+    done
+    on_exit race_stop
+}
+
+race_stop() {
+    local pid
+    for pid in "${RACE_PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    RACE_PIDS=()
+}
+
+# race_check: exactly one of the two servers exits 1 and names the lock,
+# and the other serves the data directory it created.
+race_check() {
+    local i loser= winner= deadline=$((SECONDS + 60)) status
+    while [ -z "$loser" ] && [ "$SECONDS" -lt "$deadline" ]; do
+        for i in 0 1; do
+            kill -0 "${RACE_PIDS[i]}" 2>/dev/null || loser=$i
+        done
+        sleep 0.1
+    done
+    [ -n "$loser" ] || fail "both servers on one data directory still run"
+    winner=$((1 - loser))
+    status=0
+    wait "${RACE_PIDS[loser]}" || status=$?
+    assert_eq 1 "$status" "exit status of the server that lost the lock"
+    assert_contains "$(cat "$TEST_TMP/race.$loser.log")" \
+        "is locked by another hsm4ssld" "the reason of the server that lost"
+    for _ in $(seq 300); do
+        curl -sf --cacert "$RACE_DATA/ca/root.crt" \
+            "https://127.0.0.1:${RACE_PORTS[winner]}/healthz" \
+            >/dev/null 2>&1 && break
+        kill -0 "${RACE_PIDS[winner]}" 2>/dev/null ||
+            fail "the server that holds the lock exited:" \
+                 "$(tail -n 5 "$TEST_TMP/race.$winner.log")"
+        sleep 0.2
+    done
+    curl -sf --cacert "$RACE_DATA/ca/root.crt" \
+        "https://127.0.0.1:${RACE_PORTS[winner]}/healthz" >/dev/null ||
+        fail "the server that holds the lock does not answer /healthz"
+    race_stop
 }
 
 log_step "invalid options are rejected before anything is created"
@@ -83,7 +145,16 @@ rm -rf "$TEST_TMP/first"
 server_start "$TEST_TMP/copy"
 assert_contains "$(grep tokendir "$TEST_TMP/copy/softhsm2.conf")" \
     "$TEST_TMP/copy/tokens" "tokendir of the copy"
+
+log_step "a second server on a data directory in use is rejected"
+serve_rejected "second server on a running data directory" \
+    "$TEST_TMP/copy" "is locked by another hsm4ssld (process $SERVER_PID,"
+server_check_alive "a second server was rejected"
 server_stop
+
+log_step "two servers started at once on a new data directory"
+race_start "$TEST_TMP/race/data"
+race_check
 
 log_step "a CA key label that names no key is rejected"
 cp -a "$TEST_TMP/copy" "$TEST_TMP/badlabel"
