@@ -1,7 +1,8 @@
 /*
  * Unit tests of the passphrase sources of ssleverywhere: pass:, env:,
- * file:, fd:, stdin, $SSLEVERYWHERE_PASSPHRASE, the length limits and the
- * error when there is neither a source nor a terminal.
+ * file:, fd:, stdin, $SSLEVERYWHERE_PASSPHRASE, the prompt on a
+ * pseudo-terminal, the length limits and the error when there is neither
+ * a source nor a terminal.
  *
  * The CLI sources under test are included, because unit tests link only
  * hsm4ssl_core.
@@ -14,11 +15,14 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
+#include <poll.h>
+#include <pty.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "cli/cli_exit.c"
@@ -330,6 +334,161 @@ no_source_no_terminal_fails(void **state)
     assert_int_equal(WEXITSTATUS(status), CLI_EXIT_USAGE);
 }
 
+/* Output of a prompt child on its terminal, and its exit status. */
+struct prompt_run {
+    char screen[4096];
+    size_t screen_len;
+    char pass[64];
+    int status;
+};
+
+/* Reads the terminal's output into run->screen until it contains needle
+ * or 10 s pass. Returns true when needle appeared. */
+static bool
+read_screen_until(int master, struct prompt_run *run, const char *needle)
+{
+    struct pollfd pfd = {.fd = master, .events = POLLIN};
+
+    while (strstr(run->screen, needle) == NULL) {
+        size_t room = sizeof(run->screen) - 1 - run->screen_len;
+        ssize_t got;
+
+        if (room == 0 || poll(&pfd, 1, 10000) <= 0)
+            return false;
+        got = read(master, run->screen + run->screen_len, room);
+        if (got <= 0)
+            return false;
+        run->screen_len += (size_t)got;
+        run->screen[run->screen_len] = '\0';
+    }
+    return true;
+}
+
+/* Waits up to 10 s for the terminal to stop echoing, which the prompt
+ * does before it reads. The master shares the slave's termios. */
+static bool
+wait_echo_off(int master)
+{
+    struct termios tio;
+
+    for (int i = 0; i < 1000; i++) {
+        if (tcgetattr(master, &tio) == 0 && !(tio.c_lflag & ECHO))
+            return true;
+        usleep(10000);
+    }
+    return false;
+}
+
+/* Types one line at the prompt that ends with prompt_text. */
+static void
+type_line(int master, struct prompt_run *run, const char *prompt_text,
+          const char *line)
+{
+    size_t len = strlen(line);
+
+    assert_true(read_screen_until(master, run, prompt_text));
+    assert_true(wait_echo_off(master));
+    assert_int_equal(write(master, line, len), (ssize_t)len);
+    assert_int_equal(write(master, "\n", 1), 1);
+    /* The next prompt must not match the one just answered. */
+    run->screen_len = 0;
+    run->screen[0] = '\0';
+}
+
+/* Runs cli_pass_read without a source in a child whose controlling
+ * terminal is a new pseudo-terminal, and types first and, when confirm
+ * is set, second at its prompts. The child sends the passphrase it read
+ * back through a pipe. */
+static void
+run_prompt(bool confirm, const char *first, const char *second,
+           struct prompt_run *run)
+{
+    int pipe_fds[2], master;
+    ssize_t got;
+    pid_t pid;
+
+    memset(run, 0, sizeof(*run));
+    assert_int_equal(pipe(pipe_fds), 0);
+    fflush(NULL);
+    pid = forkpty(&master, NULL, NULL, NULL);
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        char *pass = NULL;
+        int rc;
+
+        close(pipe_fds[0]);
+        rc = cli_pass_read(NULL, "-passout", "key k", confirm, &pass);
+        if (rc == CLI_EXIT_OK &&
+            write(pipe_fds[1], pass, strlen(pass)) != (ssize_t)strlen(pass))
+            rc = 99;
+        _exit(rc);
+    }
+    close(pipe_fds[1]);
+    type_line(master, run, confirm ? "New passphrase for key k: "
+                                   : "Passphrase for key k: ", first);
+    if (confirm)
+        type_line(master, run, "for key k: ", second);
+    assert_int_equal(waitpid(pid, &run->status, 0), pid);
+    read_screen_until(master, run, "\x01never printed");
+    got = read(pipe_fds[0], run->pass, sizeof(run->pass) - 1);
+    run->pass[got > 0 ? got : 0] = '\0';
+    close(pipe_fds[0]);
+    close(master);
+}
+
+/* A new key's passphrase is asked twice on the terminal, without echo. */
+static void
+prompt_reads_confirmed_passphrase(void **state)
+{
+    struct prompt_run run;
+
+    (void)state;
+    run_prompt(true, "typed-at-the-prompt", "typed-at-the-prompt", &run);
+    assert_true(WIFEXITED(run.status));
+    assert_int_equal(WEXITSTATUS(run.status), CLI_EXIT_OK);
+    assert_string_equal(run.pass, "typed-at-the-prompt");
+    assert_null(strstr(run.screen, "typed-at-the-prompt"));
+}
+
+/* An existing key's passphrase is asked once. */
+static void
+prompt_reads_passphrase_once(void **state)
+{
+    struct prompt_run run;
+
+    (void)state;
+    run_prompt(false, "asked-once", NULL, &run);
+    assert_true(WIFEXITED(run.status));
+    assert_int_equal(WEXITSTATUS(run.status), CLI_EXIT_OK);
+    assert_string_equal(run.pass, "asked-once");
+}
+
+/* Two different entries for a new key are a usage error. */
+static void
+prompt_rejects_mismatched_entries(void **state)
+{
+    struct prompt_run run;
+
+    (void)state;
+    run_prompt(true, "first-entry", "second-entry", &run);
+    assert_true(WIFEXITED(run.status));
+    assert_int_equal(WEXITSTATUS(run.status), CLI_EXIT_USAGE);
+    assert_string_equal(run.pass, "");
+}
+
+/* A passphrase typed at the prompt obeys the length limits too. */
+static void
+prompt_rejects_short_passphrase(void **state)
+{
+    struct prompt_run run;
+
+    (void)state;
+    run_prompt(false, "abc", NULL, &run);
+    assert_true(WIFEXITED(run.status));
+    assert_int_equal(WEXITSTATUS(run.status), CLI_EXIT_USAGE);
+    assert_string_equal(run.pass, "");
+}
+
 int
 main(void)
 {
@@ -356,6 +515,14 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(no_source_no_terminal_fails, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(prompt_reads_confirmed_passphrase,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(prompt_reads_passphrase_once, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(prompt_rejects_mismatched_entries,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(prompt_rejects_short_passphrase,
+                                        setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
