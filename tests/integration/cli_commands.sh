@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # ssleverywhere commands beyond the main job. Covers -add_host as
-# administrator, the passphrase sources (environment, env:, file:, fd:), a
+# administrator, the working directory from $SSLEVERYWHERE_DIR and
+# ~/.ssleverywhere, the passphrase sources (environment, env:, file:, fd:), a
 # second certificate over mTLS with the identity from the first, EC keys,
 # -force and symbolic links in private/, and -keypair_gen with the identity,
 # with the admin token and above the server's RSA limit. It also checks
@@ -39,7 +40,8 @@ add_host -cafile "$ROOT" -name web -dns web.example.test \
     -dns www.example.test -ip 127.0.0.1
 WEB_TOKEN=$ADDED_TOKEN
 add_host -fingerprint "$(root_fingerprint)" -name other -dns other.example.test
-assert_ne "$WEB_TOKEN" "$ADDED_TOKEN" "enrolment tokens of two hosts"
+OTHER_TOKEN=$ADDED_TOKEN
+assert_ne "$WEB_TOKEN" "$OTHER_TOKEN" "enrolment tokens of two hosts"
 cli -add_host -server "$SERVER_URL" -cafile "$ROOT" \
     -admin_token_file "$SERVER_DATA/admin.token" -name web
 assert_cli_status 4 "-add_host of a registered name"
@@ -59,6 +61,26 @@ assert_eq "$(openssl x509 -in "$WEB_DIR/certs/web.crt" -noout -pubkey)" \
     "web.crt carries the key encrypted with \$SSLEVERYWHERE_PASSPHRASE"
 assert_eq web "$(jq -r '.identity // ""' "$WEB_DIR/config.json")" \
     "identity after the first certificate"
+
+assert_no_file "$HOME/.ssleverywhere"
+
+log_step "without -dir and \$SSLEVERYWHERE_DIR the files go to ~/.ssleverywhere"
+OTHER_PASS=other-passphrase-3456
+cli -enroll -server "$SERVER_URL" -fingerprint "$(root_fingerprint)" \
+    -token "$OTHER_TOKEN"
+assert_cli_status 0 "-enroll into ~/.ssleverywhere"
+assert_file_mode 700 "$HOME/.ssleverywhere"
+assert_file_mode 700 "$HOME/.ssleverywhere/private"
+assert_file_mode 600 "$HOME/.ssleverywhere/config.json"
+cli -gen_cert -name other -default -passout "pass:$OTHER_PASS"
+assert_cli_status 0 "-gen_cert into ~/.ssleverywhere"
+assert_file_mode 600 "$HOME/.ssleverywhere/private/other.key"
+assert_file_exists "$HOME/.ssleverywhere/csr/other.csr"
+assert_file_exists "$HOME/.ssleverywhere/certs/ca-chain.crt"
+assert_eq "$(openssl x509 -in "$HOME/.ssleverywhere/certs/other.crt" \
+                 -noout -pubkey)" \
+    "$(key_public "$HOME/.ssleverywhere/private/other.key" "$OTHER_PASS")" \
+    "~/.ssleverywhere/certs/other.crt carries the key of private/other.key"
 
 log_step "an existing key is kept unless -force is given"
 KEY_SUM=$(sha256sum <"$WEB_DIR/private/web.key")
