@@ -18,6 +18,10 @@
 
 #include "common/log.h"
 
+/* How long a stopping worker's loop runs on after its last response,
+ * so that libevent writes out the replies still in its buffers. */
+#define STOP_FLUSH_USEC 100000
+
 /* A response waiting until its hold is released. */
 struct api_held {
     struct api_held *next; /* in worker->held_ready */
@@ -25,6 +29,14 @@ struct api_held {
     struct evhttp_request *req; /* kept by libevent until the reply */
     struct api_response response;
 };
+
+static void
+exit_after_flush(struct api_worker *worker)
+{
+    const struct timeval flush = {0, STOP_FLUSH_USEC};
+
+    event_base_loopexit(worker->base, &flush);
+}
 
 /* Finishes the hold and sends the response. Frees held. */
 static void
@@ -73,7 +85,7 @@ answer_ready(evutil_socket_t fd, short events, void *arg)
         worker->held_count--;
     }
     if (worker->stopping && worker->held_count == 0)
-        event_base_loopexit(worker->base, NULL);
+        exit_after_flush(worker);
 }
 
 void
@@ -103,14 +115,14 @@ void
 api_hold_stop(struct api_worker *worker)
 {
     worker->stopping = true;
-    if (worker->held_count == 0) {
-        event_base_loopexit(worker->base, NULL);
-        return;
-    }
-    log_info("worker of %s stops after its %u held responses are sent",
-             worker->server->address, worker->held_count);
     if (worker->listener != NULL)
         evconnlistener_disable(worker->listener);
+    if (worker->held_count == 0) {
+        exit_after_flush(worker);
+        return;
+    }
+    log_info("a worker of %s stops once its %u held responses are sent",
+             worker->server->address, worker->held_count);
 }
 
 int

@@ -112,8 +112,8 @@ void api_hold_worker_free(struct api_worker *worker);
 void api_hold_response(struct api_worker *worker, struct evhttp_request *req,
                        struct api_response *response);
 
-/* Ends the worker's loop at once, or, while responses are held, once
- * the last of them is sent; new connections are refused meanwhile. */
+/* Stops accepting connections and ends the worker's loop once every
+ * held response is sent, with a short pause to write out the replies. */
 void api_hold_stop(struct api_worker *worker);
 
 /* http_tls.c */

@@ -540,6 +540,8 @@ on_accept_resume(evutil_socket_t fd, short events, void *arg)
 
     (void)fd;
     (void)events;
+    if (worker->stopping)
+        return;
     if (evconnlistener_enable(worker->listener) != 0)
         log_error("resuming accept on %s failed; new connections wait "
                   "until the server restarts", worker->server->address);

@@ -112,6 +112,79 @@ identity_free(struct identity *id)
 
 static atomic_int handler_calls;
 
+/* The one response held by the path /held: release_held, called by a
+ * test from its own thread, lets the server send it. */
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    bool notified;
+    void (*done)(void *arg);
+    void *arg;
+    int finished;
+} held_gate = {.lock = PTHREAD_MUTEX_INITIALIZER,
+               .changed = PTHREAD_COND_INITIALIZER};
+
+static void
+held_notify(void *hold, void (*done)(void *arg), void *arg)
+{
+    (void)hold;
+    pthread_mutex_lock(&held_gate.lock);
+    held_gate.notified = true;
+    held_gate.done = done;
+    held_gate.arg = arg;
+    pthread_cond_broadcast(&held_gate.changed);
+    pthread_mutex_unlock(&held_gate.lock);
+}
+
+static void
+held_finish(void *hold, struct api_response *response)
+{
+    pthread_mutex_lock(&held_gate.lock);
+    held_gate.finished++;
+    pthread_mutex_unlock(&held_gate.lock);
+    response->http_status = 201;
+    response->body = json_pack("{s:s}", "held", (const char *)hold);
+}
+
+static const struct api_hold_ops held_ops = {held_notify, held_finish};
+
+/* Waits up to five seconds until the server has asked to be told when
+ * the held response may go. Returns 0, or -1 on timeout. */
+static int
+wait_held(void)
+{
+    struct timespec deadline;
+    int rc = 0;
+
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 5;
+    pthread_mutex_lock(&held_gate.lock);
+    while (!held_gate.notified && rc == 0)
+        rc = pthread_cond_timedwait(&held_gate.changed, &held_gate.lock,
+                                    &deadline);
+    held_gate.notified = false;
+    pthread_mutex_unlock(&held_gate.lock);
+    return rc == 0 ? 0 : -1;
+}
+
+/* Lets the held response go, from the calling thread. */
+static void
+release_held(void)
+{
+    held_gate.done(held_gate.arg);
+}
+
+static int
+held_finished(void)
+{
+    int finished;
+
+    pthread_mutex_lock(&held_gate.lock);
+    finished = held_gate.finished;
+    pthread_mutex_unlock(&held_gate.lock);
+    return finished;
+}
+
 /* Returns the fields of the request as JSON, so tests can check each
  * field of struct api_request. Some paths exercise the other response
  * kinds: /metrics (text), /broken (no status set), and /post-only and
@@ -132,6 +205,11 @@ echo_handler(void *ctx, const struct api_request *request,
     }
     if (strcmp(request->path, "/broken") == 0)
         return;
+    if (strcmp(request->path, "/held") == 0) {
+        response->hold = (void *)"released";
+        response->hold_ops = &held_ops;
+        return;
+    }
     if (strcmp(request->path, "/post-only") == 0 ||
         strcmp(request->path, "/no-allow") == 0) {
         response->http_status = 405;
@@ -533,6 +611,95 @@ teardown_server(void **state)
 }
 
 /* ---- requests ---- */
+
+/* Returns true when c has bytes to read within wait_ms. */
+static bool
+client_readable(struct client *c, int wait_ms)
+{
+    struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+
+    return SSL_pending(c->ssl) > 0 || poll(&pfd, 1, wait_ms) > 0;
+}
+
+static void
+held_response_serves_others(void **state)
+{
+    struct running_server one;
+    struct client held, other;
+    struct reply r;
+    int port, finished = held_finished();
+
+    (void)state;
+    assert_int_equal(start_server(&one, "127.0.0.1:0", 1), 0);
+    port = api_server_port(one.server);
+    /* TLS 1.2, because TLS 1.3 session tickets arrive after the handshake
+     * and would make the socket readable before any reply. */
+    assert_int_equal(client_open_at(&held, AF_INET, port, TLS1_2_VERSION,
+                                    TLS1_2_VERSION, NULL),
+                     1);
+    assert_int_equal(client_send(&held, "POST", "/held", NULL, NULL, 0), 0);
+    assert_int_equal(wait_held(), 0);
+
+    /* The server's only worker answers another connection meanwhile. */
+    assert_int_equal(client_open_at(&other, AF_INET, port, TLS1_2_VERSION,
+                                    TLS1_3_VERSION, NULL),
+                     1);
+    assert_int_equal(client_send(&other, "GET", "/v1/status", NULL, NULL, 0),
+                     0);
+    assert_int_equal(client_read_reply(&other, &r), 0);
+    assert_int_equal(r.status, 200);
+    reply_free(&r);
+    client_close(&other);
+    assert_false(client_readable(&held, 100));
+    assert_int_equal(held_finished(), finished);
+
+    release_held();
+    assert_int_equal(client_read_reply(&held, &r), 0);
+    assert_int_equal(r.status, 201);
+    assert_string_equal(json_text(&r, "held"), "released");
+    assert_int_equal(held_finished(), finished + 1);
+    reply_free(&r);
+    client_close(&held);
+    assert_int_equal(stop_server(&one), 0);
+}
+
+static void *
+release_held_later(void *arg)
+{
+    (void)arg;
+    usleep(200 * 1000);
+    release_held();
+    return NULL;
+}
+
+static void
+stop_sends_held_response(void **state)
+{
+    struct running_server one;
+    struct client held;
+    pthread_t releaser;
+    struct reply r;
+
+    (void)state;
+    assert_int_equal(start_server(&one, "127.0.0.1:0", 1), 0);
+    assert_int_equal(client_open_at(&held, AF_INET,
+                                    api_server_port(one.server),
+                                    TLS1_2_VERSION, TLS1_3_VERSION, NULL),
+                     1);
+    assert_int_equal(client_send(&held, "POST", "/held", NULL, NULL, 0), 0);
+    assert_int_equal(wait_held(), 0);
+    assert_int_equal(pthread_create(&releaser, NULL, release_held_later,
+                                    NULL),
+                     0);
+    /* The worker ends only after the released response is written. */
+    assert_int_equal(stop_server(&one), 0);
+    pthread_join(releaser, NULL);
+    assert_int_equal(client_read_reply(&held, &r), 0);
+    assert_int_equal(r.status, 201);
+    assert_string_equal(json_text(&r, "held"), "released");
+    reply_free(&r);
+    client_close(&held);
+}
 
 static void
 get_over_tls13(void **state)
@@ -1853,6 +2020,8 @@ main(void)
 {
     const struct CMUnitTest server_tests[] = {
         cmocka_unit_test(get_over_tls13),
+        cmocka_unit_test(held_response_serves_others),
+        cmocka_unit_test(stop_sends_held_response),
         cmocka_unit_test(post_over_tls12),
         cmocka_unit_test(put_and_delete_get_405),
         cmocka_unit_test(head_gets_headers_only),
