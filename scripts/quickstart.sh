@@ -6,12 +6,15 @@
 #
 # Everything goes into ./quickstart (made anew on each run). The server is
 # left running at the end so that you can go on; the last lines say how.
+# HSM4SSL_QUICKSTART_DIR sets another directory, HSM4SSL_QUICKSTART_PORT
+# another port for the API (default 8443) and HSM4SSL_BUILD_DIR another
+# build directory (default ./build).
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 work=${HSM4SSL_QUICKSTART_DIR:-$top/quickstart}
 port=${HSM4SSL_QUICKSTART_PORT:-8443}
-bin=$top/build
+bin=${HSM4SSL_BUILD_DIR:-$top/build}
 pass=quickstart-passphrase
 
 step() { printf '\n== %s\n' "$*"; }
@@ -53,7 +56,9 @@ echo $! >"$work/server.pid"
 for _ in $(seq 100); do
     grep -q '^listening on' "$work/server.out" 2>/dev/null && break
     kill -0 "$(cat "$work/server.pid")" 2>/dev/null ||
-        { cat "$work/server.log" >&2; fail "hsm4ssld did not start"; }
+        { cat "$work/server.log" >&2
+          fail "hsm4ssld did not start (its log is above); if port $port" \
+               "is taken, run again with HSM4SSL_QUICKSTART_PORT=PORT"; }
     sleep 0.2
 done
 grep -q '^listening on' "$work/server.out" ||
@@ -146,5 +151,14 @@ Server:        $url, data in $work/data, log in $work/server.log
                running as PID $(cat "$work/server.pid"); stop it with
                kill \$(cat $work/server.pid)
 Admin token:   $admin_token_file
-Go on:         $bin/ssleverywhere --help, docs/cli.md, docs/api.md
+
+Go on:
+  # register a third host and print its enrolment token
+  $bin/ssleverywhere -add_host -name WEB -dns web.example.test \\
+      -server $url -cafile $work/data/ca/root.crt \\
+      -admin_token_file $admin_token_file
+  # renew SE's certificate over mTLS with its current one
+  $bin/ssleverywhere -dir $work/SE -gen_cert -name SE -default -force \\
+      -passout file:$work/passphrase -passin file:$work/passphrase
+  $bin/ssleverywhere --help, docs/cli.md, docs/api.md
 EOF
