@@ -26,7 +26,13 @@ step "Installing the Debian packages HSM4SSL needs"
 "$top/scripts/install-deps.sh"
 
 step "Building hsm4ssld and ssleverywhere"
-cmake -S "$top" -B "$bin" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+# An existing build directory keeps its build type, so that running the
+# quick start never rebuilds everything in another configuration.
+if [ -f "$bin/CMakeCache.txt" ]; then
+    cmake -S "$top" -B "$bin" >/dev/null
+else
+    cmake -S "$top" -B "$bin" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+fi
 cmake --build "$bin" -j"$(nproc)" >/dev/null
 echo "built $bin/hsm4ssld and $bin/ssleverywhere"
 
