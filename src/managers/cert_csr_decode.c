@@ -83,6 +83,7 @@ struct cert_csr {
     CERT_CSR_INFO *info;
     X509_PUBKEY *public_key; /* the key as sent, never decoded */
     EVP_PKEY *key;           /* NULL: not decodable */
+    CERT_RSA_PUBLIC *rsa;    /* the decoded RSA key, else NULL */
 };
 
 /* Keys on the curves with a fast path; each holds only its curve. */
@@ -148,9 +149,9 @@ rsa_parameters_null(const X509_ALGOR *algorithm)
 }
 
 /* Builds an RSA key from RSAPublicKey DER, which must have no bytes
- * after it. */
+ * after it, and keeps the modulus and exponent in *values_out. */
 static EVP_PKEY *
-rsa_key_of(const unsigned char *bits, int len)
+rsa_key_of(const unsigned char *bits, int len, CERT_RSA_PUBLIC **values_out)
 {
     const unsigned char *cursor = bits;
     CERT_RSA_PUBLIC *values = NULL;
@@ -175,6 +176,10 @@ rsa_key_of(const unsigned char *bits, int len)
     if (params == NULL || ctx == NULL || EVP_PKEY_fromdata_init(ctx) != 1 ||
         EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_PUBLIC_KEY, params) != 1)
         key = NULL;
+    if (key != NULL) {
+        *values_out = values;
+        values = NULL;
+    }
 out:
     EVP_PKEY_CTX_free(ctx);
     OSSL_PARAM_free(params);
@@ -198,6 +203,24 @@ ec_key_of(EVP_PKEY *curve_template, const unsigned char *bits, int len)
     return key;
 }
 
+/*
+ * Returns whether an EC point is encoded in a form that RFC 5480, section
+ * 2.2, allows: compressed (02, 03) or uncompressed (04). The point at
+ * infinity (00) and the hybrid forms (06, 07) are rejected.
+ *
+ * Decoding then leaves the point check to OpenSSL: EC_POINT_oct2point, as
+ * EVP_PKEY_set1_encoded_public_key and d2i_PUBKEY call it in OpenSSL 3.0,
+ * rejects coordinates outside the field and points off the curve. With
+ * infinity excluded here, that is what EVP_PKEY_public_check_quick checks,
+ * so the CSR checks need not run it again (about 60 000 instructions for
+ * P-256 under callgrind).
+ */
+static bool
+ec_point_form_allowed(const unsigned char *bits, int len)
+{
+    return len > 0 && (bits[0] == 0x02 || bits[0] == 0x03 || bits[0] == 0x04);
+}
+
 /* Decodes the SubjectPublicKeyInfo with OpenSSL's decoder: the path for
  * key types without a fast path. */
 static EVP_PKEY *
@@ -218,9 +241,10 @@ decoded_key_of(const CERT_CSR_SPKI *spki)
     return key;
 }
 
-/* Returns the request's key, or NULL when it cannot be decoded. */
+/* Returns the request's key, or NULL when it cannot be decoded. An RSA
+ * key's modulus and exponent go to *rsa. */
 static EVP_PKEY *
-key_of(const CERT_CSR_SPKI *spki)
+key_of(const CERT_CSR_SPKI *spki, CERT_RSA_PUBLIC **rsa)
 {
     const ASN1_OBJECT *oid = NULL;
     const unsigned char *bits = ASN1_STRING_get0_data(spki->key);
@@ -236,11 +260,16 @@ key_of(const CERT_CSR_SPKI *spki)
     X509_ALGOR_get0(&oid, NULL, NULL, spki->algorithm);
     nid = OBJ_obj2nid(oid);
     if (nid == NID_rsaEncryption)
-        return rsa_parameters_null(spki->algorithm) ? rsa_key_of(bits, len)
-                                                    : NULL;
-    if (nid == NID_X9_62_id_ecPublicKey &&
-        (curve_template = curve_key(named_curve(spki->algorithm))) != NULL)
-        return ec_key_of(curve_template, bits, len);
+        return rsa_parameters_null(spki->algorithm)
+                   ? rsa_key_of(bits, len, rsa)
+                   : NULL;
+    if (nid == NID_X9_62_id_ecPublicKey) {
+        if (!ec_point_form_allowed(bits, len))
+            return NULL;
+        curve_template = curve_key(named_curve(spki->algorithm));
+        if (curve_template != NULL)
+            return ec_key_of(curve_template, bits, len);
+    }
     return decoded_key_of(spki);
 }
 
@@ -250,6 +279,7 @@ cert_csr_free(struct cert_csr *csr)
     if (csr == NULL)
         return;
     EVP_PKEY_free(csr->key);
+    ASN1_item_free((ASN1_VALUE *)csr->rsa, ASN1_ITEM_rptr(CERT_RSA_PUBLIC));
     X509_PUBKEY_free(csr->public_key);
     ASN1_item_free((ASN1_VALUE *)csr->info, ASN1_ITEM_rptr(CERT_CSR_INFO));
     ASN1_item_free((ASN1_VALUE *)csr->outer,
@@ -328,7 +358,7 @@ cert_csr_decode(const unsigned char *der, long der_len, struct cert_csr **out,
                                 "out of memory while decoding the CSR");
         goto out;
     }
-    csr->key = key_of(spki);
+    csr->key = key_of(spki, &csr->rsa);
     *out = csr;
     csr = NULL;
     status = ADCP_OK;
@@ -348,6 +378,17 @@ const X509_PUBKEY *
 cert_csr_public_key(const struct cert_csr *csr)
 {
     return csr->public_key;
+}
+
+bool
+cert_csr_rsa_public(const struct cert_csr *csr, const BIGNUM **modulus,
+                    const BIGNUM **exponent)
+{
+    if (csr->rsa == NULL)
+        return false;
+    *modulus = csr->rsa->modulus;
+    *exponent = csr->rsa->exponent;
+    return true;
 }
 
 const X509_NAME *

@@ -22,6 +22,10 @@ void cert_csr_free(struct cert_csr *csr);
 EVP_PKEY *cert_csr_key(const struct cert_csr *csr);
 /* The key as sent, not decoded: the certificate copies it. */
 const X509_PUBKEY *cert_csr_public_key(const struct cert_csr *csr);
+/* Sets the RSA key's modulus and exponent, owned by csr, as decoded.
+ * Returns false when the key is not an RSA key that decoded. */
+bool cert_csr_rsa_public(const struct cert_csr *csr, const BIGNUM **modulus,
+                         const BIGNUM **exponent);
 const X509_NAME *cert_csr_subject(const struct cert_csr *csr);
 const X509_ALGOR *cert_csr_signature_algorithm(const struct cert_csr *csr);
 int cert_csr_verify(const struct cert_csr *csr, EVP_PKEY *key);

@@ -940,6 +940,65 @@ reject_ec_point_off_curve(void **state)
     free(pem);
 }
 
+/* The point at infinity is no public key: with it as the key, a
+ * signature can be made to verify without any private key. */
+static void
+reject_ec_point_at_infinity(void **state)
+{
+    static const unsigned char infinity[] = {0x00};
+    struct csr_spec spec = {.key = fx.ec_key, .cn = "web1"};
+    char *pem;
+
+    (void)state;
+    pem = make_csr_with_key_bits(&spec, infinity, (int)sizeof(infinity));
+    assert_csr_rejected_pem(pem, ADCP_ERR_INVALID_CSR, "cannot be decoded");
+    free(pem);
+}
+
+/* RFC 5480 forbids the hybrid form (06 or 07, then both coordinates),
+ * even for a point on the curve. */
+static void
+reject_ec_point_in_hybrid_form(void **state)
+{
+    struct csr_spec spec = {.key = fx.ec_key, .cn = "web1"};
+    unsigned char point[65];
+    size_t len = 0;
+    char *pem;
+
+    (void)state;
+    assert_int_equal(EVP_PKEY_get_octet_string_param(
+                         fx.ec_key, OSSL_PKEY_PARAM_PUB_KEY, point,
+                         sizeof(point), &len),
+                     1);
+    assert_int_equal(len, 65);
+    assert_int_equal(point[0], 0x04);
+    point[0] = (unsigned char)(0x06 | (point[64] & 0x01));
+    pem = make_csr_with_key_bits(&spec, point, (int)len);
+    assert_csr_rejected_pem(pem, ADCP_ERR_INVALID_CSR, "cannot be decoded");
+    free(pem);
+}
+
+/* A coordinate of 2^256 - 1 lies outside the field of P-256. */
+static void
+reject_ec_coordinate_outside_field(void **state)
+{
+    struct csr_spec spec = {.key = fx.ec_key, .cn = "web1"};
+    unsigned char point[65];
+    size_t len = 0;
+    char *pem;
+
+    (void)state;
+    assert_int_equal(EVP_PKEY_get_octet_string_param(
+                         fx.ec_key, OSSL_PKEY_PARAM_PUB_KEY, point,
+                         sizeof(point), &len),
+                     1);
+    assert_int_equal(len, 65);
+    memset(point + 1, 0xff, 32);
+    pem = make_csr_with_key_bits(&spec, point, (int)len);
+    assert_csr_rejected_pem(pem, ADCP_ERR_INVALID_CSR, "cannot be decoded");
+    free(pem);
+}
+
 /* A compressed point is accepted and reaches the certificate as sent. */
 static void
 issue_keeps_compressed_ec_point(void **state)
@@ -1640,6 +1699,9 @@ main(void)
         cmocka_unit_test(reject_explicit_curve_parameters),
         cmocka_unit_test(reject_rsa_key_with_trailing_bytes),
         cmocka_unit_test(reject_ec_point_off_curve),
+        cmocka_unit_test(reject_ec_point_at_infinity),
+        cmocka_unit_test(reject_ec_point_in_hybrid_form),
+        cmocka_unit_test(reject_ec_coordinate_outside_field),
         cmocka_unit_test(issue_keeps_compressed_ec_point),
         cmocka_unit_test(reject_weak_csr_signature),
         cmocka_unit_test(reject_broken_csr_signature),
