@@ -207,8 +207,9 @@ build_adcp_request(const struct api_request *request, struct adcp_msg **out,
     return rc;
 }
 
-/* Audits a request that never reached a manager and its error response. */
-static void
+/* Audits a request that never reached a manager and its error response,
+ * and returns that response (NULL when memory ran out). */
+static struct adcp_msg *
 audit_rejected(struct service *svc, const struct adcp_msg *msg,
                const struct adcp_error *err)
 {
@@ -217,10 +218,10 @@ audit_rejected(struct service *svc, const struct adcp_msg *msg,
     audit_record(svc, msg);
     reply = adcp_msg_response_for(msg);
     if (reply == NULL)
-        return;
+        return NULL;
     adcp_msg_fail(reply, err);
     audit_record(svc, reply);
-    adcp_msg_free(reply);
+    return reply;
 }
 
 /* Copies the result members beside "status" and "message_id". */
@@ -358,8 +359,7 @@ api_routes_handle(void *ctx, const struct api_request *request,
                  msg->header.message_id, adcp_type_name(msg->header.type),
                  request->peer_ip, adcp_status_name(err.code),
                  err.field[0] ? err.field : "-", err.message);
-        audit_rejected(svc, msg, &err);
-        goto fail;
+        goto rejected;
     }
 
     memset(&caller, 0, sizeof(caller));
@@ -369,8 +369,7 @@ api_routes_handle(void *ctx, const struct api_request *request,
         log_warn("adcp id=%s type=%s from=%s authentication failed: %s",
                  msg->header.message_id, adcp_type_name(msg->header.type),
                  request->peer_ip, err.message);
-        audit_rejected(svc, msg, &err);
-        goto fail;
+        goto rejected;
     }
 
     reply = service_dispatch_held(svc, &caller, msg, &held);
@@ -387,6 +386,16 @@ api_routes_handle(void *ctx, const struct api_request *request,
     respond_with(route, reply, response);
     adcp_msg_free(reply);
     return;
+rejected:
+    /* The error goes out as an ADCP response message on POST /v1/adcp,
+     * and as the REST error body on the other routes. */
+    reply = audit_rejected(svc, msg, &err);
+    if (reply != NULL) {
+        respond_with(route, reply, response);
+        adcp_msg_free(reply);
+        adcp_msg_free(msg);
+        return;
+    }
 fail:
     adcp_msg_free(msg);
     respond_error(response, &err, id_for_errors);

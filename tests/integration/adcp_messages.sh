@@ -53,6 +53,18 @@ http_json POST /v1/adcp "$(adcp_request ca_get '{}')"
 assert_http 200
 assert_contains "$(json_get .body.root)" "BEGIN CERTIFICATE" "body.root"
 
+# assert_adcp_error_response: the last response is an ADCP response
+# message that carries an error.
+assert_adcp_error_response() {
+    assert_eq response "$(json_get .header.message_direction)" \
+        "$LAST_REQUEST: header.message_direction"
+    assert_eq error "$(json_get .body.status)" "$LAST_REQUEST: body.status"
+    assert_ne "" "$(json_get '.header.message_id // ""')" \
+        "$LAST_REQUEST: header.message_id"
+    assert_eq null "$(json_get '.error // null')" \
+        "$LAST_REQUEST: a REST error object beside the ADCP message"
+}
+
 log_step "an error comes back as an ADCP response"
 admin_json POST /v1/adcp "$(adcp_request keypairgen '{
     "key_info": {"type": "rsa", "length": "1024", "label": "weak"}}')"
@@ -65,6 +77,25 @@ log_step "a response message is not accepted as a request"
 admin_json POST /v1/adcp "$(adcp_request ca_get '{}' |
     jq -c '.header.message_direction = "response"')"
 assert_http 400 invalid_field header.message_direction
+assert_adcp_error_response
+
+log_step "messages that fail to decode or authenticate get ADCP responses"
+admin_json POST /v1/adcp '{"header": {"message_type": "certificate_gen"'
+assert_http 400 invalid_json
+assert_adcp_error_response
+admin_json POST /v1/adcp '{"header": {"message_type": "KEYPAIRGEN"},
+                           "body": {}}'
+assert_http 400
+assert_adcp_error_response
+admin_json POST /v1/adcp "$(adcp_request keypairgen '{
+    "key_info": {"type": "rsa", "length": 2048, "label": 7}}')"
+assert_http 400 invalid_field key_info.label
+assert_adcp_error_response
+http_json POST /v1/adcp "$(adcp_request keypairgen '{
+    "key_info": {"type": "rsa", "length": 2048, "label": "x"}}')" \
+    -H 'Authorization: Bearer not-a-token'
+assert_http 401 unauthenticated authorization
+assert_adcp_error_response
 
 log_step "initsession credentials never reach the audit log"
 admin_json POST /v1/adcp "$(adcp_request initsession '{
