@@ -126,9 +126,12 @@ make_csrs() {
         *) die "unsupported key $key; use rsa:BITS or ec:256" ;;
     esac
     mkdir -p "$dir"
-    seq 1 "$count" | xargs -P 2 -I N sh -c \
+    # The placeholder is {}: xargs -I replaces it everywhere in the
+    # command, so a letter would also change the subject.
+    seq 1 "$count" | xargs -P 2 -I {} sh -c \
         "openssl req -new $newkey -nodes -keyout /dev/null -subj /CN=bench \
-         -out '$dir/csr-N.pem' 2>/dev/null"
+         -out '$dir/csr-{}.pem' 2>'$dir/csr-{}.err'" ||
+        die "openssl req failed: $(cat "$dir"/csr-*.err)"
     cat "$dir"/csr-*.pem >"$dir/all.pem"
     [ "$(grep -c 'BEGIN CERTIFICATE REQUEST' "$dir/all.pem")" -eq "$count" ] ||
         die "openssl made fewer than $count CSRs in $dir"
