@@ -56,6 +56,20 @@ enum adcp_status cert_build_leaf(X509 *ca_cert,
                                  const char *extended_key_usage, X509 **out,
                                  struct adcp_error *err);
 
+/* The extendedKeyUsage of host certificates, in the openssl.cnf syntax. */
+#define CERT_HOST_EXTENDED_KEY_USAGE "serverAuth,clientAuth"
+
+/* Builds, signs and checks a host certificate as cert_build_leaf and
+ * cert_build_sign do, with CERT_HOST_EXTENDED_KEY_USAGE. It encodes the
+ * certificate without an X509 object, so out->cert stays NULL. */
+enum adcp_status cert_build_leaf_signed(X509 *ca_cert, EVP_PKEY *ca_key,
+                                        const X509_PUBKEY *subject_key,
+                                        const char *common_name,
+                                        const struct issue_host *names,
+                                        int days, const char *digest,
+                                        struct issue_result *out,
+                                        struct adcp_error *err);
+
 /* Builds an unsigned self-signed root for key. */
 enum adcp_status cert_build_root(EVP_PKEY *key, const char *common_name,
                                  const char *organization, int days,

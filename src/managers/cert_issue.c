@@ -16,7 +16,6 @@
 /* Upper bound on the days of the root and the API's certificate, which
  * take no issue_limits. It keeps notAfter far from time_t overflow. */
 #define CERT_DAYS_LIMIT 36500
-#define HOST_EXTENDED_KEY_USAGE "serverAuth,clientAuth"
 #define SERVER_EXTENDED_KEY_USAGE "serverAuth"
 
 /*
@@ -92,7 +91,6 @@ cert_issue_from_csr(X509 *ca_cert, EVP_PKEY *ca_key,
     enum adcp_status status;
     const char *digest = NULL, *common_name = NULL;
     struct cert_csr *csr = NULL;
-    X509 *cert = NULL;
     int days = 0;
 
     if (out != NULL)
@@ -117,15 +115,11 @@ cert_issue_from_csr(X509 *ca_cert, EVP_PKEY *ca_key,
     status = cert_csr_check_claims(csr, host, &common_name, err);
     if (status != ADCP_OK)
         goto out;
-    status = cert_build_leaf(ca_cert, cert_csr_public_key(csr),
-                             common_name, host, days,
-                             HOST_EXTENDED_KEY_USAGE, &cert, err);
-    if (status != ADCP_OK)
-        goto out;
-    status = cert_build_sign(&cert, ca_cert, ca_key, digest, out, err);
+    status = cert_build_leaf_signed(ca_cert, ca_key,
+                                    cert_csr_public_key(csr), common_name,
+                                    host, days, digest, out, err);
 out:
     cert_csr_free(csr);
-    X509_free(cert);
     return status;
 }
 

@@ -40,7 +40,7 @@ struct issue_request {
 };
 
 struct issue_result {
-    X509 *cert;                   /* owned */
+    X509 *cert;                   /* owned; NULL from cert_issue_from_csr */
     char *cert_pem;               /* owned, heap */
     char serial[ADCP_SERIAL_MAX]; /* upper-case hex */
     char subject[256];
@@ -52,7 +52,9 @@ struct issue_result {
  * Checks the CSR (PEM parse, signature, key algorithm and size, no CA
  * request, names within host) and builds and signs the certificate with
  * ca_key under ca_cert. The validity starts now and ends after the
- * requested days, but never after ca_cert's notAfter.
+ * requested days, but never after ca_cert's notAfter. out->cert stays
+ * NULL, because the certificate is encoded without an X509 object: a
+ * caller that needs one parses out->cert_pem.
  *
  * Returns ADCP_OK with out filled, or ADCP_ERR_INVALID_CSR,
  * ADCP_ERR_CSR_SIGNATURE, ADCP_ERR_WEAK_ALGORITHM, ADCP_ERR_INVALID_FIELD,

@@ -181,6 +181,11 @@ make_good_csr(EVP_PKEY *key)
     return make_csr(&spec);
 }
 
+static X509 *parse_issued(const struct issue_result *out);
+
+/* Issues under ca_cert. cert_issue_from_csr returns only the PEM, so
+ * out->cert is parsed from it here and the checks read what a client
+ * receives. */
 static enum adcp_status
 issue_under(X509 *ca_cert, EVP_PKEY *ca_key, const char *pem,
             const char *hash, int days, struct issue_result *out,
@@ -191,10 +196,16 @@ issue_under(X509 *ca_cert, EVP_PKEY *ca_key, const char *pem,
         .hash_algorithm = hash,
         .days = days,
     };
+    enum adcp_status status;
 
     adcp_error_clear(err);
-    return cert_issue_from_csr(ca_cert, ca_key, &test_host, &request,
-                               &test_limits, out, err);
+    status = cert_issue_from_csr(ca_cert, ca_key, &test_host, &request,
+                                 &test_limits, out, err);
+    if (status == ADCP_OK) {
+        assert_null(out->cert);
+        out->cert = parse_issued(out);
+    }
+    return status;
 }
 
 static enum adcp_status
@@ -288,10 +299,7 @@ verify_chain(X509 *root, X509 *leaf, int purpose)
     return ok;
 }
 
-/* Parses the PEM certificate that the caller of issuance receives. The
- * in-memory out.cert does not carry a decoded public key, because
- * issuance copies the CSR's key as it is, so chains are verified on what
- * the client gets. */
+/* Parses the PEM certificate that the caller of issuance receives. */
 static X509 *
 parse_issued(const struct issue_result *out)
 {
@@ -999,6 +1007,61 @@ reject_ec_coordinate_outside_field(void **state)
     free(pem);
 }
 
+/* Returns whether OpenSSL encodes the parsed certificate to the bytes it
+ * was parsed from, which holds when those bytes are DER. */
+static bool
+reencodes_identically(X509 *cert)
+{
+    unsigned char *parsed = NULL, *reencoded = NULL;
+    int parsed_len = i2d_X509(cert, &parsed);
+    int reencoded_len;
+    bool same;
+
+    assert_true(parsed_len > 0);
+    assert_true(i2d_re_X509_tbs(cert, NULL) > 0);
+    reencoded_len = i2d_X509(cert, &reencoded);
+    same = parsed_len == reencoded_len &&
+           memcmp(parsed, reencoded, (size_t)parsed_len) == 0;
+    OPENSSL_free(parsed);
+    OPENSSL_free(reencoded);
+    return same;
+}
+
+/* Issuance encodes certificates from its own templates, so each must be
+ * DER that OpenSSL writes the same way, under both root types. */
+static void
+issued_certificates_are_der(void **state)
+{
+    const struct {
+        X509 *root;
+        EVP_PKEY *ca_key;
+        EVP_PKEY *subject_key;
+        const char *hash;
+    } cases[] = {
+        {fx.rsa_root.cert, fx.rsa_ca_key, fx.rsa_key, "sha256"},
+        {fx.rsa_root.cert, fx.rsa_ca_key, fx.ec_key, "sha512"},
+        {fx.ec_root.cert, fx.ec_ca_key, fx.ec_key, "sha384"},
+        {fx.ec_root.cert, fx.ec_ca_key, fx.rsa_key, "sha256"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *pem = make_good_csr(cases[i].subject_key);
+        struct issue_result out;
+        struct adcp_error err;
+
+        assert_int_equal(issue_under(cases[i].root, cases[i].ca_key, pem,
+                                     cases[i].hash, 30, &out, &err),
+                         ADCP_OK);
+        assert_true(reencodes_identically(out.cert));
+        assert_int_equal(X509_verify(out.cert, X509_get0_pubkey(
+                                                   cases[i].root)),
+                         1);
+        issue_result_clear(&out);
+        free(pem);
+    }
+}
+
 /* A compressed point is accepted and reaches the certificate as sent. */
 static void
 issue_keeps_compressed_ec_point(void **state)
@@ -1703,6 +1766,7 @@ main(void)
         cmocka_unit_test(reject_ec_point_in_hybrid_form),
         cmocka_unit_test(reject_ec_coordinate_outside_field),
         cmocka_unit_test(issue_keeps_compressed_ec_point),
+        cmocka_unit_test(issued_certificates_are_der),
         cmocka_unit_test(reject_weak_csr_signature),
         cmocka_unit_test(reject_broken_csr_signature),
         cmocka_unit_test(reject_input_that_is_not_pem),
