@@ -4,6 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#define DIGITS "0123456789"
+#define HEX_DIGITS DIGITS "abcdefABCDEF"
+
 bool
 names_host_name_valid(const char *name)
 {
@@ -34,8 +37,8 @@ dns_label_valid(const char *label, size_t len)
     return true;
 }
 
-bool
-names_dns_name_valid(const char *name)
+static bool
+dns_labels_valid(const char *name)
 {
     size_t len = strlen(name);
     const char *label = name;
@@ -53,6 +56,43 @@ names_dns_name_valid(const char *name)
     }
 }
 
+/* A label that makes the WHATWG URL Standard's "ends in a number" check
+ * true: decimal digits, or "0x" followed by zero or more hex digits. Octal
+ * ("017") is all digits, so the first test covers it. */
+static bool
+numeric_label(const char *label)
+{
+    size_t len = strlen(label);
+
+    if (strspn(label, DIGITS) == len)
+        return true;
+    return label[0] == '0' && (label[1] == 'x' || label[1] == 'X') &&
+           strspn(label + 2, HEX_DIGITS) == len - 2;
+}
+
+enum names_dns_check
+names_dns_name_check(const char *name)
+{
+    unsigned char address[16];
+    const char *last_dot;
+
+    if (inet_pton(AF_INET, name, address) == 1 ||
+        inet_pton(AF_INET6, name, address) == 1)
+        return NAMES_DNS_IP_ADDRESS;
+    if (!dns_labels_valid(name))
+        return NAMES_DNS_INVALID;
+    last_dot = strrchr(name, '.');
+    if (numeric_label(last_dot ? last_dot + 1 : name))
+        return NAMES_DNS_NUMERIC_TLD;
+    return NAMES_DNS_OK;
+}
+
+bool
+names_dns_name_valid(const char *name)
+{
+    return names_dns_name_check(name) == NAMES_DNS_OK;
+}
+
 bool
 names_ip_canonical(const char *text, char *out, size_t size)
 {
@@ -63,4 +103,81 @@ names_ip_canonical(const char *text, char *out, size_t size)
     if (inet_pton(AF_INET6, text, addr) == 1)
         return inet_ntop(AF_INET6, addr, out, (socklen_t)size) != NULL;
     return false;
+}
+
+static enum names_ip_check
+classify_ipv4(const unsigned char address[4])
+{
+    static const unsigned char broadcast[4] = {255, 255, 255, 255};
+
+    if (address[0] == 0)
+        return NAMES_IP_UNSPECIFIED;
+    if (address[0] >= 224 && address[0] <= 239)
+        return NAMES_IP_MULTICAST;
+    if (memcmp(address, broadcast, sizeof(broadcast)) == 0)
+        return NAMES_IP_BROADCAST;
+    return NAMES_IP_OK;
+}
+
+/* Returns whether address is in ::ffff:0:0/96 (RFC 4291, section
+ * 2.5.5.2): 80 zero bits, 16 one bits, then an IPv4 address. */
+static bool
+ipv4_mapped(const unsigned char address[16])
+{
+    static const unsigned char zeros[10] = {0};
+
+    return memcmp(address, zeros, sizeof(zeros)) == 0 && address[10] == 0xff &&
+           address[11] == 0xff;
+}
+
+/* Classifies an IPv6 address. An IPv4-mapped one gets the result of its
+ * IPv4 address, or NAMES_IP_V4_MAPPED when that address is usable. */
+static enum names_ip_check
+classify_ipv6(const unsigned char address[16])
+{
+    static const unsigned char unspecified[16] = {0};
+    enum names_ip_check result;
+
+    if (memcmp(address, unspecified, sizeof(unspecified)) == 0)
+        return NAMES_IP_UNSPECIFIED;
+    if (address[0] == 0xff)
+        return NAMES_IP_MULTICAST;
+    if (!ipv4_mapped(address))
+        return NAMES_IP_OK;
+    result = classify_ipv4(address + 12);
+    return result == NAMES_IP_OK ? NAMES_IP_V4_MAPPED : result;
+}
+
+enum names_ip_check
+names_host_ip_check(const char *text, char *out, size_t size)
+{
+    unsigned char address[16];
+    const unsigned char *printed = address;
+    enum names_ip_check result;
+    int family;
+
+    if (size > 0)
+        out[0] = '\0';
+    if (inet_pton(AF_INET, text, address) == 1) {
+        family = AF_INET;
+        result = classify_ipv4(address);
+    } else if (inet_pton(AF_INET6, text, address) == 1) {
+        family = AF_INET6;
+        result = classify_ipv6(address);
+    } else {
+        return NAMES_IP_INVALID;
+    }
+    if (result == NAMES_IP_V4_MAPPED) {
+        /* The IPv4 address is the last 4 of the 16 bytes. */
+        family = AF_INET;
+        printed = address + 12;
+    } else if (result != NAMES_IP_OK) {
+        return result;
+    }
+    if (inet_ntop(family, printed, out, (socklen_t)size) == NULL) {
+        if (size > 0)
+            out[0] = '\0';
+        return NAMES_IP_INVALID;
+    }
+    return result;
 }
