@@ -12,26 +12,90 @@
 
 #define ENROLLMENT_TOKEN_LEN 43 /* 258 bits of the 64-symbol alphabet */
 
-/* Checks the names and copies them, DNS names in lower case and addresses
- * in canonical form, into host. */
+/* Fills err for dns_names[index], which names_dns_name_check rejected
+ * with result. */
 static enum adcp_status
-copy_host_names(const struct adcp_host_info *info, struct store_host *host,
-                struct adcp_error *err)
+reject_dns_name(struct adcp_error *err, size_t index, const char *name,
+                enum names_dns_check result)
 {
-    char canonical[ADCP_IP_MAX];
+    char field[48];
 
-    host->dns_names = calloc(info->dns_count + 1, sizeof(char *));
-    host->ip_addresses = calloc(info->ip_count + 1, sizeof(char *));
-    if (host->dns_names == NULL || host->ip_addresses == NULL)
-        return adcp_error_set(err, ADCP_ERR_INTERNAL, "", "out of memory");
+    snprintf(field, sizeof(field), "dns_names[%zu]", index);
+    if (result == NAMES_DNS_IP_ADDRESS)
+        return adcp_error_set(err, ADCP_ERR_INVALID_FIELD, field,
+                              "%s \"%.80s\" is an IP address, which a "
+                              "certificate may not carry as a DNS name; "
+                              "list it in ip_addresses instead",
+                              field, name);
+    if (result == NAMES_DNS_NUMERIC_TLD)
+        return adcp_error_set(err, ADCP_ERR_INVALID_FIELD, field,
+                              "%s \"%.80s\" ends in a numeric label, so "
+                              "URL parsers read it as an IPv4 address; use "
+                              "a name whose last label contains a letter, "
+                              "or list the address in ip_addresses",
+                              field, name);
+    return adcp_error_set(err, ADCP_ERR_INVALID_FIELD, field,
+                          "%s \"%.80s\" is not a DNS name; use letters, "
+                          "digits and '-' in dot-separated labels, no "
+                          "wildcards",
+                          field, name);
+}
+
+/* Describes an address that names_host_ip_check rejected because it names
+ * no single host. */
+static const char *
+describe_ip_problem(enum names_ip_check result)
+{
+    switch (result) {
+    case NAMES_IP_UNSPECIFIED:
+        return "an unspecified or this-network address (0.0.0.0/8 or ::)";
+    case NAMES_IP_BROADCAST:
+        return "the limited broadcast address";
+    case NAMES_IP_MULTICAST:
+        return "a multicast address (224.0.0.0/4 or ff00::/8)";
+    default:
+        return "an address that no certificate may name";
+    }
+}
+
+/* Fills err for ip_addresses[index], which names_host_ip_check rejected
+ * with result. ipv4 is the IPv4 form of a mapped address. */
+static enum adcp_status
+reject_ip_address(struct adcp_error *err, size_t index, const char *text,
+                  enum names_ip_check result, const char *ipv4)
+{
+    char field[48];
+
+    snprintf(field, sizeof(field), "ip_addresses[%zu]", index);
+    if (result == NAMES_IP_V4_MAPPED)
+        return adcp_error_set(err, ADCP_ERR_INVALID_FIELD, field,
+                              "%s \"%.80s\" is an IPv4-mapped IPv6 "
+                              "address; register it as the IPv4 address "
+                              "\"%s\"",
+                              field, text, ipv4);
+    if (result == NAMES_IP_INVALID)
+        return adcp_error_set(err, ADCP_ERR_INVALID_FIELD, field,
+                              "%s \"%.80s\" is not an IPv4 or IPv6 "
+                              "address; give a numeric address such as "
+                              "192.0.2.10 or 2001:db8::10",
+                              field, text);
+    return adcp_error_set(err, ADCP_ERR_INVALID_FIELD, field,
+                          "%s \"%.80s\" is %s, which names no single "
+                          "host; give the host's own unicast address",
+                          field, text, describe_ip_problem(result));
+}
+
+/* Checks the DNS names and copies them in lower case into host. */
+static enum adcp_status
+copy_dns_names(const struct adcp_host_info *info, struct store_host *host,
+               struct adcp_error *err)
+{
     for (size_t i = 0; i < info->dns_count; i++) {
         const char *name = info->dns_names[i];
-        if (!names_dns_name_valid(name))
-            return adcp_error_set(err, ADCP_ERR_INVALID_FIELD, "dns_names",
-                                  "dns_names[%zu] \"%.80s\" is not a DNS "
-                                  "name; use letters, digits and '-' in "
-                                  "dot-separated labels, no wildcards",
-                                  i, name);
+        enum names_dns_check result = names_dns_name_check(name);
+
+        if (result != NAMES_DNS_OK)
+            return reject_dns_name(err, i, name, result);
         host->dns_names[i] = strdup(name);
         if (host->dns_names[i] == NULL)
             return adcp_error_set(err, ADCP_ERR_INTERNAL, "", "out of memory");
@@ -40,19 +104,47 @@ copy_host_names(const struct adcp_host_info *info, struct store_host *host,
                 *c = (char)(*c - 'A' + 'a');
         host->dns_count++;
     }
+    return ADCP_OK;
+}
+
+/* Checks the IP addresses and copies them in canonical form into host, so
+ * that the store's text comparison finds an address another host holds. */
+static enum adcp_status
+copy_ip_addresses(const struct adcp_host_info *info, struct store_host *host,
+                  struct adcp_error *err)
+{
+    char canonical[ADCP_IP_MAX];
+
     for (size_t i = 0; i < info->ip_count; i++) {
-        if (!names_ip_canonical(info->ip_addresses[i], canonical,
-                                sizeof(canonical)))
-            return adcp_error_set(err, ADCP_ERR_INVALID_FIELD, "ip_addresses",
-                                  "ip_addresses[%zu] \"%.80s\" is not an "
-                                  "IPv4 or IPv6 address",
-                                  i, info->ip_addresses[i]);
+        const char *text = info->ip_addresses[i];
+        enum names_ip_check result =
+            names_host_ip_check(text, canonical, sizeof(canonical));
+
+        if (result != NAMES_IP_OK)
+            return reject_ip_address(err, i, text, result, canonical);
         host->ip_addresses[i] = strdup(canonical);
         if (host->ip_addresses[i] == NULL)
             return adcp_error_set(err, ADCP_ERR_INTERNAL, "", "out of memory");
         host->ip_count++;
     }
     return ADCP_OK;
+}
+
+/* Checks the names and copies them into host. */
+static enum adcp_status
+copy_host_names(const struct adcp_host_info *info, struct store_host *host,
+                struct adcp_error *err)
+{
+    enum adcp_status rc;
+
+    host->dns_names = calloc(info->dns_count + 1, sizeof(char *));
+    host->ip_addresses = calloc(info->ip_count + 1, sizeof(char *));
+    if (host->dns_names == NULL || host->ip_addresses == NULL)
+        return adcp_error_set(err, ADCP_ERR_INTERNAL, "", "out of memory");
+    rc = copy_dns_names(info, host, err);
+    if (rc == ADCP_OK)
+        rc = copy_ip_addresses(info, host, err);
+    return rc;
 }
 
 static json_t *
