@@ -27,6 +27,7 @@ static const struct {
     [ADCP_ERR_NO_HSM] = {"no_hsm_available", 503},
     [ADCP_ERR_HSM] = {"hsm_error", 503},
     [ADCP_ERR_STORAGE] = {"storage_error", 503},
+    [ADCP_ERR_UNAVAILABLE] = {"service_unavailable", 503},
     [ADCP_ERR_INTERNAL] = {"internal_error", 500},
 };
 

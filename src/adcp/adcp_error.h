@@ -28,6 +28,7 @@ enum adcp_status {
     ADCP_ERR_NO_HSM,            /* 503 no_hsm_available */
     ADCP_ERR_HSM,               /* 503 hsm_error */
     ADCP_ERR_STORAGE,           /* 503 storage_error */
+    ADCP_ERR_UNAVAILABLE,       /* 503 service_unavailable */
     ADCP_ERR_INTERNAL,          /* 500 internal_error */
     ADCP_STATUS_COUNT
 };

@@ -30,7 +30,6 @@
 #define API_PEER_BUCKETS 1024   /* hash buckets of the per-address counts */
 
 struct api_conn;       /* one connection's state, http_conn.c */
-struct api_held;       /* one held response, http_hold.c */
 struct api_peer_count; /* open connections of one address, http_conn.c */
 
 /* Open connections per client address and in total, shared by all
@@ -41,6 +40,38 @@ struct api_conn_limits {
     unsigned max_total;
     unsigned total;
     struct api_peer_count *buckets[API_PEER_BUCKETS];
+};
+
+/*
+ * One request from its parse to its reply. The worker that read it fills
+ * the request, a handler thread runs the handler on it, and the worker
+ * sends the response; next links it into the queue or a ready list.
+ */
+struct api_call {
+    struct api_call *next;
+    struct api_worker *worker;  /* whose loop sends the reply */
+    struct evhttp_request *req; /* kept by libevent until the reply */
+    struct api_request request; /* peer_cert is a reference of ours */
+    struct evhttp_uri *uri;     /* target parsed again (see request_uri) */
+    char *path;                 /* decoded path, from evhttp_uridecode */
+    char *body;                 /* NUL-terminated copy, wiped before free */
+    size_t body_len;
+    struct adcp_error error;
+    struct api_response response;
+};
+
+/* The requests waiting for a handler thread, oldest first, shared by all
+ * workers: handlers take them in the order they were read. */
+struct api_queue {
+    pthread_mutex_t lock;
+    pthread_cond_t queued;      /* a call was queued, or stopping was set */
+    struct api_call *head;
+    struct api_call *tail;
+    bool stopping;
+    bool ready;                 /* lock and queued are initialised */
+    unsigned thread_count;
+    unsigned started;
+    pthread_t *threads;
 };
 
 /* One event loop with its own evhttp, used only by its own thread. */
@@ -54,12 +85,12 @@ struct api_worker {
     struct event *check_event;       /* counts newly accepted connections */
     struct event *sweep_event;       /* closes connections past a deadline */
     struct api_conn *conns;          /* this worker's, newest first */
-    struct event *held_event;        /* sends held responses now ready */
-    pthread_mutex_t held_lock;       /* guards held_ready */
-    bool held_lock_ready;
-    struct api_held *held_ready;     /* released, not yet sent */
-    unsigned held_count;             /* held and not yet sent */
-    bool stopping;                   /* ends once held_count is 0 */
+    struct event *ready_event;       /* sends the replies of ready calls */
+    pthread_mutex_t ready_lock;      /* guards ready */
+    bool ready_lock_made;
+    struct api_call *ready;          /* handled, reply not yet sent */
+    unsigned pending;                /* calls read and not yet answered */
+    bool stopping;                   /* ends once pending is 0 */
     pthread_t thread;
     bool started;
     int result;                      /* event_base_dispatch's result */
@@ -77,8 +108,9 @@ struct api_server {
     int port;
     int listen_fd;
     int stop_pipe[2];                /* written by api_server_stop */
-    unsigned worker_count;
+    unsigned worker_count;           /* event loops */
     struct api_worker *workers;
+    struct api_queue queue;          /* and its handler threads */
     bool running;
 };
 
@@ -95,26 +127,41 @@ int api_workers_run(struct api_server *server);
 
 void api_workers_free(struct api_server *server);
 
-/* Sends response on req and releases what the response owns. */
-void api_send_response(struct evhttp_request *req,
-                       struct api_response *response);
+/* Runs the server's handler on call, in a handler thread, and checks the
+ * response it set. */
+void api_call_run(const struct api_server *server, struct api_call *call);
 
-/* http_hold.c */
+/* Finishes a held response, sends the reply and frees call, in the
+ * thread of call's worker. */
+void api_call_answer(struct api_call *call);
 
-/* Creates the worker's lock and event for held responses. Returns 0, or
- * -1 after logging. api_hold_worker_free releases them in either case. */
-int api_hold_worker_init(struct api_worker *worker);
-void api_hold_worker_free(struct api_worker *worker);
+/* http_queue.c */
 
-/* Keeps req open until the hold of response is released, then finishes
- * and sends the response; the worker serves other connections meanwhile.
- * Takes over response (see struct api_hold_ops). */
-void api_hold_response(struct api_worker *worker, struct evhttp_request *req,
-                       struct api_response *response);
+/* Initialises the queue of server->queue.thread_count handler threads.
+ * Returns 0, or -1 after logging. api_queue_free releases it in either
+ * case, after api_queue_stop. */
+int api_queue_init(struct api_server *server);
+void api_queue_free(struct api_server *server);
 
-/* Stops accepting connections and ends the worker's loop once every
- * held response is sent, with a short pause to write out the replies. */
-void api_hold_stop(struct api_worker *worker);
+/* Starts the handler threads; returns 0, or -1 after logging with the
+ * threads that started still running. */
+int api_queue_start(struct api_server *server);
+
+/* Lets the handler threads finish every queued call and joins them. */
+void api_queue_stop(struct api_server *server);
+
+/* Queues call for a handler thread; its worker sends the reply once the
+ * handler, and any hold it set, has finished. Worker thread only. */
+void api_queue_submit(struct api_call *call);
+
+/* Creates the worker's ready list and its event. Returns 0, or -1 after
+ * logging. api_queue_worker_free releases them in either case. */
+int api_queue_worker_init(struct api_worker *worker);
+void api_queue_worker_free(struct api_worker *worker);
+
+/* Stops accepting connections and ends the worker's loop once every call
+ * it read is answered, with a short pause to write out the replies. */
+void api_worker_stop(struct api_worker *worker);
 
 /* http_tls.c */
 

@@ -273,6 +273,19 @@ worker_count(unsigned requested)
     return cores < API_MAX_THREADS ? (unsigned)cores : API_MAX_THREADS;
 }
 
+/* One event loop per core is enough, because the loops only move bytes
+ * and parse requests; never more loops than handler threads. */
+static unsigned
+event_loop_count(unsigned handler_threads)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+
+    if (cores < 1)
+        cores = 1;
+    return (unsigned)cores < handler_threads ? (unsigned)cores
+                                             : handler_threads;
+}
+
 static struct api_server *
 server_alloc(const struct api_server_config *cfg, api_handler_fn handler,
              void *ctx)
@@ -296,7 +309,8 @@ server_alloc(const struct api_server_config *cfg, api_handler_fn handler,
                                   : API_DEFAULT_BODY_TIMEOUT_MS;
     server->listen_fd = -1;
     server->stop_pipe[0] = server->stop_pipe[1] = -1;
-    server->worker_count = worker_count(cfg->threads);
+    server->queue.thread_count = worker_count(cfg->threads);
+    server->worker_count = event_loop_count(server->queue.thread_count);
     if (api_conn_limits_init(&server->limits,
                              cfg->max_connections_per_ip > 0
                                  ? cfg->max_connections_per_ip
@@ -362,8 +376,10 @@ api_server_run(struct api_server *server)
         return -1;
     }
     server->running = true;
-    log_info("serving HTTPS on %s with %u worker threads", server->address,
-             server->worker_count);
+    log_info("serving HTTPS on %s with %u event loops and %u handler "
+             "threads",
+             server->address, server->worker_count,
+             server->queue.thread_count);
     result = api_workers_run(server);
     server->running = false;
     log_info("HTTPS server on %s stopped", server->address);

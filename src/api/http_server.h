@@ -68,7 +68,7 @@ struct api_server_config {
     char listen[ADCP_PATH_MAX]; /* "ADDR:PORT", "[V6]:PORT" */
     SSL_CTX *ssl_ctx;           /* borrowed; see api_tls_context_new */
     size_t max_body;            /* larger bodies get 413; 0: 1 MiB */
-    unsigned threads;           /* 0: one per core */
+    unsigned threads;           /* handler threads, 0: one per core */
     /* header_timeout_ms is the maximum time from the first byte of a TLS
      * handshake to its end, and from the first byte of a request to the
      * end of its headers (0: 10 s). body_timeout_ms is the maximum time

@@ -44,17 +44,6 @@
  * whose argument is the evhttp rather than the worker. */
 static _Thread_local struct api_worker *current_worker;
 
-/* Buffers and parse results of one request, released after the
- * handler returns. */
-struct request_state {
-    struct api_request request;
-    struct evhttp_uri *uri; /* target parsed again (see request_uri) */
-    char *path;          /* decoded path, from evhttp_uridecode */
-    char *body;          /* NUL-terminated copy, wiped before free */
-    size_t body_len;
-    struct adcp_error error;
-};
-
 static const char *
 method_name(enum evhttp_cmd_type type)
 {
@@ -157,8 +146,9 @@ omit_body(struct evkeyvalq *headers, struct evbuffer *out)
     evbuffer_drain(out, len);
 }
 
-void
-api_send_response(struct evhttp_request *req, struct api_response *response)
+/* Sends response and releases what it owns. */
+static void
+send_response(struct evhttp_request *req, struct api_response *response)
 {
     struct evkeyvalq *headers = evhttp_request_get_output_headers(req);
     struct evbuffer *out = evbuffer_new();
@@ -224,12 +214,16 @@ set_error_response(const struct adcp_error *error,
 /* ---- request parsing ---- */
 
 static enum adcp_status
-check_tls(struct evhttp_request *req, struct request_state *state)
+check_tls(struct evhttp_request *req, struct api_call *state)
 {
     SSL *ssl = api_tls_of(req);
 
     if (ssl != NULL) {
+        /* A reference of our own, because the connection and its SSL
+         * may be freed while a handler thread reads the certificate. */
         state->request.peer_cert = api_tls_verified_peer(ssl);
+        if (state->request.peer_cert != NULL)
+            X509_up_ref(state->request.peer_cert);
         return ADCP_OK;
     }
     /* This runs only when SSL_new failed in api_tls_bufferevent_new and
@@ -245,11 +239,11 @@ check_tls(struct evhttp_request *req, struct request_state *state)
 }
 
 static enum adcp_status
-read_method(struct evhttp_request *req, struct request_state *state)
+read_method(struct evhttp_request *req, struct api_call *state)
 {
     enum evhttp_cmd_type type = evhttp_request_get_command(req);
 
-    /* HEAD reaches the handler as GET, and api_send_response drops the
+    /* HEAD reaches the handler as GET, and send_response drops the
      * body. */
     state->request.method = method_name(type == EVHTTP_REQ_HEAD
                                             ? EVHTTP_REQ_GET
@@ -292,7 +286,7 @@ text_is_utf8(const char *text, size_t len)
  * "/ca"), so such a target is parsed again from its last leading slash.
  * Returns NULL when that parse fails. */
 static const struct evhttp_uri *
-request_uri(struct evhttp_request *req, struct request_state *state)
+request_uri(struct evhttp_request *req, struct api_call *state)
 {
     const char *target = evhttp_request_get_uri(req);
 
@@ -320,7 +314,7 @@ merge_slashes(char *path)
 }
 
 static enum adcp_status
-read_path(struct evhttp_request *req, struct request_state *state)
+read_path(struct evhttp_request *req, struct api_call *state)
 {
     const struct evhttp_uri *uri = request_uri(req, state);
     const char *raw = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
@@ -358,7 +352,7 @@ read_path(struct evhttp_request *req, struct request_state *state)
 
 static enum adcp_status
 read_body(struct evhttp_request *req, size_t max_body,
-          struct request_state *state)
+          struct api_call *state)
 {
     struct evbuffer *input = evhttp_request_get_input_buffer(req);
     size_t len = evbuffer_get_length(input);
@@ -415,7 +409,7 @@ read_peer(struct evhttp_request *req, struct api_request *request)
  * send. */
 static enum adcp_status
 parse_request(struct evhttp_request *req, const struct api_server *server,
-              struct request_state *state)
+              struct api_call *state)
 {
     enum adcp_status status;
 
@@ -455,7 +449,7 @@ wipe_input_body(struct evhttp_request *req)
 }
 
 static void
-release_request(struct evhttp_request *req, struct request_state *state)
+release_request(struct evhttp_request *req, struct api_call *state)
 {
     wipe_input_body(req);
     /* The bearer token is a secret in memory that libevent frees without
@@ -470,12 +464,14 @@ release_request(struct evhttp_request *req, struct request_state *state)
     free(state->path);
     if (state->uri != NULL)
         evhttp_uri_free(state->uri);
+    X509_free(state->request.peer_cert);
 }
 
-static void
-run_handler(const struct api_server *server, struct request_state *state,
-            struct api_response *response)
+void
+api_call_run(const struct api_server *server, struct api_call *state)
 {
+    struct api_response *response = &state->response;
+
     server->handler(server->ctx, &state->request, response);
     if (response->hold != NULL ||
         (response->http_status >= 100 && response->http_status <= 599))
@@ -491,34 +487,68 @@ run_handler(const struct api_server *server, struct request_state *state,
     set_error_response(&state->error, response);
 }
 
-/* The evhttp_set_gencb callback; the handler runs synchronously here. */
+void
+api_call_answer(struct api_call *call)
+{
+    struct api_response *response = &call->response;
+
+    if (response->hold != NULL) {
+        response->hold_ops->finish(response->hold, response);
+        response->hold = NULL;
+        response->hold_ops = NULL;
+    }
+    /* Release first, because libevent may free req once the reply is
+     * queued. */
+    release_request(call->req, call);
+    send_response(call->req, response);
+    free(call);
+}
+
+/* Answers a request that reached a stopping worker with a 503. */
+static void
+refuse_while_stopping(struct api_call *call)
+{
+    evhttp_add_header(evhttp_request_get_output_headers(call->req),
+                      "Connection", "close");
+    adcp_error_set(&call->error, ADCP_ERR_UNAVAILABLE, "",
+                   "the server is stopping; retry on another node or once "
+                   "it runs again");
+    set_error_response(&call->error, &call->response);
+    api_call_answer(call);
+}
+
+/* The evhttp_set_gencb callback: parses the request and queues it for a
+ * handler thread, or answers at once when it cannot be served. */
 static void
 handle_request(struct evhttp_request *req, void *arg)
 {
     struct api_worker *worker = arg;
-    struct api_response response = {0};
-    struct request_state state;
+    struct api_call *call;
 
     /* The request is read completely, so its deadlines end here and not
      * after the handler, which may wait for the HSM. */
     api_conn_request_done(api_tls_of(req));
-    memset(&state, 0, sizeof(state));
-    if (parse_request(req, worker->server, &state) == ADCP_OK) {
-        run_handler(worker->server, &state, &response);
-    } else {
+    call = calloc(1, sizeof(*call));
+    if (call == NULL) {
+        log_error("out of memory for a request from a connection of %s; "
+                  "sending 500", worker->server->address);
+        evhttp_send_error(req, 500, NULL);
+        return;
+    }
+    call->worker = worker;
+    call->req = req;
+    if (parse_request(req, worker->server, call) != ADCP_OK) {
         log_debug("rejected %s %.200s from %s: %s: %s",
                   method_name(evhttp_request_get_command(req)),
-                  evhttp_request_get_uri(req), state.request.peer_ip,
-                  adcp_status_name(state.error.code), state.error.message);
-        set_error_response(&state.error, &response);
+                  evhttp_request_get_uri(req), call->request.peer_ip,
+                  adcp_status_name(call->error.code), call->error.message);
+        set_error_response(&call->error, &call->response);
+        api_call_answer(call);
+    } else if (worker->stopping) {
+        refuse_while_stopping(call);
+    } else {
+        api_queue_submit(call);
     }
-    /* Release first, because libevent may free req once the reply is
-     * queued. */
-    release_request(req, &state);
-    if (response.hold != NULL)
-        api_hold_response(worker, req, &response);
-    else
-        api_send_response(req, &response);
 }
 
 /* ---- event loops ---- */
@@ -530,7 +560,7 @@ on_stop(evutil_socket_t fd, short events, void *arg)
 
     (void)fd;
     (void)events;
-    api_hold_stop(worker);
+    api_worker_stop(worker);
 }
 
 static void
@@ -640,7 +670,7 @@ worker_init(struct api_worker *worker, struct api_server *server)
         return -1;
     }
     if (api_conn_worker_init(worker) != 0 ||
-        api_hold_worker_init(worker) != 0)
+        api_queue_worker_init(worker) != 0)
         return -1;
     configure_http(worker);
     if (attach_listener(worker) != 0)
@@ -668,7 +698,7 @@ api_workers_create(struct api_server *server)
     for (unsigned i = 0; i < server->worker_count; i++)
         if (worker_init(&server->workers[i], server) != 0)
             return -1;
-    return 0;
+    return api_queue_init(server);
 }
 
 static void *
@@ -729,8 +759,15 @@ start_workers(struct api_server *server)
 int
 api_workers_run(struct api_server *server)
 {
-    int result = start_workers(server);
+    int result = 0;
 
+    /* Without every handler thread the workers would still serve, so
+     * the server stops and says why instead. */
+    if (api_queue_start(server) != 0) {
+        api_queue_stop(server);
+        return -1;
+    }
+    result = start_workers(server);
     for (unsigned i = 0; i < server->worker_count; i++) {
         struct api_worker *worker = &server->workers[i];
 
@@ -741,6 +778,7 @@ api_workers_run(struct api_server *server)
         if (worker->result < 0)
             result = -1;
     }
+    api_queue_stop(server);
     drain_stop_pipe(server);
     return result;
 }
@@ -759,7 +797,7 @@ api_workers_free(struct api_server *server)
         if (worker->http != NULL)
             evhttp_free(worker->http);
         api_conn_worker_free(worker);
-        api_hold_worker_free(worker);
+        api_queue_worker_free(worker);
         if (worker->stop_event != NULL)
             event_free(worker->stop_event);
         if (worker->resume_event != NULL)
@@ -769,4 +807,5 @@ api_workers_free(struct api_server *server)
     }
     free(server->workers);
     server->workers = NULL;
+    api_queue_free(server);
 }
