@@ -148,6 +148,60 @@ held_finish(void *hold, struct api_response *response)
 
 static const struct api_hold_ops held_ops = {held_notify, held_finish};
 
+/* The path /block?NAME keeps its handler thread until unblock_handler is
+ * called; every handled /block call appends NAME to handled_order. */
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    int waiting;   /* handlers inside /block */
+    int releases;  /* unblock_handler calls not yet used */
+    char handled_order[64];
+} block_gate = {.lock = PTHREAD_MUTEX_INITIALIZER,
+                .changed = PTHREAD_COND_INITIALIZER};
+
+static void
+block_handler(const char *name)
+{
+    pthread_mutex_lock(&block_gate.lock);
+    block_gate.waiting++;
+    pthread_cond_broadcast(&block_gate.changed);
+    while (block_gate.releases == 0)
+        pthread_cond_wait(&block_gate.changed, &block_gate.lock);
+    block_gate.releases--;
+    block_gate.waiting--;
+    strncat(block_gate.handled_order, name,
+            sizeof(block_gate.handled_order) -
+                strlen(block_gate.handled_order) - 1);
+    pthread_mutex_unlock(&block_gate.lock);
+}
+
+/* Waits up to five seconds until a handler is inside /block. Returns 0,
+ * or -1 on timeout. */
+static int
+wait_blocked(void)
+{
+    struct timespec deadline;
+    int rc = 0;
+
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 5;
+    pthread_mutex_lock(&block_gate.lock);
+    while (block_gate.waiting == 0 && rc == 0)
+        rc = pthread_cond_timedwait(&block_gate.changed, &block_gate.lock,
+                                    &deadline);
+    pthread_mutex_unlock(&block_gate.lock);
+    return rc == 0 ? 0 : -1;
+}
+
+static void
+unblock_handler(void)
+{
+    pthread_mutex_lock(&block_gate.lock);
+    block_gate.releases++;
+    pthread_cond_broadcast(&block_gate.changed);
+    pthread_mutex_unlock(&block_gate.lock);
+}
+
 /* Waits up to five seconds until the server has asked to be told when
  * the held response may go. Returns 0, or -1 on timeout. */
 static int
@@ -205,6 +259,8 @@ echo_handler(void *ctx, const struct api_request *request,
     }
     if (strcmp(request->path, "/broken") == 0)
         return;
+    if (strcmp(request->path, "/block") == 0)
+        block_handler(request->query != NULL ? request->query : "");
     if (strcmp(request->path, "/held") == 0) {
         response->hold = (void *)"released";
         response->hold_ops = &held_ops;
@@ -660,6 +716,88 @@ held_response_serves_others(void **state)
     assert_int_equal(held_finished(), finished + 1);
     reply_free(&r);
     client_close(&held);
+    assert_int_equal(stop_server(&one), 0);
+}
+
+/* Opens a TLS 1.2 connection to port and sends GET target on it. */
+static void
+open_and_send(struct client *c, int port, const char *target)
+{
+    assert_int_equal(client_open_at(c, AF_INET, port, TLS1_2_VERSION,
+                                    TLS1_2_VERSION, NULL),
+                     1);
+    assert_int_equal(client_send(c, "GET", target, NULL, NULL, 0), 0);
+}
+
+static void
+queue_keeps_arrival_order(void **state)
+{
+    struct running_server one;
+    struct client first, second, third;
+    struct reply r;
+    int port;
+
+    (void)state;
+    block_gate.handled_order[0] = '\0';
+    assert_int_equal(start_server(&one, "127.0.0.1:0", 1), 0);
+    port = api_server_port(one.server);
+    open_and_send(&first, port, "/block?a");
+    assert_int_equal(wait_blocked(), 0);
+    /* The only handler thread is busy, so these two wait in the queue. */
+    open_and_send(&second, port, "/block?b");
+    usleep(100 * 1000);
+    open_and_send(&third, port, "/block?c");
+    usleep(100 * 1000);
+    for (int i = 0; i < 3; i++)
+        unblock_handler();
+    assert_int_equal(client_read_reply(&first, &r), 0);
+    assert_int_equal(r.status, 200);
+    reply_free(&r);
+    assert_int_equal(client_read_reply(&third, &r), 0);
+    assert_int_equal(r.status, 200);
+    reply_free(&r);
+    assert_int_equal(client_read_reply(&second, &r), 0);
+    assert_int_equal(r.status, 200);
+    reply_free(&r);
+    assert_string_equal(block_gate.handled_order, "abc");
+    client_close(&first);
+    client_close(&second);
+    client_close(&third);
+    assert_int_equal(stop_server(&one), 0);
+}
+
+static void
+stopping_server_refuses_new_requests(void **state)
+{
+    struct running_server one;
+    struct client busy, late;
+    struct reply r;
+    int port;
+
+    (void)state;
+    assert_int_equal(start_server(&one, "127.0.0.1:0", 1), 0);
+    port = api_server_port(one.server);
+    open_and_send(&busy, port, "/block?s");
+    assert_int_equal(wait_blocked(), 0);
+    assert_int_equal(client_open_at(&late, AF_INET, port, TLS1_2_VERSION,
+                                    TLS1_2_VERSION, NULL),
+                     1);
+    api_server_stop(one.server);
+    usleep(200 * 1000);
+
+    /* The worker waits for the busy request and refuses new ones. */
+    assert_int_equal(client_send(&late, "GET", "/v1/status", NULL, NULL, 0),
+                     0);
+    assert_int_equal(client_read_reply(&late, &r), 0);
+    assert_int_equal(r.status, 503);
+    assert_string_equal(error_text(&r, "code"), "service_unavailable");
+    reply_free(&r);
+    unblock_handler();
+    assert_int_equal(client_read_reply(&busy, &r), 0);
+    assert_int_equal(r.status, 200);
+    reply_free(&r);
+    client_close(&busy);
+    client_close(&late);
     assert_int_equal(stop_server(&one), 0);
 }
 
@@ -2022,6 +2160,8 @@ main(void)
         cmocka_unit_test(get_over_tls13),
         cmocka_unit_test(held_response_serves_others),
         cmocka_unit_test(stop_sends_held_response),
+        cmocka_unit_test(queue_keeps_arrival_order),
+        cmocka_unit_test(stopping_server_refuses_new_requests),
         cmocka_unit_test(post_over_tls12),
         cmocka_unit_test(put_and_delete_get_405),
         cmocka_unit_test(head_gets_headers_only),
