@@ -41,7 +41,7 @@ usage(FILE *out)
         "  --listen ADDR:PORT  address of the HTTPS API, e.g. "
         "127.0.0.1:8443;\n"
         "                      port 0 picks a free port (serve)\n"
-        "  --threads N         worker threads, 0 = four per core (serve)\n"
+        "  --threads N         handler threads, 0 = four per core (serve)\n"
         "  --ca-key SPEC       key of a new root CA: rsa:BITS with 2048 to\n"
         "                      8192 bits (default rsa:2048), ec:256, ec:384\n"
         "                      or ec:521\n"

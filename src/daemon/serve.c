@@ -283,9 +283,8 @@ print_banner(struct runtime *rt)
     fflush(stdout);
 }
 
-/* Workers block while the HSM signs and while a commit reaches the disk,
- * so more of them than cores keep both busy. Group commit then batches the
- * certificates of all the workers that wait at once. */
+/* A handler thread blocks while the HSM signs, so more of them than cores
+ * keep the cores busy while some wait for a network HSM. */
 static unsigned
 default_worker_threads(void)
 {

@@ -63,7 +63,7 @@ check_days(int requested, const struct issue_limits *limits, int *days,
     if (requested < 1 || requested > limits->max_days)
         return adcp_error_set(err, ADCP_ERR_INVALID_FIELD, DAYS_FIELD,
                               "cert_details.days is %d; give 1 to %d days, "
-                              "or 0 for the default of %d",
+                              "or leave it out for the default of %d",
                               requested, limits->max_days,
                               limits->default_days);
     *days = requested;
