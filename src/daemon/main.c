@@ -67,6 +67,32 @@ struct options {
     bool boot_options_given;
 };
 
+/* Checks an --api-ip value as host registration checks addresses, since
+ * it becomes a SAN of the API's certificate. Returns 0 or -1 after
+ * printing why. */
+static int
+check_api_ip(const char *value)
+{
+    char canonical[64];
+
+    switch (names_host_ip_check(value, canonical, sizeof(canonical))) {
+    case NAMES_IP_OK:
+        return 0;
+    case NAMES_IP_V4_MAPPED:
+        fprintf(stderr, "hsm4ssld: invalid --api-ip %s: an IPv4 address in "
+                "IPv6 form; give %s instead\n", value, canonical);
+        return -1;
+    case NAMES_IP_INVALID:
+        fprintf(stderr, "hsm4ssld: invalid --api-ip %s; give a numeric "
+                "IPv4 or IPv6 address\n", value);
+        return -1;
+    default:
+        fprintf(stderr, "hsm4ssld: invalid --api-ip %s: it names no single "
+                "host; give the server's own unicast address\n", value);
+        return -1;
+    }
+}
+
 /* Adds a --api-dns or --api-ip value after checking it. */
 static int
 add_api_name(struct options *opts, const char *option, const char *value)
@@ -75,20 +101,19 @@ add_api_name(struct options *opts, const char *option, const char *value)
     size_t *count = dns ? &opts->boot.api_dns_count
                         : &opts->boot.api_ip_count;
     const char **names = dns ? opts->boot.api_dns : opts->boot.api_ips;
-    char canonical[64];
 
     if (*count == BOOTSTRAP_MAX_API_NAMES) {
         fprintf(stderr, "hsm4ssld: at most %d %s options are accepted\n",
                 BOOTSTRAP_MAX_API_NAMES, option);
         return -1;
     }
-    if (dns ? !names_dns_name_valid(value)
-            : !names_ip_canonical(value, canonical, sizeof(canonical))) {
-        fprintf(stderr, "hsm4ssld: invalid %s %s; give a %s\n", option,
-                value, dns ? "DNS name such as ca.example.test"
-                           : "numeric IPv4 or IPv6 address");
+    if (dns && !names_dns_name_valid(value)) {
+        fprintf(stderr, "hsm4ssld: invalid --api-dns %s; give a DNS name "
+                "such as ca.example.test\n", value);
         return -1;
     }
+    if (!dns && check_api_ip(value) != 0)
+        return -1;
     names[(*count)++] = value;
     opts->boot_options_given = true;
     return 0;

@@ -97,6 +97,28 @@ status=0
 assert_eq 2 "$status" "--ca-key rsa:1024: exit status"
 assert_no_file "$TEST_TMP/new"
 
+log_step "--api-ip values that name no single host are rejected"
+for bad in 0.0.0.0 :: 255.255.255.255 224.0.0.1 ff02::1 ::ffff:192.0.2.7 \
+           not-an-ip; do
+    status=0
+    # A server that accepted the value would keep running: timeout ends
+    # it, and its exit status 124 fails the check below.
+    timeout 20 "$HSM4SSLD" serve --data-dir "$TEST_TMP/new" \
+        --listen 127.0.0.1:0 --api-ip "$bad" >"$TEST_TMP/opt.log" 2>&1 ||
+        status=$?
+    assert_eq 2 "$status" "--api-ip $bad: exit status"
+    assert_contains "$(cat "$TEST_TMP/opt.log")" "invalid --api-ip $bad" \
+        "--api-ip $bad: message"
+    assert_no_file "$TEST_TMP/new"
+done
+assert_contains "$(cat "$TEST_TMP/opt.log")" "give a numeric IPv4" \
+    "--api-ip not-an-ip: what to give"
+timeout 20 "$HSM4SSLD" serve --data-dir "$TEST_TMP/new" \
+    --listen 127.0.0.1:0 --api-ip ::ffff:192.0.2.7 >"$TEST_TMP/opt.log" \
+    2>&1 || true
+assert_contains "$(cat "$TEST_TMP/opt.log")" "give 192.0.2.7 instead" \
+    "--api-ip ::ffff:192.0.2.7: the IPv4 form"
+
 log_step "a new data directory with extra API names"
 mkdir -p "$TEST_TMP/first"
 SERVER_PORT=$(pick_free_port)
