@@ -223,6 +223,7 @@ cert_manager_issue(struct service *svc, const struct service_caller *caller,
     enum adcp_status rc;
     EVP_PKEY *ca_key;
     char not_after[32];
+    bool announced;
 
     rc = authz_require_enrolled(caller, "certificate_gen", &err);
     if (rc != ADCP_OK)
@@ -257,8 +258,15 @@ cert_manager_issue(struct service *svc, const struct service_caller *caller,
         goto out;
     }
 
+    /* A queued row is announced while the HSM signs, so that the
+     * writer's batch can wait for it. */
+    announced = commit != NULL && caller->role != SERVICE_ROLE_ENROLLMENT;
+    if (announced)
+        store_expect_write(svc->store);
     rc = sign_and_store(svc, caller, body, &host, ca_key, hal_hsm_name(hsm),
                         &ireq, &issued, commit, &err);
+    if (announced)
+        store_expect_write_done(svc->store);
     if (rc != ADCP_OK)
         goto out;
 

@@ -54,6 +54,8 @@ struct store_ops {
     enum adcp_status (*cert_add)(struct store *store,
                                  const struct store_cert *cert,
                                  struct adcp_error *err);
+    void (*expect_write)(struct store *store);
+    void (*expect_write_done)(struct store *store);
     enum adcp_status (*cert_add_queued)(struct store *store,
                                         const struct store_cert *cert,
                                         struct store_ticket **ticket,

@@ -377,6 +377,20 @@ store_cert_add(struct store *store, const struct store_cert *cert,
     return store->ops->cert_add(store, cert, err);
 }
 
+void
+store_expect_write(struct store *store)
+{
+    if (store != NULL)
+        store->ops->expect_write(store);
+}
+
+void
+store_expect_write_done(struct store *store)
+{
+    if (store != NULL)
+        store->ops->expect_write_done(store);
+}
+
 enum adcp_status
 store_cert_add_queued(struct store *store, const struct store_cert *cert,
                       struct store_ticket **ticket, struct adcp_error *err)

@@ -106,6 +106,17 @@ enum adcp_status store_enrollment_lookup(struct store *store,
                                          int64_t *host_id,
                                          struct adcp_error *err);
 
+/*
+ * Announces a durable write that the caller will queue soon, for example
+ * once the HSM has signed the certificate. The writer then holds its next
+ * batch open, briefly, for the writes announced before the batch began,
+ * so that one commit covers them. Every store_expect_write is matched by
+ * one store_expect_write_done, once the write is queued or when it will
+ * not be.
+ */
+void store_expect_write(struct store *store);
+void store_expect_write_done(struct store *store);
+
 /* Certificates. A serial already stored is ADCP_ERR_CONFLICT. */
 enum adcp_status store_cert_add(struct store *store,
                                 const struct store_cert *cert,

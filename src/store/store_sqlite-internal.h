@@ -78,6 +78,12 @@ struct store_sqlite_conn {
  */
 #define STORE_SQLITE_QUEUE_MAX 10000
 
+/* The longest a batch waits for writes announced before it began. A
+ * signature by a software token takes well under this, so the wait
+ * collects the certificates being signed, and a slow HSM costs each
+ * batch at most this much latency. */
+#define STORE_SQLITE_BATCH_WAIT_USEC 2000
+
 struct store_sqlite_job;
 
 /* Runs one job's statements on the writer's connection, inside the
@@ -123,6 +129,11 @@ struct store_sqlite_writer {
     /* Jobs whose batch has finished. Jobs finish in the order they were
      * queued, so every job numbered up to this one has finished. */
     uint64_t finished_total;
+    /* Writes announced by store_expect_write, and how many of them are
+     * done (queued, or given up). */
+    uint64_t expected_total;
+    uint64_t expected_done;
+    unsigned batch_wait_usec; /* the longest a batch waits for them */
     bool stopping; /* store_close has begun; the writer drains and exits */
     bool running;  /* the thread was started and not yet joined */
     pthread_t thread;
@@ -238,6 +249,13 @@ enum adcp_status store_sqlite_write_detached(struct store_sqlite *store,
 /* Waits until every job queued before the call has finished, so that a
  * read afterwards sees the writes of detached jobs too. */
 void store_sqlite_writer_flush(struct store_sqlite *store);
+
+void store_sqlite_expect_write(struct store *base);
+void store_sqlite_expect_write_done(struct store *base);
+
+/* Sets how long a batch may wait for announced writes (default
+ * STORE_SQLITE_BATCH_WAIT_USEC); tests lengthen it. */
+void store_sqlite_set_batch_wait(struct store *base, unsigned usec);
 
 /* Counters for tests and the database manager's statistics. */
 struct store_sqlite_stats {

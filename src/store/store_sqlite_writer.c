@@ -18,12 +18,19 @@
  * detached job (an audit entry) is not waited for. Because jobs run in
  * queue order, it is durable once a durable write queued after it has
  * returned.
+ *
+ * Callers that are about to queue a write announce it first
+ * (store_expect_write). A batch then waits, at most batch_wait_usec, for
+ * the writes announced before it began, so that requests signed at the
+ * same time share one commit and its fsync even at low concurrency.
  */
 #include "store/store_sqlite-internal.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/log.h"
 
@@ -32,9 +39,17 @@ store_sqlite_writer_init(struct store_sqlite *store)
 {
     struct store_sqlite_writer *writer = &store->writer;
 
+    pthread_condattr_t monotonic;
+
     memset(writer, 0, sizeof(*writer));
+    writer->batch_wait_usec = STORE_SQLITE_BATCH_WAIT_USEC;
     pthread_mutex_init(&writer->lock, NULL);
-    pthread_cond_init(&writer->queued, NULL);
+    /* The batch wait has a deadline, which must not move with the wall
+     * clock. */
+    pthread_condattr_init(&monotonic);
+    pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
+    pthread_cond_init(&writer->queued, &monotonic);
+    pthread_condattr_destroy(&monotonic);
     pthread_cond_init(&writer->space, NULL);
     pthread_cond_init(&writer->finished, NULL);
 }
@@ -152,6 +167,28 @@ batch_finish_inlock(struct store_sqlite_writer *writer,
     pthread_cond_broadcast(&writer->finished);
 }
 
+/* Waits, at most writer->batch_wait_usec, until as many announced writes
+ * are done as had been announced when the batch began. */
+static void
+wait_for_announced_inlock(struct store_sqlite_writer *writer)
+{
+    uint64_t announced = writer->expected_total;
+    struct timespec deadline;
+    long nsec;
+
+    if (writer->expected_done >= announced || writer->batch_wait_usec == 0)
+        return;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    nsec = deadline.tv_nsec + (long)writer->batch_wait_usec * 1000L;
+    deadline.tv_sec += nsec / 1000000000L;
+    deadline.tv_nsec = nsec % 1000000000L;
+    while (writer->expected_done < announced && !writer->stopping &&
+           writer->length < STORE_SQLITE_QUEUE_MAX)
+        if (pthread_cond_timedwait(&writer->queued, &writer->lock,
+                                   &deadline) == ETIMEDOUT)
+            break;
+}
+
 /* The writer thread: takes the whole queue as one batch, runs it without
  * the lock, and repeats until store_close has set stopping and the queue
  * is empty. */
@@ -169,6 +206,7 @@ writer_main(void *arg)
             pthread_cond_wait(&writer->queued, &writer->lock);
         if (writer->head == NULL)
             break;
+        wait_for_announced_inlock(writer);
         batch = writer->head;
         count = writer->length;
         writer->head = NULL;
@@ -357,6 +395,37 @@ store_sqlite_write_detached(struct store_sqlite *store,
     if (status != ADCP_OK)
         free(job);
     return status;
+}
+
+void
+store_sqlite_expect_write(struct store *base)
+{
+    struct store_sqlite_writer *writer = &store_sqlite_from(base)->writer;
+
+    pthread_mutex_lock(&writer->lock);
+    writer->expected_total++;
+    pthread_mutex_unlock(&writer->lock);
+}
+
+void
+store_sqlite_expect_write_done(struct store *base)
+{
+    struct store_sqlite_writer *writer = &store_sqlite_from(base)->writer;
+
+    pthread_mutex_lock(&writer->lock);
+    writer->expected_done++;
+    pthread_cond_signal(&writer->queued);
+    pthread_mutex_unlock(&writer->lock);
+}
+
+void
+store_sqlite_set_batch_wait(struct store *base, unsigned usec)
+{
+    struct store_sqlite_writer *writer = &store_sqlite_from(base)->writer;
+
+    pthread_mutex_lock(&writer->lock);
+    writer->batch_wait_usec = usec;
+    pthread_mutex_unlock(&writer->lock);
 }
 
 void

@@ -1021,6 +1021,119 @@ group_commit_batches_inserts(void **state)
                  (unsigned long long)commits, total / 2);
 }
 
+/* A queued certificate write and whether its batch has finished. */
+struct queued_write {
+    struct store_ticket *ticket;
+    atomic_bool finished;
+};
+
+static void
+mark_finished(void *arg)
+{
+    atomic_store(&((struct queued_write *)arg)->finished, true);
+}
+
+static void
+queue_cert(struct fixture *fx, struct queued_write *write,
+           const char *serial)
+{
+    struct adcp_error err = {0};
+    struct store_cert cert;
+
+    make_cert(&cert, serial, 0);
+    atomic_store(&write->finished, false);
+    assert_status(store_cert_add_queued(fx->store, &cert, &write->ticket,
+                                        &err),
+                  ADCP_OK, err);
+    store_ticket_notify(write->ticket, mark_finished, write);
+}
+
+/* Waits up to 5 s for write's batch; returns the milliseconds waited. */
+static long
+wait_finished(struct queued_write *write)
+{
+    struct timespec start, now;
+    long elapsed_ms = 0;
+
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    while (!atomic_load(&write->finished) && elapsed_ms < 5000) {
+        usleep(1000);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        elapsed_ms = (now.tv_sec - start.tv_sec) * 1000L +
+                     (now.tv_nsec - start.tv_nsec) / 1000000L;
+    }
+    if (!atomic_load(&write->finished))
+        fail_msg("a queued write did not commit within 5 s");
+    return elapsed_ms;
+}
+
+static void
+finish_queued(struct queued_write *write)
+{
+    struct adcp_error err = {0};
+
+    assert_status(store_ticket_finish(write->ticket, &err), ADCP_OK, err);
+}
+
+static void
+batch_waits_for_announced_write(void **state)
+{
+    struct fixture *fx = *state;
+    struct queued_write first, second;
+    uint64_t commits;
+
+    open_store(fx);
+    store_sqlite_set_batch_wait(fx->store, 5 * 1000 * 1000);
+    commits = commit_count(fx);
+    store_expect_write(fx->store);
+    store_expect_write(fx->store);
+    queue_cert(fx, &first, "0A01");
+    store_expect_write_done(fx->store);
+
+    /* The second announced write has not come, so the batch waits. */
+    usleep(200 * 1000);
+    assert_false(atomic_load(&first.finished));
+    queue_cert(fx, &second, "0A02");
+    store_expect_write_done(fx->store);
+    wait_finished(&first);
+    wait_finished(&second);
+    finish_queued(&first);
+    finish_queued(&second);
+    assert_int_equal(commit_count(fx) - commits, 1);
+}
+
+static void
+batch_wait_is_bounded(void **state)
+{
+    struct fixture *fx = *state;
+    struct queued_write write;
+
+    open_store(fx);
+    store_sqlite_set_batch_wait(fx->store, 300 * 1000);
+    store_expect_write(fx->store);
+    store_expect_write(fx->store);
+    queue_cert(fx, &write, "0B01");
+    store_expect_write_done(fx->store);
+    /* The other announced write never comes; the batch commits once
+     * the wait is over. */
+    assert_true(wait_finished(&write) >= 250);
+    finish_queued(&write);
+    store_expect_write_done(fx->store);
+}
+
+static void
+batch_without_announcement_commits_at_once(void **state)
+{
+    struct fixture *fx = *state;
+    struct queued_write write;
+
+    open_store(fx);
+    store_sqlite_set_batch_wait(fx->store, 60 * 1000 * 1000);
+    queue_cert(fx, &write, "0C01");
+    wait_finished(&write);
+    finish_queued(&write);
+}
+
 /* Takes SQLite's write lock on a raw connection, so that the store's
  * writer waits in BEGIN IMMEDIATE (for up to its 5 s busy timeout). */
 static sqlite3 *
@@ -1488,6 +1601,12 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(concurrent_consume_succeeds_once, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(batch_waits_for_announced_write,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(batch_wait_is_bounded, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            batch_without_announcement_commits_at_once, setup, teardown),
         cmocka_unit_test_setup_teardown(group_commit_batches_inserts, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(batch_conflict_fails_only_its_job,
