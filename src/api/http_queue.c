@@ -16,11 +16,11 @@
 #include "api/http_internal.h"
 
 #include <event2/listener.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/log.h"
+#include "common/thread.h"
 
 /* How long a stopping worker's loop runs on after its last reply, so that
  * libevent writes out the replies still in its buffers. */
@@ -161,25 +161,18 @@ int
 api_queue_start(struct api_server *server)
 {
     struct api_queue *queue = &server->queue;
-    sigset_t all, saved;
     int rc = 0;
 
     queue->stopping = false;
-    /* Handler threads block all signals, so that the daemon's handlers
-     * run in the thread that installed them. */
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &saved);
     for (; queue->started < queue->thread_count; queue->started++) {
-        rc = pthread_create(&queue->threads[queue->started], NULL,
-                            handler_main, server);
+        rc = thread_start(&queue->threads[queue->started], handler_main,
+                          server, "api-handler");
         if (rc != 0) {
             log_error("starting handler thread %u of %s failed: %s",
                       queue->started, server->address, strerror(rc));
             break;
         }
-        pthread_setname_np(queue->threads[queue->started], "api-handler");
     }
-    pthread_sigmask(SIG_SETMASK, &saved, NULL);
     return rc == 0 ? 0 : -1;
 }
 

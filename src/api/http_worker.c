@@ -12,7 +12,6 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +19,7 @@
 
 #include "adcp/adcp_error.h"
 #include "common/log.h"
+#include "common/thread.h"
 #include "common/secret.h"
 
 /* evhttp passes every method it parses to handle_request, so that the
@@ -732,19 +732,15 @@ drain_stop_pipe(struct api_server *server)
 static int
 start_workers(struct api_server *server)
 {
-    sigset_t all, saved;
     int result = 0;
 
-    /* Workers block all signals, so that the daemon's handlers run in
-     * the thread that installed them. */
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &saved);
     for (unsigned i = 0; i < server->worker_count; i++) {
         struct api_worker *worker = &server->workers[i];
-        int rc = pthread_create(&worker->thread, NULL, worker_main, worker);
+        int rc = thread_start(&worker->thread, worker_main, worker,
+                              "api-loop");
 
         if (rc != 0) {
-            log_error("starting worker thread %u of %s failed: %s", i,
+            log_error("starting event loop thread %u of %s failed: %s", i,
                       server->address, strerror(rc));
             api_server_stop(server);
             result = -1;
@@ -752,7 +748,6 @@ start_workers(struct api_server *server)
         }
         worker->started = true;
     }
-    pthread_sigmask(SIG_SETMASK, &saved, NULL);
     return result;
 }
 

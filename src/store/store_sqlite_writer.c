@@ -27,12 +27,12 @@
 #include "store/store_sqlite-internal.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "common/log.h"
+#include "common/thread.h"
 
 void
 store_sqlite_writer_init(struct store_sqlite *store)
@@ -232,18 +232,12 @@ store_sqlite_writer_start(struct store_sqlite *store, struct adcp_error *err)
 {
     struct store_sqlite_writer *writer = &store->writer;
     enum adcp_status status;
-    sigset_t all, saved;
     int rc;
 
     status = store_sqlite_conn_open(store, &writer->conn, err);
     if (status != ADCP_OK)
         return status;
-    /* The writer blocks all signals, so that the daemon's handlers run in
-     * the thread that installed them. */
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &saved);
-    rc = pthread_create(&writer->thread, NULL, writer_main, store);
-    pthread_sigmask(SIG_SETMASK, &saved, NULL);
+    rc = thread_start(&writer->thread, writer_main, store, "store-writer");
     if (rc != 0) {
         log_error("failed to start the writer thread of %s: %s", store->path,
                   strerror(rc));
@@ -255,7 +249,6 @@ store_sqlite_writer_start(struct store_sqlite *store, struct adcp_error *err)
                               "limit (ulimit -u)",
                               store->path, strerror(rc));
     }
-    pthread_setname_np(writer->thread, "store-writer");
     writer->running = true;
     return ADCP_OK;
 }
