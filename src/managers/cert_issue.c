@@ -1,8 +1,9 @@
 /*
  * Certificate issuance: the entry points of cert_issue.h. The CSR checks
- * live in cert_csr_check.c, and the certificate assembly and signing in
- * cert_build.c. This file checks the request's own fields (hash, days)
- * and runs the steps in order.
+ * live in cert_csr_check.c, a host certificate's assembly in cert_leaf.c
+ * and its signing in cert_sign.c (cert_internal.h lists the other
+ * parts). This file checks the request's own fields (hash, days) and runs
+ * the steps in order.
  */
 #include "managers/cert_issue.h"
 
