@@ -214,7 +214,8 @@ def extra_lines(http, rows, keys):
                   "| clients | req/s | p99 ms | CPU ms/req "
                   "| req/s in the main run |", "|---|---|---|---|---|"]
         for clients in (10, 100):
-            s = http.get(("hsm4ssl-stored", key, "wrk", clients))
+            s = http.get((f"hsm4ssl-stored-{count['stored']}", key, "wrk",
+                           clients))
             base = http.get(("hsm4ssl", key, "wrk", clients)) or {}
             if s:
                 lines.append(f"| {clients} | {fmt(s['rps'])} "

@@ -23,7 +23,7 @@ OPENSSL_CERTS=100
 WITH_CFSSL=1
 PROFILE=0
 SOURCE_ADDRESSES=32
-STORED=0
+STORED=""
 IDLE=0
 BUILD_DIR=$ROOT_DIR/build
 OUT_DIR=
@@ -46,8 +46,9 @@ usage: bench/run.sh [OPTIONS]
   --no-loadtest    measure with wrk only
   --profile        record a perf profile of hsm4ssld (each key type,
                    10 clients)
-  --stored N       also measure issuance with N more certificates stored
-                   (first key type, 10 and 100 clients)
+  --stored LIST    also measure issuance with N more certificates stored,
+                   for each N of LIST, e.g. "100000 1000000" (first key
+                   type, 10 and 100 clients)
   --idle N         also measure the server's RSS with N idle keep-alive
                    connections (first key type)
   --source-addresses N
@@ -86,7 +87,10 @@ parse_args() {
     check_number "$DURATION" 1 600 --duration
     check_number "$RUNS" 1 20 --runs
     check_number "$CSR_COUNT" 1 4096 --csrs
-    check_number "$STORED" 0 10000000 --stored
+    local stored
+    for stored in $STORED; do
+        check_number "$stored" 1 10000000 --stored
+    done
     check_number "$IDLE" 0 10000 --idle
     check_number "$SOURCE_ADDRESSES" 1 253 --source-addresses
 }
@@ -253,20 +257,21 @@ idle_run() {
     log "idle: RSS $before KiB -> $during KiB with $IDLE connections"
 }
 
-# Copies data directory $2 (server stopped), adds STORED rows to its
+# Copies data directory $2 (server stopped), adds $4 rows to its
 # certificates table with sqlite3 and measures issuance on the copy.
 stored_run() {
-    local key=$1 data=$2 bodies=$3 copy=$2-stored now existing clients run
+    local key=$1 data=$2 bodies=$3 stored=$4 copy=$2-stored now existing
+    local clients run
     cp -a "$data" "$copy"
     sed -i "s#$data#$copy#g" "$copy/softhsm2.conf"
     now=$(date +%s)
     existing=$(sqlite3 "$copy/hsm4ssl.db" 'SELECT count(*) FROM certificates')
-    log "adding $STORED rows to the certificates table ($existing there)"
+    log "adding $stored rows to the certificates table ($existing there)"
     # Each row copies the PEM of a real issued certificate, so that rows
     # are as large as real ones; serials are random like the server's.
     sqlite3 "$copy/hsm4ssl.db" <<EOF
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n
-                        WHERE i < $STORED)
+                        WHERE i < $stored)
 INSERT INTO certificates (serial, host_id, subject, not_before, not_after,
                           pem, hsm, revoked_at, created)
 SELECT upper(hex(randomblob(16))), host_id, subject, $now - 86400,
@@ -275,12 +280,12 @@ FROM n, (SELECT host_id, subject, pem, hsm FROM certificates
          WHERE host_id IS NOT NULL LIMIT 1);
 EOF
     existing=$(sqlite3 "$copy/hsm4ssl.db" 'SELECT count(*) FROM certificates')
-    start_hsm4ssld "$copy" "$key" "$OUT_DIR/hsm4ssld-stored.log"
+    start_hsm4ssld "$copy" "$key" "$OUT_DIR/hsm4ssld-stored-$stored.log"
     DURATION=2 run_wrk "$SERVER_URL/v1/certificates" 10 "$bodies" \
         "Bearer $(cat "$copy/admin.token")" >/dev/null || true
     for clients in 10 100; do
         for ((run = 1; run <= RUNS; run++)); do
-            measure_http wrk "$SERVER_PID" "hsm4ssl-stored" "$key" \
+            measure_http wrk "$SERVER_PID" "hsm4ssl-stored-$stored" "$key" \
                 "$clients" "$run" "$SERVER_URL/v1/certificates" "$bodies" \
                 "Bearer $(cat "$copy/admin.token")" "$copy/ca/root.crt"
         done
@@ -288,12 +293,12 @@ EOF
     stop_process "$SERVER_PID"
     SERVER_PID=
     record '{}' --arg system stored-count --arg key "$key" \
-        --argjson certificates "$existing"
+        --argjson certificates "$existing" --argjson stored "$stored"
     rm -rf "$copy"
 }
 
 bench_hsm4ssl() {
-    local key=$1 dir=$2 first=$3 tag=${1/:/} data=$2/data auth
+    local key=$1 dir=$2 first=$3 tag=${1/:/} data=$2/data auth stored
     log "HSM4SSL $key: creating the data directory"
     start_hsm4ssld "$data" "$key" "$OUT_DIR/hsm4ssld-$tag-init.log"
     register_bench_host "$data"
@@ -316,8 +321,10 @@ bench_hsm4ssl() {
     fi
     stop_process "$SERVER_PID"
     SERVER_PID=
-    if [ "$first" = 1 ] && [ "$STORED" -gt 0 ]; then
-        stored_run "$key" "$data" "$dir/hsm4ssl-bodies.jsonl"
+    if [ "$first" = 1 ]; then
+        for stored in $STORED; do
+            stored_run "$key" "$data" "$dir/hsm4ssl-bodies.jsonl" "$stored"
+        done
     fi
 }
 
