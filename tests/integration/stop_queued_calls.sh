@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# SIGTERM stops hsm4ssld within seconds even when many requests wait in
+# the handler queue. With one handler thread, ten RSA-4096 key pair
+# requests queue behind each other, and each took 0.5 to 2.5 s in
+# SoftHSM2 on the 2-core development container. Only the request that a
+# handler thread has started may delay the stop, so the server must not
+# run every queued request first.
+source "$(dirname "$0")/lib.sh"
+
+require_commands curl jq
+require_binaries hsm4ssld
+
+# Seconds the stop may take: the one running RSA-4096 key generation plus
+# margin.
+STOP_LIMIT=6
+QUEUED_REQUESTS=10
+
+# Start the server with one handler thread, which lib.sh's server_start
+# does not set, so that the requests queue in a known order.
+SERVER_DATA=$TEST_TMP/data
+SERVER_LOG=$TEST_TMP/server.log
+SERVER_PORT=$(pick_free_port)
+"$HSM4SSLD" serve --data-dir "$SERVER_DATA" \
+    --listen "127.0.0.1:$SERVER_PORT" --threads 1 \
+    >>"$SERVER_LOG" 2>&1 </dev/null &
+SERVER_PID=$!
+_server_wait_ready || fail "hsm4ssld did not answer /healthz on port" \
+    "$SERVER_PORT (see the server log below)"
+SERVER_URL=https://127.0.0.1:$SERVER_PORT
+_server_load_admin_token
+log_step "hsm4ssld pid $SERVER_PID serves $SERVER_URL with 1 handler thread"
+
+log_step "queue $QUEUED_REQUESTS RSA-4096 key pair requests"
+client_pids=()
+for i in $(seq "$QUEUED_REQUESTS"); do
+    curl -s --noproxy '*' --max-time 60 --cacert "$(server_root_cert)" \
+        -H "@$TEST_TMP/admin.header" -H 'Content-Type: application/json' \
+        -o /dev/null -w '%{http_code}\n' \
+        --data-binary "{\"key_info\": {\"type\": \"rsa\", \"length\": 4096,
+                        \"label\": \"queued-$i\"}}" \
+        "$SERVER_URL/v1/keys" >"$TEST_TMP/client-$i.status" 2>&1 &
+    client_pids+=("$!")
+done
+# shellcheck disable=SC2016 # on_exit evaluates the command at exit
+on_exit 'kill "${client_pids[@]}" 2>/dev/null || true'
+# The server reads every request at once, and then they wait for the thread.
+sleep 1
+
+log_step "SIGTERM with requests in the queue"
+pid=$SERVER_PID
+SERVER_PID=
+start=$SECONDS
+kill -TERM "$pid"
+while kill -0 "$pid" 2>/dev/null && [ $((SECONDS - start)) -le "$STOP_LIMIT" ]; do
+    sleep 0.1
+done
+if kill -0 "$pid" 2>/dev/null; then
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    fail "hsm4ssld still ran ${STOP_LIMIT} s after SIGTERM, because it" \
+         "handles every queued request before it stops; answer the" \
+         "requests no handler thread has started with 503 instead"
+fi
+status=0
+wait "$pid" || status=$?
+assert_eq 0 "$status" "exit status of hsm4ssld after SIGTERM"
+
+pass
