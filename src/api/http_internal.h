@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <openssl/ssl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -90,7 +91,8 @@ struct api_worker {
     bool ready_lock_made;
     struct api_call *ready;          /* handled, reply not yet sent */
     unsigned pending;                /* calls read and not yet answered */
-    bool stopping;                   /* ends once pending is 0 */
+    atomic_bool stopping;            /* ends once pending is 0; handler
+                                        threads read it too */
     pthread_t thread;
     bool started;
     int result;                      /* event_base_dispatch's result */
@@ -130,6 +132,10 @@ void api_workers_free(struct api_server *server);
 /* Runs the server's handler on call, in a handler thread, and checks the
  * response it set. */
 void api_call_run(const struct api_server *server, struct api_call *call);
+
+/* Sets call's response to the 503 of a stopping server, without running
+ * the handler; any thread. */
+void api_call_refuse(struct api_call *call);
 
 /* Finishes a held response, sends the reply and frees call, in the
  * thread of call's worker. */

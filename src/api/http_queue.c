@@ -43,11 +43,13 @@ call_ready(void *arg)
     struct api_call *call = arg;
     struct api_worker *worker = call->worker;
 
+    /* event_active stays under the lock, so that api_queue_worker_free,
+     * which takes it too, cannot free the event in between. */
     pthread_mutex_lock(&worker->ready_lock);
     call->next = worker->ready;
     worker->ready = call;
-    pthread_mutex_unlock(&worker->ready_lock);
     event_active(worker->ready_event, EV_READ, 0);
+    pthread_mutex_unlock(&worker->ready_lock);
 }
 
 /* The ready_event callback: answers the ready calls in the worker's
@@ -69,7 +71,7 @@ answer_ready(evutil_socket_t fd, short events, void *arg)
         api_call_answer(ready);
         worker->pending--;
     }
-    if (worker->stopping && worker->pending == 0)
+    if (atomic_load(&worker->stopping) && worker->pending == 0)
         exit_after_flush(worker);
 }
 
@@ -117,7 +119,12 @@ handler_main(void *arg)
     struct api_call *call;
 
     while ((call = queue_take(&server->queue)) != NULL) {
-        api_call_run(server, call);
+        /* A stopping worker waits only for the calls already running, so
+         * the calls still queued for it get the 503 at once. */
+        if (atomic_load(&call->worker->stopping))
+            api_call_refuse(call);
+        else
+            api_call_run(server, call);
         if (call->response.hold != NULL)
             call->response.hold_ops->notify(call->response.hold, call_ready,
                                             call);
@@ -207,18 +214,22 @@ api_queue_worker_init(struct api_worker *worker)
 void
 api_queue_worker_free(struct api_worker *worker)
 {
+    if (worker->ready_lock_made)
+        pthread_mutex_lock(&worker->ready_lock);
     if (worker->ready_event != NULL)
         event_free(worker->ready_event);
     worker->ready_event = NULL;
-    if (worker->ready_lock_made)
+    if (worker->ready_lock_made) {
+        pthread_mutex_unlock(&worker->ready_lock);
         pthread_mutex_destroy(&worker->ready_lock);
+    }
     worker->ready_lock_made = false;
 }
 
 void
 api_worker_stop(struct api_worker *worker)
 {
-    worker->stopping = true;
+    atomic_store(&worker->stopping, true);
     if (worker->listener != NULL)
         evconnlistener_disable(worker->listener);
     if (worker->pending == 0) {

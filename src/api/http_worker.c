@@ -497,6 +497,10 @@ api_call_answer(struct api_call *call)
         response->hold = NULL;
         response->hold_ops = NULL;
     }
+    /* A stopping server closes each connection after its reply. */
+    if (atomic_load(&call->worker->stopping))
+        evhttp_add_header(evhttp_request_get_output_headers(call->req),
+                          "Connection", "close");
     /* Release first, because libevent may free req once the reply is
      * queued. */
     release_request(call->req, call);
@@ -504,17 +508,13 @@ api_call_answer(struct api_call *call)
     free(call);
 }
 
-/* Answers a request that reached a stopping worker with a 503. */
-static void
-refuse_while_stopping(struct api_call *call)
+void
+api_call_refuse(struct api_call *call)
 {
-    evhttp_add_header(evhttp_request_get_output_headers(call->req),
-                      "Connection", "close");
     adcp_error_set(&call->error, ADCP_ERR_UNAVAILABLE, "",
                    "the server is stopping; retry on another node or once "
                    "it runs again");
     set_error_response(&call->error, &call->response);
-    api_call_answer(call);
 }
 
 /* The evhttp_set_gencb callback: parses the request and queues it for a
@@ -544,8 +544,9 @@ handle_request(struct evhttp_request *req, void *arg)
                   adcp_status_name(call->error.code), call->error.message);
         set_error_response(&call->error, &call->response);
         api_call_answer(call);
-    } else if (worker->stopping) {
-        refuse_while_stopping(call);
+    } else if (atomic_load(&worker->stopping)) {
+        api_call_refuse(call);
+        api_call_answer(call);
     } else {
         api_queue_submit(call);
     }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SIGTERM stops hsm4ssld within seconds even when many requests wait in
-# the handler queue. With one handler thread, ten RSA-4096 key pair
+# the handler queue. With one handler thread, twenty RSA-4096 key pair
 # requests queue behind each other, and each took 0.5 to 2.5 s in
 # SoftHSM2 on the 2-core development container. Only the request that a
 # handler thread has started may delay the stop, so the server must not
@@ -12,8 +12,8 @@ require_binaries hsm4ssld
 
 # Seconds the stop may take: the one running RSA-4096 key generation plus
 # margin.
-STOP_LIMIT=6
-QUEUED_REQUESTS=10
+STOP_LIMIT=15
+QUEUED_REQUESTS=20
 
 # Start the server with one handler thread, which lib.sh's server_start
 # does not set, so that the requests queue in a known order.
@@ -64,5 +64,21 @@ fi
 status=0
 wait "$pid" || status=$?
 assert_eq 0 "$status" "exit status of hsm4ssld after SIGTERM"
+
+log_step "queued requests got 503, the running one its key pair"
+for client in "${client_pids[@]}"; do
+    wait "$client" 2>/dev/null || true
+done
+refused=0
+for i in $(seq "$QUEUED_REQUESTS"); do
+    code=$(tail -n 1 "$TEST_TMP/client-$i.status")
+    case $code in
+        503) refused=$((refused + 1)) ;;
+        201) ;;
+        *) fail "key pair request $i got HTTP $code, expected 201 or 503" ;;
+    esac
+done
+[ "$refused" -gt 0 ] ||
+    fail "no queued request got 503 service_unavailable"
 
 pass
