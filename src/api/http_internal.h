@@ -100,6 +100,7 @@ struct api_worker {
 
 struct api_server {
     api_handler_fn handler;
+    api_quick_fn quick;              /* or NULL */
     void *ctx;
     SSL_CTX *ssl_ctx;                /* borrowed from the configuration */
     size_t max_body;
@@ -159,6 +160,11 @@ void api_queue_stop(struct api_server *server);
 /* Queues call for a handler thread; its worker sends the reply once the
  * handler, and any hold it set, has finished. Worker thread only. */
 void api_queue_submit(struct api_call *call);
+
+/* Runs the handler on call in the worker's own thread, for a quick
+ * request, and replies as api_queue_submit's calls are replied to. The
+ * caller has counted call in worker->pending. */
+void api_queue_run_here(struct api_call *call);
 
 /* Creates the worker's ready list and its event. Returns 0, or -1 after
  * logging. api_queue_worker_free releases them in either case. */

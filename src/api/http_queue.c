@@ -112,6 +112,25 @@ queue_take(struct api_queue *queue)
     return call;
 }
 
+/* Hands a handled call to its worker, at once or when its hold is
+ * released. */
+static void
+call_handled(struct api_call *call)
+{
+    if (call->response.hold != NULL)
+        call->response.hold_ops->notify(call->response.hold, call_ready,
+                                        call);
+    else
+        call_ready(call);
+}
+
+void
+api_queue_run_here(struct api_call *call)
+{
+    api_call_run(call->worker->server, call);
+    call_handled(call);
+}
+
 static void *
 handler_main(void *arg)
 {
@@ -125,11 +144,7 @@ handler_main(void *arg)
             api_call_refuse(call);
         else
             api_call_run(server, call);
-        if (call->response.hold != NULL)
-            call->response.hold_ops->notify(call->response.hold, call_ready,
-                                            call);
-        else
-            call_ready(call);
+        call_handled(call);
     }
     return NULL;
 }

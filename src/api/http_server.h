@@ -64,6 +64,10 @@ struct api_response {
 typedef void (*api_handler_fn)(void *ctx, const struct api_request *request,
                                struct api_response *response);
 
+/* Returns true for a request that the handler answers at once, without
+ * an HSM or a commit: the event loop then runs it ahead of the queue. */
+typedef bool (*api_quick_fn)(void *ctx, const struct api_request *request);
+
 struct api_server_config {
     char listen[ADCP_PATH_MAX]; /* "ADDR:PORT", "[V6]:PORT" */
     SSL_CTX *ssl_ctx;           /* borrowed; see api_tls_context_new */
@@ -81,6 +85,8 @@ struct api_server_config {
      * connection over either cap is closed at once. 0: 64 and 4096. */
     unsigned max_connections_per_ip;
     unsigned max_connections;
+    /* NULL: every request waits in the queue for a handler thread. */
+    api_quick_fn quick;
 };
 
 struct api_server;

@@ -517,6 +517,13 @@ api_call_refuse(struct api_call *call)
     set_error_response(&call->error, &call->response);
 }
 
+static bool
+is_quick(const struct api_server *server, const struct api_call *call)
+{
+    return server->quick != NULL &&
+           server->quick(server->ctx, &call->request);
+}
+
 /* The evhttp_set_gencb callback: parses the request and queues it for a
  * handler thread, or answers at once when it cannot be served. */
 static void
@@ -547,6 +554,9 @@ handle_request(struct evhttp_request *req, void *arg)
     } else if (atomic_load(&worker->stopping)) {
         api_call_refuse(call);
         api_call_answer(call);
+    } else if (is_quick(worker->server, call)) {
+        worker->pending++;
+        api_queue_run_here(call);
     } else {
         api_queue_submit(call);
     }

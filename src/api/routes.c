@@ -311,6 +311,15 @@ respond_later(struct service *svc, struct service_held *held,
     response->hold_ops = &route_hold_ops;
 }
 
+bool
+api_routes_is_quick(void *ctx, const struct api_request *request)
+{
+    (void)ctx;
+    return strcmp(request->method, "GET") == 0 &&
+           (strcmp(request->path, "/healthz") == 0 ||
+            strcmp(request->path, "/v1/ca") == 0);
+}
+
 void
 api_routes_handle(void *ctx, const struct api_request *request,
                   struct api_response *response)

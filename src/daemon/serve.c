@@ -307,6 +307,7 @@ run_server(struct runtime *rt)
              rt->cfg.listen);
     server_cfg.ssl_ctx = rt->ssl_ctx;
     server_cfg.max_body = 1024 * 1024;
+    server_cfg.quick = api_routes_is_quick;
     server_cfg.threads = rt->cfg.threads ? rt->cfg.threads
                                           : default_worker_threads();
     server_cfg.header_timeout_ms = rt->cfg.header_timeout_ms;

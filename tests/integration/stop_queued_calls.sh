@@ -46,6 +46,13 @@ on_exit 'kill "${client_pids[@]}" 2>/dev/null || true'
 # The server reads every request at once, and then they wait for the thread.
 sleep 1
 
+log_step "GET /healthz and GET /v1/ca answer while the queue is full"
+for path in /healthz /v1/ca; do
+    code=$(curl -s --noproxy '*' --max-time 3 --cacert "$(server_root_cert)" \
+        -o /dev/null -w '%{http_code}' "$SERVER_URL$path" || true)
+    assert_eq 200 "$code" "GET $path behind $QUEUED_REQUESTS queued requests"
+done
+
 log_step "SIGTERM with requests in the queue"
 pid=$SERVER_PID
 SERVER_PID=
