@@ -453,6 +453,8 @@ api_conn_request_done(SSL *ssl)
         return;
     /* evhttp reads no further than this request, so what is left in the
      * input is the start of a pipelined request. */
+    /* TODO: start its deadline when this request's reply is queued, not
+     * now, so that a long handler cannot time it out first. */
     input = bufferevent_get_input(conn->bev);
     if (evbuffer_get_length(input) > 0) {
         start_request(conn);
