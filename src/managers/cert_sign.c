@@ -14,6 +14,18 @@
 #include "common/log.h"
 #include "managers/cert_internal.h"
 
+/* Logs the OpenSSL errors under func's name and sets the error of a new
+ * signature that does not verify. */
+static enum adcp_status
+fail_signature_check(const char *func, struct adcp_error *err)
+{
+    log_openssl_errors(func, "checking the new signature");
+    return adcp_error_set(err, ADCP_ERR_HSM, "",
+                          "the signature made with the CA key does not "
+                          "verify with the CA certificate; check that the "
+                          "key and certificate belong together");
+}
+
 /*
  * Checks the new signature of cert against ca_cert's public key (ca_cert
  * NULL: the certificate's own, for a root). The check catches a CA key
@@ -36,11 +48,7 @@ check_signature(X509 *cert, X509 *ca_cert, EVP_PKEY *ca_key,
         cert_sign_check_record(ca_key, ca_cert, passed);
     if (passed)
         return ADCP_OK;
-    log_openssl_errors(__func__, "checking the new signature");
-    return adcp_error_set(err, ADCP_ERR_HSM, "",
-                          "the signature made with the CA key does not "
-                          "verify with the CA certificate; check that the "
-                          "key and certificate belong together");
+    return fail_signature_check(__func__, err);
 }
 
 /*
@@ -165,11 +173,7 @@ check_leaf_signature(const unsigned char *tbs_der, int tbs_len,
     cert_sign_check_record(ca_key, ca_cert, passed);
     if (passed)
         return ADCP_OK;
-    log_openssl_errors(__func__, "checking the new signature");
-    return adcp_error_set(err, ADCP_ERR_HSM, "",
-                          "the signature made with the CA key does not "
-                          "verify with the CA certificate; check that the "
-                          "key and certificate belong together");
+    return fail_signature_check(__func__, err);
 }
 
 /*
