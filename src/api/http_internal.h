@@ -46,7 +46,7 @@ struct api_conn_limits {
 /*
  * One request from its parse to its reply. The worker that read it fills
  * the request, a handler thread runs the handler on it, and the worker
- * sends the response; next links it into the queue or a ready list.
+ * sends the response. next links it into the queue or a ready list.
  */
 struct api_call {
     struct api_call *next;
@@ -90,7 +90,7 @@ struct api_worker {
     pthread_mutex_t ready_lock;      /* guards ready */
     bool ready_lock_made;
     struct api_call *ready;          /* handled, reply not yet sent */
-    unsigned pending;                /* calls read and not yet answered */
+    unsigned pending;                /* calls read, reply not yet sent */
     atomic_bool stopping;            /* ends once pending is 0; handler
                                         threads read it too */
     pthread_t thread;
@@ -172,7 +172,7 @@ int api_queue_worker_init(struct api_worker *worker);
 void api_queue_worker_free(struct api_worker *worker);
 
 /* Stops accepting connections and ends the worker's loop once every call
- * it read is answered, with a short pause to write out the replies. */
+ * it read has its reply, with a short pause to write out the replies. */
 void api_worker_stop(struct api_worker *worker);
 
 /* http_tls.c */

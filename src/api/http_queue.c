@@ -52,8 +52,8 @@ call_ready(void *arg)
     pthread_mutex_unlock(&worker->ready_lock);
 }
 
-/* The ready_event callback: answers the ready calls in the worker's
- * thread. */
+/* The ready_event callback: sends the replies of the ready calls in the
+ * worker's thread. */
 static void
 answer_ready(evutil_socket_t fd, short events, void *arg)
 {

@@ -42,8 +42,8 @@ struct api_response;
  * such as a durable write, has finished: it sets hold and hold_ops and
  * leaves the rest of the response empty. The server then serves its
  * other connections, calls notify once, and when done(arg) has been
- * called, from any thread, calls finish in the worker's own thread; finish
- * fills the response, which the server sends. finish also frees hold.
+ * called, from any thread, calls finish in the worker's own thread. finish
+ * fills the response, which the server sends, and frees hold.
  */
 struct api_hold_ops {
     void (*notify)(void *hold, void (*done)(void *arg), void *arg);
@@ -64,8 +64,8 @@ struct api_response {
 typedef void (*api_handler_fn)(void *ctx, const struct api_request *request,
                                struct api_response *response);
 
-/* Returns true for a request that the handler answers at once, without
- * an HSM or a commit: the event loop then runs it ahead of the queue. */
+/* Returns true for a request that the handler completes at once, without
+ * an HSM or a commit, so the event loop runs it ahead of the queue. */
 typedef bool (*api_quick_fn)(void *ctx, const struct api_request *request);
 
 struct api_server_config {

@@ -525,7 +525,7 @@ is_quick(const struct api_server *server, const struct api_call *call)
 }
 
 /* The evhttp_set_gencb callback: parses the request and queues it for a
- * handler thread, or answers at once when it cannot be served. */
+ * handler thread, or replies at once when it cannot be served. */
 static void
 handle_request(struct evhttp_request *req, void *arg)
 {
@@ -768,7 +768,7 @@ api_workers_run(struct api_server *server)
     int result = 0;
 
     /* Without every handler thread the workers would still serve, so
-     * the server stops and says why instead. */
+     * the server stops and logs why instead. */
     if (api_queue_start(server) != 0) {
         api_queue_stop(server);
         return -1;

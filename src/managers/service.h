@@ -106,8 +106,8 @@ struct adcp_msg *service_dispatch(struct service *svc,
  * A response held back until the durable write it reports has committed.
  * service_dispatch_held works as service_dispatch, but where a manager
  * can queue its write without waiting (certificate_gen), it returns the
- * response at once with *held set, not yet audited. The caller may ask
- * to be told when the write has finished (service_held_notify, with the
+ * response at once with *held set, not yet audited. The caller may request
+ * a call when the write has finished (service_held_notify, with the
  * contract of store_ticket_notify) and must then call service_held_finish
  * once: it waits for the write if needed, turns the response into the
  * storage error when the write failed, audits and logs the response and

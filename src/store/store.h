@@ -7,7 +7,7 @@
  * Every write is committed durably before the function returns, except
  * store_audit_append, which returns once the entry is queued; the entry is
  * durable once a later durable write on the same store has returned, and
- * store_cert_add_queued, whose row is durable once its ticket says so. All
+ * store_cert_add_queued, whose row is durable once its ticket reports it. All
  * functions are safe to call from several threads on one store.
  * They return ADCP_OK, ADCP_ERR_NOT_FOUND, ADCP_ERR_CONFLICT (a unique
  * value already stored) or ADCP_ERR_STORAGE with err describing it. An
@@ -108,7 +108,7 @@ enum adcp_status store_enrollment_lookup(struct store *store,
 
 /*
  * Announces a durable write that the caller will queue soon, for example
- * once the HSM has signed the certificate. The writer then holds its next
+ * once the HSM has signed the certificate. The writer then keeps its next
  * batch open, briefly, for the writes announced before the batch began,
  * so that one commit covers them. Every store_expect_write is matched by
  * one store_expect_write_done, once the write is queued or when it will
@@ -125,7 +125,7 @@ enum adcp_status store_cert_add(struct store *store,
 /*
  * A write queued without waiting for its commit. store_cert_add_queued
  * returns once the row is queued, with a ticket; the row is durable only
- * when store_ticket_finish returns ADCP_OK. store_ticket_notify asks for
+ * when store_ticket_finish returns ADCP_OK. store_ticket_notify requests
  * one call of done(arg) when the write's transaction has committed or
  * failed: from the writer's thread, or at once from the caller's when
  * that has happened already. done must not block or call into the store.

@@ -78,7 +78,7 @@ struct store_sqlite_conn {
  */
 #define STORE_SQLITE_QUEUE_MAX 10000
 
-/* The longest a batch waits for writes announced before it began. A
+/* The maximum time a batch waits for writes announced before it began. A
  * signature by a software token takes well under this, so the wait
  * collects the certificates being signed, and a slow HSM costs each
  * batch at most this much latency. */
@@ -133,7 +133,7 @@ struct store_sqlite_writer {
      * done (queued, or given up). */
     uint64_t expected_total;
     uint64_t expected_done;
-    unsigned batch_wait_usec; /* the longest a batch waits for them */
+    unsigned batch_wait_usec; /* maximum wait of a batch for them */
     bool stopping; /* store_close has begun; the writer drains and exits */
     bool running;  /* the thread was started and not yet joined */
     pthread_t thread;
@@ -227,7 +227,7 @@ enum adcp_status store_sqlite_write(struct store_sqlite *store,
 
 /* Queues job, which the caller owns, and returns without waiting.
  * store_sqlite_job_wait, called once, waits for its batch; before that,
- * store_sqlite_job_notify may ask to be told when the batch finishes. */
+ * store_sqlite_job_notify may request a call when the batch finishes. */
 enum adcp_status store_sqlite_write_queued(struct store_sqlite *store,
                                            struct store_sqlite_job *job,
                                            struct adcp_error *err);

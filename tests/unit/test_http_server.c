@@ -202,7 +202,7 @@ unblock_handler(void)
     pthread_mutex_unlock(&block_gate.lock);
 }
 
-/* Waits up to five seconds until the server has asked to be told when
+/* Waits up to five seconds until the server has requested a call when
  * the held response may go. Returns 0, or -1 on timeout. */
 static int
 wait_held(void)
@@ -696,7 +696,7 @@ held_response_serves_others(void **state)
     assert_int_equal(client_send(&held, "POST", "/held", NULL, NULL, 0), 0);
     assert_int_equal(wait_held(), 0);
 
-    /* The server's only worker answers another connection meanwhile. */
+    /* The server's only worker serves another connection meanwhile. */
     assert_int_equal(client_open_at(&other, AF_INET, port, TLS1_2_VERSION,
                                     TLS1_3_VERSION, NULL),
                      1);
