@@ -74,23 +74,22 @@ static int
 check_api_ip(const char *value)
 {
     char canonical[64];
+    enum names_ip_check result;
 
-    switch (names_host_ip_check(value, canonical, sizeof(canonical))) {
-    case NAMES_IP_OK:
+    result = names_host_ip_check(value, canonical, sizeof(canonical));
+    if (result == NAMES_IP_OK)
         return 0;
-    case NAMES_IP_V4_MAPPED:
+    if (result == NAMES_IP_V4_MAPPED)
         fprintf(stderr, "hsm4ssld: invalid --api-ip %s: an IPv4 address in "
                 "IPv6 form; give %s instead\n", value, canonical);
-        return -1;
-    case NAMES_IP_INVALID:
+    else if (result == NAMES_IP_INVALID)
         fprintf(stderr, "hsm4ssld: invalid --api-ip %s; give a numeric "
                 "IPv4 or IPv6 address\n", value);
-        return -1;
-    default:
-        fprintf(stderr, "hsm4ssld: invalid --api-ip %s: it names no single "
-                "host; give the server's own unicast address\n", value);
-        return -1;
-    }
+    else
+        fprintf(stderr, "hsm4ssld: invalid --api-ip %s: %s, which names no "
+                "single host; give the server's own unicast address\n",
+                value, names_ip_check_text(result));
+    return -1;
 }
 
 /* Adds a --api-dns or --api-ip value after checking it. */

@@ -41,23 +41,6 @@ reject_dns_name(struct adcp_error *err, size_t index, const char *name,
                           field, name);
 }
 
-/* Describes an address that names_host_ip_check rejected because it names
- * no single host. */
-static const char *
-describe_ip_problem(enum names_ip_check result)
-{
-    switch (result) {
-    case NAMES_IP_UNSPECIFIED:
-        return "an unspecified or this-network address (0.0.0.0/8 or ::)";
-    case NAMES_IP_BROADCAST:
-        return "the limited broadcast address";
-    case NAMES_IP_MULTICAST:
-        return "a multicast address (224.0.0.0/4 or ff00::/8)";
-    default:
-        return "an address that no certificate may name";
-    }
-}
-
 /* Fills err for ip_addresses[index], which names_host_ip_check rejected
  * with result. ipv4 is the IPv4 form of a mapped address. */
 static enum adcp_status
@@ -82,7 +65,7 @@ reject_ip_address(struct adcp_error *err, size_t index, const char *text,
     return adcp_error_set(err, ADCP_ERR_INVALID_FIELD, field,
                           "%s \"%.80s\" is %s, which names no single "
                           "host; give the host's own unicast address",
-                          field, text, describe_ip_problem(result));
+                          field, text, names_ip_check_text(result));
 }
 
 /* Checks the DNS names and copies them in lower case into host. */

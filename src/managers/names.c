@@ -181,3 +181,18 @@ names_host_ip_check(const char *text, char *out, size_t size)
     }
     return result;
 }
+
+const char *
+names_ip_check_text(enum names_ip_check result)
+{
+    switch (result) {
+    case NAMES_IP_UNSPECIFIED:
+        return "an unspecified or this-network address (0.0.0.0/8 or ::)";
+    case NAMES_IP_BROADCAST:
+        return "the limited broadcast address";
+    case NAMES_IP_MULTICAST:
+        return "a multicast address (224.0.0.0/4 or ff00::/8)";
+    default:
+        return "an address that no certificate may name";
+    }
+}

@@ -67,4 +67,9 @@ bool names_ip_canonical(const char *text, char *out, size_t size);
 enum names_ip_check names_host_ip_check(const char *text, char *out,
                                         size_t size);
 
+/* Returns a phrase for an address that names_host_ip_check rejected
+ * because it names no single host, such as "the limited broadcast
+ * address". */
+const char *names_ip_check_text(enum names_ip_check result);
+
 #endif
