@@ -1,7 +1,7 @@
 /*
- * What a caller receives about a certificate: the PEM text, the
- * issue_result that contains it with the serial, subject and validity, and
- * the SHA-256 fingerprint.
+ * The results of issuance for a caller: the PEM text, the issue_result
+ * that contains it with the serial, subject and validity, and the SHA-256
+ * fingerprint.
  */
 #include "managers/cert_issue.h"
 
