@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <strings.h>
 
-static const char *const reason_names[CRL_REASON_MAX + 1] = {
+static const char *const reason_names[CRL_REASON_LAST + 1] = {
     [CRL_REASON_UNSPECIFIED] = "unspecified",
     [CRL_REASON_KEY_COMPROMISE] = "keyCompromise",
     [CRL_REASON_CA_COMPROMISE] = "cACompromise",
@@ -21,7 +21,7 @@ static const char *const reason_names[CRL_REASON_MAX + 1] = {
 const char *
 crl_reason_name(int value)
 {
-    if (value < 0 || value > CRL_REASON_MAX)
+    if (value < 0 || value > CRL_REASON_LAST)
         return NULL;
     return reason_names[value];
 }
@@ -52,7 +52,7 @@ parse_decimal(const char *text)
 static int
 parse_name(const char *text)
 {
-    for (int value = 0; value <= CRL_REASON_MAX; value++)
+    for (int value = 0; value <= CRL_REASON_LAST; value++)
         if (reason_names[value] != NULL &&
             strcasecmp(text, reason_names[value]) == 0)
             return value;

@@ -8,22 +8,13 @@
 #ifndef HSM4SSL_COMMON_CRL_REASON_H
 #define HSM4SSL_COMMON_CRL_REASON_H
 
+#include <openssl/x509v3.h>
 #include <stdbool.h>
 #include <stddef.h>
 
-enum crl_reason {
-    CRL_REASON_UNSPECIFIED = 0,
-    CRL_REASON_KEY_COMPROMISE = 1,
-    CRL_REASON_CA_COMPROMISE = 2,
-    CRL_REASON_AFFILIATION_CHANGED = 3,
-    CRL_REASON_SUPERSEDED = 4,
-    CRL_REASON_CESSATION_OF_OPERATION = 5,
-    CRL_REASON_CERTIFICATE_HOLD = 6,
-    CRL_REASON_REMOVE_FROM_CRL = 8,
-    CRL_REASON_PRIVILEGE_WITHDRAWN = 9,
-    CRL_REASON_AA_COMPROMISE = 10,
-    CRL_REASON_MAX = 10
-};
+/* OpenSSL names the values: CRL_REASON_UNSPECIFIED (0) to
+ * CRL_REASON_AA_COMPROMISE (10). */
+#define CRL_REASON_LAST CRL_REASON_AA_COMPROMISE
 
 /* The names a revocation request accepts, comma-separated, for error
  * messages and help text. */
