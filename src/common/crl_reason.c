@@ -83,8 +83,8 @@ crl_reason_parse(const char *text, int *value, char *problem, size_t size)
     }
     if (parsed == CRL_REASON_REMOVE_FROM_CRL) {
         set_problem(problem, size,
-                    "(removeFromCRL) only takes an entry out of a delta "
-                    "CRL, which this CA does not issue");
+                    "is removeFromCRL, which applies only to delta CRLs, "
+                    "and this CA issues none");
         return -1;
     }
     *value = parsed;
