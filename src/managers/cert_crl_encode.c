@@ -1,8 +1,8 @@
 /*
  * Encoding and signing one CRL (RFC 5280, section 5.1) in a single pass
- * over the revoked certificates, without an X509_CRL object: OpenSSL's
+ * over the revoked certificates, without an X509_CRL object. OpenSSL's
  * X509_CRL_add0_revoked keeps every entry as an object and sorts them
- * again, where the store already hands them out in serial order.
+ * again, but the store already hands them out in serial order.
  *
  * The entries are appended to one buffer as they arrive. The buffer
  * keeps room in front of them for the fields that precede them in the

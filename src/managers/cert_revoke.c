@@ -5,8 +5,8 @@
  * the root and the API's TLS certificate, are not revoked this way: their
  * rows have no host.
  *
- * The revocation is committed before the response, and the CRL cache is
- * told afterwards, so the next CRL request lists the certificate.
+ * The revocation is committed before the response, and the cached CRL is
+ * then marked out of date, so the next CRL request lists the certificate.
  */
 #include <jansson.h>
 #include <stdio.h>

@@ -20,7 +20,8 @@ fetch_crl() {
     http_call GET /v1/crl.pem
     assert_http 200
     cp "$HTTP_BODY_FILE" "$TEST_TMP/$name.pem"
-    assert_eq "$(openssl crl -inform DER -in "$TEST_TMP/$name.der" -outform PEM)" \
+    assert_eq \
+        "$(openssl crl -inform DER -in "$TEST_TMP/$name.der" -outform PEM)" \
         "$(openssl crl -in "$TEST_TMP/$name.pem" -outform PEM)" \
         "GET /v1/crl.pem holds the same CRL as GET /v1/crl"
     assert_eq "verify OK" \
