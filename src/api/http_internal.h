@@ -101,6 +101,7 @@ struct api_worker {
 struct api_server {
     api_handler_fn handler;
     api_quick_fn quick;              /* or NULL */
+    const char *raw_path_prefix;     /* or NULL; see api_server_config */
     void *ctx;
     SSL_CTX *ssl_ctx;                /* borrowed from the configuration */
     size_t max_body;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "api/http_server.h"
+#include "api/ocsp_route.h"
 #include "api/routes.h"
 #include "common/log.h"
 #include "daemon/bootstrap.h"
@@ -311,6 +312,7 @@ run_server(struct runtime *rt)
     server_cfg.ssl_ctx = rt->ssl_ctx;
     server_cfg.max_body = 1024 * 1024;
     server_cfg.quick = api_routes_is_quick;
+    server_cfg.raw_path_prefix = API_OCSP_GET_PREFIX;
     server_cfg.threads = rt->cfg.threads ? rt->cfg.threads
                                           : default_worker_threads();
     server_cfg.header_timeout_ms = rt->cfg.header_timeout_ms;

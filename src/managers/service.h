@@ -32,6 +32,8 @@ struct service_ca {
 
 struct service_key_cache;
 struct cert_crl_cache;
+struct ocsp_responder;
+struct ocsp_reply;
 
 /* Where the user PIN of each HSM lives, so that initsession can store the
  * new PIN for the next start. */
@@ -56,6 +58,10 @@ struct service {
     struct cert_crl_cache *crl; /* the current CRL; see cert_crl.h */
     /* cRLDistributionPoints URI of new host certificates; "" for none. */
     char crl_url[ADCP_PATH_MAX];
+    struct ocsp_responder *ocsp; /* see managers/ocsp.h */
+    /* authorityInfoAccess OCSP URI of new host certificates; "" for
+     * none. */
+    char ocsp_url[ADCP_PATH_MAX];
 };
 
 enum service_role {
@@ -85,6 +91,11 @@ void service_cleanup(struct service *svc);
 /* Sets the lifetime of the CRLs built from now on, in seconds. Returns 0,
  * or -1 without memory. */
 int service_set_crl_lifetime(struct service *svc, int seconds);
+
+/* Replaces the OCSP responder with one whose responses live lifetime
+ * seconds and whose cache takes at most cache_bytes (0: the defaults of
+ * managers/ocsp.h). Returns 0, or -1 after logging. */
+int service_set_ocsp(struct service *svc, int lifetime, size_t cache_bytes);
 
 /* Records where hsm's user PIN file is. Returns 0, or -1 without memory. */
 int service_add_pin_file(struct service *svc, const char *hsm,
@@ -163,6 +174,14 @@ enum adcp_status cert_manager_revoke(struct service *svc,
 enum adcp_status cert_manager_crl(struct service *svc,
                                   struct adcp_msg *request,
                                   struct adcp_msg *response);
+/* Answers the DER OCSPRequest der with the DER OCSPResponse in *reply,
+ * which is always set: to a signed response, or to an unsigned error
+ * status (malformedRequest, unauthorized, tryLater, internalError). The
+ * caller sends it and calls reply->release when it is not NULL
+ * (ocsp_manager.c). */
+void ocsp_manager_respond(struct service *svc, const unsigned char *der,
+                          size_t len, const char *peer_ip,
+                          struct ocsp_reply *reply);
 enum adcp_status keys_manager_generate(struct service *svc,
                                        const struct service_caller *caller,
                                        struct adcp_msg *request,
