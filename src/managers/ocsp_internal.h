@@ -88,7 +88,7 @@ struct ocsp_single {
 struct ocsp_sign_request {
     X509 *ca_cert;
     EVP_PKEY *ca_key;       /* signs; an HSM key of the provider */
-    OCSP_REQUEST *request;  /* its nonce, if any, is echoed */
+    OCSP_REQUEST *request;  /* its nonce, if any, is echoed; or NULL */
     const struct ocsp_single *singles;
     size_t count;
     time_t this_update;

@@ -75,7 +75,7 @@ fill_basic(OCSP_BASICRESP *basic, const struct ocsp_sign_request *request)
         ok = add_single(basic, &request->singles[i], this_update,
                         next_update);
     /* OCSP_copy_nonce returns 2 when the request has no nonce. */
-    if (ok)
+    if (ok && request->request != NULL)
         ok = OCSP_copy_nonce(basic, request->request) > 0;
     ASN1_TIME_free(this_update);
     ASN1_TIME_free(next_update);

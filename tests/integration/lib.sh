@@ -50,6 +50,8 @@ SERVER_LOG=
 SERVER_PORT=
 SERVER_URL=
 SERVER_EXIT=
+# More hsm4ssld serve options for server_start, such as --ocsp-url URL.
+SERVER_EXTRA_ARGS=()
 HTTP_STATUS=
 HTTP_BODY=
 HTTP_BODY_FILE=$TEST_TMP/response.body
@@ -284,7 +286,8 @@ server_start() {
         SERVER_PORT=$(pick_free_port)
         log_lines=$( (wc -l <"$SERVER_LOG") 2>/dev/null || echo 0)
         "$HSM4SSLD" serve --data-dir "$SERVER_DATA" \
-            --listen "127.0.0.1:$SERVER_PORT" >>"$SERVER_LOG" 2>&1 </dev/null &
+            --listen "127.0.0.1:$SERVER_PORT" "${SERVER_EXTRA_ARGS[@]}" \
+            >>"$SERVER_LOG" 2>&1 </dev/null &
         SERVER_PID=$!
         ready=0
         _server_wait_ready || ready=$?
