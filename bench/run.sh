@@ -419,8 +419,9 @@ ocsp_requests() {
     done
 }
 
-# Checks that the server answers the first request of $3 with a response
-# that verifies against root $1 and says good; $2 is a work directory.
+# Checks that the server responds to the first request of $3 with a
+# response that verifies against root $1 and reports good. $2 is a work
+# directory.
 ocsp_check() {
     local root=$1 dir=$2 requests=$3
     head -n 1 "$requests" | python3 -c \
@@ -450,6 +451,7 @@ ocsp_run() {
     root=$dir/data/ca/root.crt
     register_bench_host "$dir/data"
     ocsp_issue_certs "$dir/data" "$dir"
+
     for kind in cached nonce; do
         ocsp_requests "$root" "$dir" "$dir/$kind.hex" "$kind"
         ocsp_check "$root" "$dir" "$dir/$kind.hex"
@@ -468,6 +470,7 @@ ocsp_run() {
     done
     stop_process "$SERVER_PID"
     SERVER_PID=
+
     jq -s -c 'group_by([.system, .clients]) | map({
         system: .[0].system, key: .[0].key, clients: .[0].clients,
         runs: length,

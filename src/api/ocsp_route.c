@@ -122,6 +122,9 @@ find_der(const struct api_request *request, struct ocsp_der *der,
     return true;
 }
 
+/* NOTE: every reply carries the server's Cache-Control: no-store, so
+ * HTTP caches between relying parties and the server do not keep the
+ * responses to GET requests. */
 static void
 respond_with_reply(const struct ocsp_reply *reply,
                    struct api_response *response)

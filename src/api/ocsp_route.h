@@ -21,13 +21,14 @@
 /* Returns true when request's path is an OCSP path. */
 bool api_ocsp_route_matches(const struct api_request *request);
 
-/* Returns true when a cached response answers request, so the event loop
- * can send it without a handler thread. */
+/* Returns true when the cache contains the response to request, or the
+ * request has the wrong method, so the event loop can send the reply
+ * without a handler thread. */
 bool api_ocsp_route_is_quick(struct service *svc,
                              const struct api_request *request);
 
-/* Answers request: a 405 for a method the path does not serve, else a
- * DER OCSPResponse. */
+/* Sets response to a 405 for a method the path does not serve, else to
+ * the DER OCSPResponse to request. */
 void api_ocsp_route_handle(struct service *svc,
                            const struct api_request *request,
                            struct api_response *response);

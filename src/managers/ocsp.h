@@ -16,9 +16,14 @@
  * revocationTime and, unless unspecified, the reason) or unknown for a
  * serial the CA never issued. A request that names another issuer, or a
  * hash algorithm the responder cannot match, gets the unsigned
- * unauthorized status: RFC 6960, section 2.3, defines it for a responder
- * that cannot answer authoritatively, and an unsigned reply costs no HSM
- * signature for a query that the CA has nothing to say about.
+ * unauthorized status. RFC 6960, section 2.3, defines that status for a
+ * server that is not capable of responding authoritatively, and an
+ * unsigned reply costs no HSM signature for a certificate this CA did
+ * not issue.
+ *
+ * NOTE: OCSP requests do not become ADCP messages and are not audited,
+ * because they are public, read only and far more frequent than other
+ * requests; errors the server causes are logged.
  */
 #ifndef HSM4SSL_MANAGERS_OCSP_H
 #define HSM4SSL_MANAGERS_OCSP_H

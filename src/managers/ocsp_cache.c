@@ -1,6 +1,6 @@
 /*
  * Signed OCSP responses kept for requests without a nonce, so that most
- * requests are answered without the HSM or the store.
+ * requests are served without the HSM or the store.
  *
  * A response is filed under its CertID's DER, in the hash bucket of the
  * CertID's serial, so that a revocation finds every response for a

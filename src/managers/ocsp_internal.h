@@ -77,7 +77,7 @@ enum ocsp_issuer_match ocsp_issuer_match(const struct ocsp_issuer *issuer,
 
 /* ---- ocsp_response.c ---- */
 
-/* The answer for one CertID. */
+/* The status of one CertID, as the response reports it. */
 struct ocsp_single {
     OCSP_CERTID *cert_id; /* as requested; borrowed */
     int status;           /* V_OCSP_CERTSTATUS_GOOD, _REVOKED, _UNKNOWN */
@@ -173,9 +173,9 @@ void ocsp_cache_forget_all(struct ocsp_cache *cache);
 
 /* ---- ocsp_responder.c ---- */
 
-/* The longest time a response is served from the cache, in seconds: 4
- * days, the longest the CA/Browser Forum Baseline Requirements (section
- * 4.9.10) allow between thisUpdate and the next update. */
+/* The maximum time a response is served from the cache, in seconds: 4
+ * days, the maximum that the CA/Browser Forum Baseline Requirements
+ * (section 4.9.10) allow between thisUpdate and the next update. */
 #define OCSP_MAX_REFRESH (4 * 24 * 3600)
 
 struct ocsp_responder {

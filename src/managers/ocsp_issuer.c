@@ -1,9 +1,9 @@
 /*
  * Which CertIDs name this CA as their issuer. A CertID (RFC 6960,
- * section 4.1.1) carries the hash of the issuer's distinguished name and
- * the hash of its public key, under a hash algorithm that the client
- * chooses, so the CA's hashes are computed once for each algorithm this
- * responder accepts.
+ * section 4.1.1) contains the hash of the issuer's distinguished name and
+ * the hash of its public key. The client chooses the hash algorithm, so
+ * the CA's hashes are computed once for each algorithm this responder
+ * accepts.
  *
  * SHA-1 stays accepted here although certificates no longer use it: a
  * CertID only has to tell this CA from other issuers, and `openssl ocsp`

@@ -11,7 +11,8 @@
 #include "common/log.h"
 #include "managers/service.h"
 
-/* The digest that routing asks of the HSM, as ocsp_response.c signs. */
+/* The digest that routing requests of the HSM, as ocsp_response.c
+ * signs. */
 #define OCSP_ROUTE_DIGEST "sha256"
 
 static void
@@ -67,25 +68,16 @@ read_status(struct service *svc, struct ocsp_single *single,
     return status;
 }
 
-/* Finds the HSM that signs with the CA key as certificate_gen does,
- * because an OCSP response is signed by the same key. */
+/* Finds the CA key in an HSM that may sign now. */
 static EVP_PKEY *
 signing_key(struct service *svc, const char *peer_ip,
             struct adcp_error *err)
 {
     struct adcp_header header;
-    struct policy_request route;
-    struct hal_hsm *hsm = NULL;
 
     memset(&header, 0, sizeof(header));
     snprintf(header.source_ip, sizeof(header.source_ip), "%s", peer_ip);
-    route.operation = ADCP_TYPE_CERTIFICATE_GEN;
-    route.algorithm = svc->ca.key_algorithm;
-    route.hash = OCSP_ROUTE_DIGEST;
-    if (hal_route(svc->hal, &route, svc->ca.key_label, &header, &hsm,
-                  err) != ADCP_OK)
-        return NULL;
-    return service_ca_key(svc, hsm, err);
+    return service_ca_signing_key(svc, &header, OCSP_ROUTE_DIGEST, err);
 }
 
 /* Signs the response for singles; sets *out on success. Returns the
@@ -146,10 +138,11 @@ cache_response(struct ocsp_responder *responder,
                    ocsp_responder_refresh_at(responder, now));
 }
 
-/* Answers a query whose CertIDs are all this CA's. Returns the
- * OCSPResponseStatus; on success *out is the signed response. */
+/* Builds the response to a query whose CertIDs are all this CA's.
+ * Returns the OCSPResponseStatus, and on success sets *out to the signed
+ * response. */
 static int
-answer_query(struct service *svc, const struct ocsp_query *query,
+respond_to_query(struct service *svc, const struct ocsp_query *query,
              const char *peer_ip, struct ocsp_cached **out)
 {
     struct ocsp_single singles[OCSP_MAX_CERT_IDS];
@@ -196,7 +189,7 @@ ocsp_manager_respond(struct service *svc, const unsigned char *der,
     else
         log_debug("ocsp from=%s malformedRequest: %s", peer_ip, problem);
     if (status == OCSP_RESPONSE_STATUS_SUCCESSFUL)
-        status = answer_query(svc, &query, peer_ip, &cached);
+        status = respond_to_query(svc, &query, peer_ip, &cached);
     ocsp_query_clear(&query);
     if (status == OCSP_RESPONSE_STATUS_SUCCESSFUL)
         ocsp_cached_to_reply(cached, reply);

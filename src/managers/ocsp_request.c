@@ -1,7 +1,7 @@
 /*
  * Decoding an OCSPRequest (RFC 6960, section 4.1.1) and checking its
  * Nonce extension (RFC 8954). A request signature, when present, is not
- * checked: the responder answers anyone.
+ * checked, because the responder serves every client.
  */
 #include "managers/ocsp_internal.h"
 

@@ -235,6 +235,22 @@ out:
     return pkey;
 }
 
+EVP_PKEY *
+service_ca_signing_key(struct service *svc, struct adcp_header *header,
+                       const char *digest, struct adcp_error *err)
+{
+    struct policy_request route;
+    struct hal_hsm *hsm = NULL;
+
+    route.operation = ADCP_TYPE_CERTIFICATE_GEN;
+    route.algorithm = svc->ca.key_algorithm;
+    route.hash = digest;
+    if (hal_route(svc->hal, &route, svc->ca.key_label, header, &hsm, err) !=
+        ADCP_OK)
+        return NULL;
+    return service_ca_key(svc, hsm, err);
+}
+
 void
 service_token_verifier(const char *token,
                        unsigned char out[STORE_VERIFIER_LEN])

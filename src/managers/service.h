@@ -148,6 +148,14 @@ void service_held_finish(struct service *svc, struct service_held *held);
 EVP_PKEY *service_ca_key(struct service *svc, struct hal_hsm *hsm,
                          struct adcp_error *err);
 
+/* Returns the CA key, as service_ca_key does, of an HSM that the policy
+ * set allows to sign certificates (certificate_gen) with digest. CRLs and
+ * OCSP responses are signed by the same key, so the same HSMs can sign
+ * them. Fills in header's destination HSM. */
+EVP_PKEY *service_ca_signing_key(struct service *svc,
+                                 struct adcp_header *header,
+                                 const char *digest, struct adcp_error *err);
+
 /* Managers, one per concern; each returns the response status.
  * cert_manager_issue queues the certificate's row and sets *commit when
  * commit is not NULL, and stores the row before it returns otherwise. */
@@ -174,11 +182,10 @@ enum adcp_status cert_manager_revoke(struct service *svc,
 enum adcp_status cert_manager_crl(struct service *svc,
                                   struct adcp_msg *request,
                                   struct adcp_msg *response);
-/* Answers the DER OCSPRequest der with the DER OCSPResponse in *reply,
- * which is always set: to a signed response, or to an unsigned error
- * status (malformedRequest, unauthorized, tryLater, internalError). The
- * caller sends it and calls reply->release when it is not NULL
- * (ocsp_manager.c). */
+/* Sets *reply to the DER OCSPResponse to the DER OCSPRequest der: a
+ * signed response, or an unsigned error status (malformedRequest,
+ * unauthorized, tryLater, internalError). The caller sends it and calls
+ * reply->release when it is not NULL (ocsp_manager.c). */
 void ocsp_manager_respond(struct service *svc, const unsigned char *der,
                           size_t len, const char *peer_ip,
                           struct ocsp_reply *reply);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The OCSP responder as relying parties use it: openssl ocsp over HTTPS
-# says good for an issued certificate and, right after the revocation,
+# reports good for an issued certificate and, right after the revocation,
 # revoked with its reason, although a response for the certificate was
 # cached before. Unknown serials, another issuer, nonces, a malformed
 # body, the GET form, SHA-256 CertIDs and several CertIDs in one request

@@ -1,8 +1,9 @@
 /*
- * The OCSP responder's steps with a software CA key: request decoding and
- * the RFC 8954 nonce checks, issuer matching per hash algorithm, signed
- * responses that OpenSSL verifies and reads back, and the cache (look-up,
- * removal after a revocation, the generation check, eviction, refresh).
+ * The OCSP responder's steps with a software CA key: request decoding
+ * with the RFC 8954 nonce checks, and issuer matching per hash algorithm.
+ * Signed responses must verify in OpenSSL and read back as built. The
+ * cache is checked for look-up, removal after a revocation, the
+ * generation check, eviction and refresh.
  */
 #include <setjmp.h>
 #include <stdarg.h>
