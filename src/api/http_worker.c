@@ -383,10 +383,12 @@ read_path(struct evhttp_request *req, const struct api_server *server,
                               "path; send a path that starts with /");
     if (path_is_raw(server, raw)) {
         len = strlen(raw);
-        if (!text_is_printable(raw, len) || !text_is_utf8(raw, len))
+        if (!text_is_printable(raw, len) || !text_is_utf8(raw, len) ||
+            strstr(raw, "..") != NULL)
             return adcp_error_set(err, ADCP_ERR_INVALID_FIELD, "path",
                                   "the request path contains a control "
-                                  "character or invalid UTF-8; remove it");
+                                  "character, invalid UTF-8 or \"..\"; "
+                                  "remove it");
         state->request.path = raw;
         state->request.query = evhttp_uri_get_query(uri);
         return ADCP_OK;
