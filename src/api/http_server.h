@@ -107,6 +107,7 @@ struct api_server_config {
     api_quick_fn quick;
     /* Paths that start with this prefix reach the handler as sent: not
      * percent-decoded, slashes not merged, an encoded slash allowed.
+     * Control characters, invalid UTF-8 and ".." are still rejected.
      * OCSP's GET form needs this, because its last segment is base64,
      * which may contain "/" and "//". NULL: every path is decoded. */
     const char *raw_path_prefix;
