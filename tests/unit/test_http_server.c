@@ -299,6 +299,15 @@ struct running_server {
 static struct identity server_id, client_ca, client_id, other_ca, other_id;
 static struct running_server main_server;
 
+/* /block?slow... runs on the slow lane. */
+static bool
+is_slow_block(void *ctx, const struct api_request *request)
+{
+    (void)ctx;
+    return strcmp(request->path, "/block") == 0 && request->query != NULL &&
+           strncmp(request->query, "slow", 4) == 0;
+}
+
 static void *
 run_server(void *arg)
 {
@@ -331,6 +340,7 @@ start_tuned_server(struct running_server *rs, const char *listen,
     snprintf(cfg.listen, sizeof(cfg.listen), "%s", listen);
     cfg.ssl_ctx = rs->ssl_ctx;
     cfg.threads = threads;
+    cfg.slow = is_slow_block;
     if (api_server_new(&cfg, echo_handler, NULL, &rs->server) != 0)
         return -1;
     if (pthread_create(&rs->thread, NULL, run_server, rs) != 0)
@@ -763,6 +773,104 @@ queue_keeps_arrival_order(void **state)
     client_close(&first);
     client_close(&second);
     client_close(&third);
+    assert_int_equal(stop_server(&one), 0);
+}
+
+/* Waits up to five seconds until count handlers are inside /block. */
+static int
+wait_blocked_count(int count)
+{
+    struct timespec deadline;
+    int rc = 0;
+
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 5;
+    pthread_mutex_lock(&block_gate.lock);
+    while (block_gate.waiting < count && rc == 0)
+        rc = pthread_cond_timedwait(&block_gate.changed, &block_gate.lock,
+                                    &deadline);
+    pthread_mutex_unlock(&block_gate.lock);
+    return rc == 0 ? 0 : -1;
+}
+
+static void
+slow_calls_leave_handler_threads_free(void **state)
+{
+    struct running_server one;
+    struct client slow1, slow2, quick;
+    struct reply r;
+    int port;
+
+    (void)state;
+    block_gate.handled_order[0] = '\0';
+    /* One handler thread, so one thread on the slow lane too. */
+    assert_int_equal(start_server(&one, "127.0.0.1:0", 1), 0);
+    port = api_server_port(one.server);
+    open_and_send(&slow1, port, "/block?slow1");
+    assert_int_equal(wait_blocked(), 0);
+    open_and_send(&slow2, port, "/block?slow2");
+    usleep(200 * 1000);
+    /* The second slow call waits for the slow lane's only thread. */
+    assert_false(client_readable(&slow2, 100));
+    assert_int_equal(wait_blocked_count(2), -1);
+
+    /* The handler thread is free for other requests meanwhile. */
+    assert_int_equal(client_open_at(&quick, AF_INET, port, TLS1_2_VERSION,
+                                    TLS1_2_VERSION, NULL),
+                     1);
+    assert_int_equal(client_send(&quick, "GET", "/v1/status", NULL, NULL, 0),
+                     0);
+    assert_int_equal(client_read_reply(&quick, &r), 0);
+    assert_int_equal(r.status, 200);
+    reply_free(&r);
+    assert_false(client_readable(&slow1, 0));
+
+    unblock_handler();
+    assert_int_equal(client_read_reply(&slow1, &r), 0);
+    assert_int_equal(r.status, 200);
+    reply_free(&r);
+    assert_int_equal(wait_blocked(), 0);
+    unblock_handler();
+    assert_int_equal(client_read_reply(&slow2, &r), 0);
+    assert_int_equal(r.status, 200);
+    reply_free(&r);
+    assert_string_equal(block_gate.handled_order, "slow1slow2");
+    client_close(&slow1);
+    client_close(&slow2);
+    client_close(&quick);
+    assert_int_equal(stop_server(&one), 0);
+}
+
+static void
+stop_refuses_queued_slow_calls(void **state)
+{
+    struct running_server one;
+    struct client running, queued;
+    struct reply r;
+    int port;
+
+    (void)state;
+    block_gate.handled_order[0] = '\0';
+    assert_int_equal(start_server(&one, "127.0.0.1:0", 1), 0);
+    port = api_server_port(one.server);
+    open_and_send(&running, port, "/block?slowA");
+    assert_int_equal(wait_blocked(), 0);
+    open_and_send(&queued, port, "/block?slowB");
+    usleep(200 * 1000);
+    api_server_stop(one.server);
+
+    /* The running slow call finishes; the queued one is refused, not
+     * run. */
+    unblock_handler();
+    assert_int_equal(client_read_reply(&running, &r), 0);
+    assert_int_equal(r.status, 200);
+    reply_free(&r);
+    assert_int_equal(client_read_reply(&queued, &r), 0);
+    assert_int_equal(r.status, 503);
+    reply_free(&r);
+    assert_string_equal(block_gate.handled_order, "slowA");
+    client_close(&running);
+    client_close(&queued);
     assert_int_equal(stop_server(&one), 0);
 }
 
@@ -2197,6 +2305,8 @@ main(void)
         cmocka_unit_test(address_in_use_rejected),
         cmocka_unit_test(key_not_matching_cert_rejected),
         cmocka_unit_test(ipv6_loopback_served),
+        cmocka_unit_test(slow_calls_leave_handler_threads_free),
+        cmocka_unit_test(stop_refuses_queued_slow_calls),
         cmocka_unit_test(stop_ends_run),
         cmocka_unit_test(stop_before_run_returns_at_once),
     };
