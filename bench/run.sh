@@ -25,6 +25,8 @@ PROFILE=0
 SOURCE_ADDRESSES=32
 STORED=""
 IDLE=0
+CRL_ENTRIES=0
+CRL_ONLY=0
 BUILD_DIR=$ROOT_DIR/build
 OUT_DIR=
 SERVER_PID=
@@ -51,6 +53,9 @@ usage: bench/run.sh [OPTIONS]
                    type, 10 and 100 clients)
   --idle N         also measure the server's RSS with N idle keep-alive
                    connections (first key type)
+  --crl N          also time building and signing a CRL of N revoked
+                   certificates (first key type, --runs builds)
+  --crl-only       run only the --crl measurement
   --source-addresses N
                    loopback source addresses the load generators spread
                    their connections over, 127.0.0.2 upwards (default:
@@ -76,6 +81,8 @@ parse_args() {
             --profile) PROFILE=1 ;;
             --stored) STORED=$2; shift ;;
             --idle) IDLE=$2; shift ;;
+            --crl) CRL_ENTRIES=$2; shift ;;
+            --crl-only) CRL_ONLY=1 ;;
             --source-addresses) SOURCE_ADDRESSES=$2; shift ;;
             --build) BUILD_DIR=$2; shift ;;
             --out) OUT_DIR=$2; shift ;;
@@ -92,6 +99,10 @@ parse_args() {
         check_number "$stored" 1 10000000 --stored
     done
     check_number "$IDLE" 0 10000 --idle
+    check_number "$CRL_ENTRIES" 0 100000000 --crl
+    if [ "$CRL_ONLY" = 1 ] && [ "$CRL_ENTRIES" = 0 ]; then
+        die "--crl-only needs --crl N"
+    fi
     check_number "$SOURCE_ADDRESSES" 1 253 --source-addresses
 }
 
@@ -125,7 +136,7 @@ build() {
     cmake -S "$ROOT_DIR" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
         >"$OUT_DIR/build.log" 2>&1 &&
         cmake --build "$BUILD_DIR" -j2 \
-            --target hsm4ssld sign_limit source_spread_preload \
+            --target hsm4ssld sign_limit source_spread_preload crl_build \
             >>"$OUT_DIR/build.log" 2>&1 ||
         die "the build failed; see $OUT_DIR/build.log"
 }
@@ -328,6 +339,35 @@ bench_hsm4ssl() {
     fi
 }
 
+# Times bench/crl_build.c: a CRL of $1 revoked certificates, built RUNS
+# times with the CA key in the token of a new data directory (first key
+# type), and checks the last CRL with openssl crl -verify. Writes the
+# result to OUT_DIR/crl.json.
+crl_run() {
+    local entries=$1 key=${KEYS%% *} dir=$WORK_DIR/crl json
+    mkdir -p "$dir"
+    log "CRL: creating a data directory with a $key CA"
+    start_hsm4ssld "$dir/data" "$key" "$OUT_DIR/hsm4ssld-crl.log"
+    stop_process "$SERVER_PID"
+    SERVER_PID=
+    log "CRL: filling $entries revoked certificates, then $RUNS builds"
+    json=$(SOFTHSM2_CONF=$dir/data/softhsm2.conf \
+        "$BUILD_DIR/bench/crl_build" --db "$dir/crl.db" \
+        --ca-cert "$dir/data/ca/root.crt" \
+        --pin-file "$dir/data/pins/softhsm.user.pin" \
+        --entries "$entries" --runs "$RUNS" --out "$dir/crl.der" \
+        2>>"$OUT_DIR/crl_build.log") ||
+        die "crl_build failed; see $OUT_DIR/crl_build.log"
+    openssl crl -inform DER -in "$dir/crl.der" -noout \
+        -CAfile "$dir/data/ca/root.crt" -verify 2>&1 | grep -q 'verify OK' ||
+        die "the CRL in $dir/crl.der does not verify against its root"
+    jq -c --arg key "$key" '. + {key: $key}' <<<"$json" >"$OUT_DIR/crl.json"
+    log "CRL: $(jq -r '"\(.entries) entries, median \(.median_s) s of" +
+        " \(.runs_s), \(.der_bytes) bytes, peak RSS \(.peak_rss_kib) KiB," +
+        " fill \(.fill_s) s"' "$OUT_DIR/crl.json")"
+    rm -rf "$dir"
+}
+
 # Makes a software CA of key type $1 in directory $2: ca-key.pem, ca.pem,
 # and an EC P-256 TLS key and certificate for 127.0.0.1 (the key type of
 # HSM4SSL's own API TLS key).
@@ -458,18 +498,30 @@ main() {
     : >"$RESULTS"
     CLK_TCK=$(getconf CLK_TCK)
 
-    check_tools
+    if [ "$CRL_ONLY" = 1 ]; then
+        TOOLS="" WITH_CFSSL=0 PROFILE=0
+    else
+        check_tools
+    fi
     build
     setup_loadtest
     WORK_DIR=$(mktemp -d /tmp/hsm4ssl-bench.XXXXXX)
     trap cleanup EXIT
     trap 'exit 130' INT TERM
     describe_machine >"$OUT_DIR/machine.txt"
+    if [ "$CRL_ONLY" = 1 ]; then
+        crl_run "$CRL_ENTRIES"
+        log "done in $(( $(date +%s) - started )) s: $OUT_DIR/crl.json"
+        return 0
+    fi
 
     for key in $KEYS; do
         bench_key "$key" "$first"
         first=0
     done
+    if [ "$CRL_ENTRIES" -gt 0 ]; then
+        crl_run "$CRL_ENTRIES"
+    fi
     echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" \
         >>"$OUT_DIR/machine.txt"
     echo "run time: $(( $(date +%s) - started )) s" >>"$OUT_DIR/machine.txt"

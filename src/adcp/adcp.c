@@ -25,6 +25,8 @@ static const char *const type_names[ADCP_TYPE_COUNT] = {
     [ADCP_TYPE_CA_GET] = "ca_get",
     [ADCP_TYPE_HOST_REGISTER] = "host_register",
     [ADCP_TYPE_HEALTH] = "health",
+    [ADCP_TYPE_CERTIFICATE_REVOKE] = "certificate_revoke",
+    [ADCP_TYPE_CRL_GET] = "crl_get",
     [ADCP_TYPE_ENCRYPTION] = "encryption",
     [ADCP_TYPE_DECRYPTION] = "decryption",
 };
@@ -132,7 +134,16 @@ adcp_msg_free(struct adcp_msg *msg)
         return;
     adcp_body_reset(&msg->body);
     json_decref(msg->result.data);
+    adcp_attachment_release(&msg->result.attachment);
     free(msg);
+}
+
+void
+adcp_attachment_release(struct adcp_attachment *attachment)
+{
+    if (attachment->release != NULL)
+        attachment->release(attachment->owner);
+    memset(attachment, 0, sizeof(*attachment));
 }
 
 struct adcp_msg *
@@ -176,6 +187,7 @@ adcp_msg_fail(struct adcp_msg *response, const struct adcp_error *error)
     result = &response->result;
     json_decref(result->data);
     result->data = NULL;
+    adcp_attachment_release(&result->attachment);
     if (error == NULL || error->code == ADCP_OK ||
         (unsigned)error->code >= ADCP_STATUS_COUNT) {
         adcp_error_set(&result->error, ADCP_ERR_INTERNAL, "",

@@ -39,6 +39,8 @@ enum adcp_type {
     ADCP_TYPE_CA_GET,          /* ca_get: root and chain */
     ADCP_TYPE_HOST_REGISTER,   /* host_register: new host, enrolment token */
     ADCP_TYPE_HEALTH,          /* health: liveness */
+    ADCP_TYPE_CERTIFICATE_REVOKE, /* certificate_revoke: revoke one */
+    ADCP_TYPE_CRL_GET,         /* crl_get: the current CRL */
     ADCP_TYPE_ENCRYPTION,      /* encryption: reserved, not served yet */
     ADCP_TYPE_DECRYPTION,      /* decryption: reserved, not served yet */
     ADCP_TYPE_COUNT
@@ -116,7 +118,26 @@ struct adcp_body {
     struct adcp_csr_details csr_details;
     struct adcp_cert_details cert_details;
     struct adcp_host_info host;
-    char serial[ADCP_SERIAL_MAX]; /* certificate_get */
+    char serial[ADCP_SERIAL_MAX]; /* certificate_get, certificate_revoke */
+    /* certificate_revoke: the RFC 5280 CRLReason value, which the decoder
+     * has checked; 0 (unspecified) unless reason_given. */
+    bool reason_given;
+    int reason;
+    char format[8]; /* crl_get: "der" or "pem"; "" means "der" */
+};
+
+/*
+ * A non-JSON payload of a response, such as a DER CRL, which the REST
+ * layer sends as the HTTP body. The JSON encoder never writes it. data
+ * stays valid until release(owner) is called, once, by adcp_msg_free or
+ * by whoever takes the attachment out of the message.
+ */
+struct adcp_attachment {
+    const unsigned char *data; /* NULL: no attachment */
+    size_t len;
+    const char *content_type;     /* a static string */
+    void (*release)(void *owner); /* NULL: nothing to release */
+    void *owner;
 };
 
 /* A response: status "ok" with a result object, or an error. */
@@ -124,6 +145,7 @@ struct adcp_result {
     enum adcp_status status;
     struct adcp_error error;
     json_t *data; /* owned; the operation's result members, or NULL */
+    struct adcp_attachment attachment; /* owned; see above */
 };
 
 struct adcp_msg {
@@ -151,6 +173,9 @@ enum adcp_status adcp_msg_fail(struct adcp_msg *response,
 
 /* Sets the response to success and takes ownership of data (may be NULL). */
 void adcp_msg_succeed(struct adcp_msg *response, json_t *data);
+
+/* Releases the response's attachment, if any, and clears it. */
+void adcp_attachment_release(struct adcp_attachment *attachment);
 
 /* Writes the current time as ISO 8601 UTC with microseconds. */
 void adcp_timestamp_now(char out[ADCP_TIMESTAMP_MAX]);

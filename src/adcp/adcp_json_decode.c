@@ -17,6 +17,7 @@
 #include "adcp/adcp.h"
 #include "adcp/adcp_internal.h"
 #include "adcp/adcp_json_internal.h"
+#include "common/crl_reason.h"
 
 /* Limits for members that live on the heap, where no buffer bounds them.
  * Both are generous estimates: PINs are short in practice, and a PEM CSR
@@ -314,6 +315,43 @@ decode_cert_details(const json_t *body, struct adcp_cert_details *out,
     return rc;
 }
 
+/* Reads the revocation reason: an RFC 5280 name such as "keyCompromise"
+ * or its value as an integer. Text longer than the buffer is cut, which
+ * is safe because no reason name is that long. */
+static enum adcp_status
+decode_reason(const json_t *body, struct adcp_body *out,
+              struct adcp_error *err)
+{
+    const json_t *value = adcp_json_member(body, "reason");
+    char shown[ADCP_QUOTE_MAX];
+    char problem[128];
+    char text[24];
+
+    if (value == NULL)
+        return ADCP_OK;
+    if (json_is_integer(value))
+        snprintf(text, sizeof(text), "%lld",
+                 (long long)json_integer_value(value));
+    else if (json_is_string(value))
+        snprintf(text, sizeof(text), "%s", json_string_value(value));
+    else
+        return adcp_json_type_error(err, "reason", value,
+                                    "a reason name such as "
+                                    "\"keyCompromise\"");
+    /* A NUL inside the string would end the C text early. */
+    if (json_is_string(value) &&
+        strlen(json_string_value(value)) != json_string_length(value))
+        text[0] = '\0';
+    if (crl_reason_parse(text, &out->reason, problem, sizeof(problem)) == 0) {
+        out->reason_given = true;
+        return ADCP_OK;
+    }
+    adcp_json_describe(value, shown, sizeof(shown));
+    return adcp_error_set(err, ADCP_ERR_INVALID_FIELD, "reason",
+                          "reason %s %s; use one of %s", shown, problem,
+                          CRL_REASON_ACCEPTED);
+}
+
 /* Reads the whole body into out; the caller resets out on failure. */
 static enum adcp_status
 decode_body_members(const json_t *body, struct adcp_body *out,
@@ -342,6 +380,13 @@ decode_body_members(const json_t *body, struct adcp_body *out,
                               sizeof(out->serial), err);
     if (rc == ADCP_OK)
         uppercase(out->serial);
+    if (rc == ADCP_OK)
+        rc = decode_reason(body, out, err);
+    if (rc == ADCP_OK)
+        rc = adcp_json_string(body, "", "format", ADCP_CHECK_TEXT,
+                              out->format, sizeof(out->format), err);
+    if (rc == ADCP_OK)
+        lowercase(out->format);
     return rc;
 }
 

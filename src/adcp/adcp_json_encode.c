@@ -5,6 +5,7 @@
 #include <jansson.h>
 
 #include "adcp/adcp.h"
+#include "common/crl_reason.h"
 
 /* Each add_* helper returns 0, or -1 when out of memory or when a string is
  * not valid UTF-8. */
@@ -187,6 +188,9 @@ encode_request_body(const struct adcp_body *body)
     if (body->host.present)
         rc |= add_object(object, "host", encode_host(&body->host));
     rc |= add_string_if_set(object, "serial", body->serial);
+    if (body->reason_given)
+        rc |= add_string(object, "reason", crl_reason_name(body->reason));
+    rc |= add_string_if_set(object, "format", body->format);
     if (rc != 0) {
         json_decref(object);
         return NULL;

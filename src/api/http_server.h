@@ -2,7 +2,7 @@
  * The HTTPS front end: libevent's evhttp over OpenSSL bufferevents, one
  * event loop per worker thread, all accepting on one listening socket.
  * It knows nothing of ADCP: it hands each complete request to a handler
- * and writes the JSON the handler returns.
+ * and writes the JSON, text or bytes the handler returns.
  *
  * TLS 1.2 and 1.3 only. A client certificate is requested but not
  * required; when one is presented it must verify against the configured
@@ -50,11 +50,26 @@ struct api_hold_ops {
     void (*finish)(void *hold, struct api_response *response);
 };
 
+/*
+ * A body of bytes that the server sends as they are, such as a DER CRL,
+ * without copying them. The server calls release(owner) once, after the
+ * bytes are written or when the response is dropped; release may be NULL.
+ */
+struct api_bytes {
+    const unsigned char *data; /* NULL: no such body */
+    size_t len;
+    void (*release)(void *owner);
+    void *owner;
+};
+
 struct api_response {
     int http_status;
     json_t *body;               /* owned by the server after the handler */
-    const char *content_type;   /* NULL: application/json */
+    const char *content_type;   /* of text or bytes; NULL: the default */
     char *text;                 /* non-JSON body (metrics), owned, or NULL */
+    struct api_bytes bytes;     /* sent instead of body and text when set;
+                                   the default type is
+                                   application/octet-stream */
     const char *allow;          /* Allow header of a 405, such as "POST";
                                    NULL: the methods the server serves */
     void *hold;                 /* see struct api_hold_ops, or NULL */

@@ -99,6 +99,49 @@ free_json_payload(const void *data, size_t len, void *extra)
     json_free(extra);
 }
 
+/* Releases a bytes body that is not sent. */
+static void
+release_bytes(struct api_bytes *bytes)
+{
+    if (bytes->release != NULL)
+        bytes->release(bytes->owner);
+    memset(bytes, 0, sizeof(*bytes));
+}
+
+/* The evbuffer cleanup of a bytes body: extra is a heap copy of the
+ * struct api_bytes. */
+static void
+free_bytes_payload(const void *data, size_t len, void *extra)
+{
+    (void)data;
+    (void)len;
+    release_bytes(extra);
+    free(extra);
+}
+
+/* Adds a bytes body by reference. Returns 0, or -1 after releasing it. */
+static int
+add_bytes(struct evbuffer *out, struct api_response *response,
+          const char **type)
+{
+    struct api_bytes *bytes = malloc(sizeof(*bytes));
+
+    if (bytes == NULL) {
+        release_bytes(&response->bytes);
+        return -1;
+    }
+    *bytes = response->bytes;
+    memset(&response->bytes, 0, sizeof(response->bytes));
+    *type = response->content_type != NULL ? response->content_type
+                                           : "application/octet-stream";
+    if (evbuffer_add_reference(out, bytes->data, bytes->len,
+                               free_bytes_payload, bytes) != 0) {
+        free_bytes_payload(NULL, 0, bytes);
+        return -1;
+    }
+    return 0;
+}
+
 /* Moves the handler's payload into out without copying. libevent calls
  * the cleanup once the bytes are written, and the cleanup wipes them,
  * because responses can carry secrets too (decrypted data, tokens). */
@@ -109,6 +152,8 @@ add_payload(struct evbuffer *out, struct api_response *response,
     char *payload;
     evbuffer_ref_cleanup_cb cleanup;
 
+    if (response->bytes.data != NULL)
+        return add_bytes(out, response, type);
     if (response->text != NULL) {
         payload = response->text;
         response->text = NULL;
@@ -184,6 +229,7 @@ send_response(struct evhttp_request *req, struct api_response *response)
     json_decref(response->body);
     response->body = NULL;
     secret_clear_string(&response->text);
+    release_bytes(&response->bytes);
 }
 
 static json_t *
@@ -481,6 +527,7 @@ api_call_run(const struct api_server *server, struct api_call *state)
               state->request.path);
     json_decref(response->body);
     secret_clear_string(&response->text);
+    release_bytes(&response->bytes);
     memset(response, 0, sizeof(*response));
     adcp_error_set(&state->error, ADCP_ERR_INTERNAL, "",
                    "the server produced no valid response; report this bug");

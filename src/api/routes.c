@@ -15,28 +15,68 @@ struct route {
     enum adcp_type type;
     bool has_body;
     int success_status;
+    /* A prefix route's path ends with suffix after one path segment,
+     * which is the serial; NULL: the segment ends the path. */
+    const char *suffix;
+    bool body_optional; /* an empty body counts as {} */
+    const char *format; /* the body's "format", for crl_get */
 };
 
 static const struct route routes[] = {
-    {"GET", "/healthz", false, ADCP_TYPE_HEALTH, false, 200},
-    {"GET", "/v1/ca", false, ADCP_TYPE_CA_GET, false, 200},
-    {"POST", "/v1/hosts", false, ADCP_TYPE_HOST_REGISTER, true, 201},
-    {"POST", "/v1/tokens", false, ADCP_TYPE_INITSESSION, true, 200},
-    {"POST", "/v1/keys", false, ADCP_TYPE_KEYPAIRGEN, true, 201},
+    {"GET", "/healthz", false, ADCP_TYPE_HEALTH, false, 200, NULL, false,
+     NULL},
+    {"GET", "/v1/ca", false, ADCP_TYPE_CA_GET, false, 200, NULL, false,
+     NULL},
+    {"POST", "/v1/hosts", false, ADCP_TYPE_HOST_REGISTER, true, 201, NULL,
+     false, NULL},
+    {"POST", "/v1/tokens", false, ADCP_TYPE_INITSESSION, true, 200, NULL,
+     false, NULL},
+    {"POST", "/v1/keys", false, ADCP_TYPE_KEYPAIRGEN, true, 201, NULL,
+     false, NULL},
     {"POST", "/v1/certificates", false, ADCP_TYPE_CERTIFICATE_GEN, true,
-     201},
+     201, NULL, false, NULL},
     {"GET", "/v1/certificates/", true, ADCP_TYPE_CERTIFICATE_GET, false,
-     200},
+     200, NULL, false, NULL},
+    {"POST", "/v1/certificates/", true, ADCP_TYPE_CERTIFICATE_REVOKE, true,
+     200, "/revoke", true, NULL},
+    {"GET", "/v1/crl", false, ADCP_TYPE_CRL_GET, false, 200, NULL, false,
+     "der"},
+    {"GET", "/v1/crl.pem", false, ADCP_TYPE_CRL_GET, false, 200, NULL,
+     false, "pem"},
 };
 
 #define ADCP_ROUTE "/v1/adcp"
 
+/* Finds the path segment after a prefix route's path: one or more
+ * characters up to the route's suffix or the end, without a '/'. Returns
+ * false when path does not have that shape. */
+static bool
+route_segment(const struct route *route, const char *path,
+              const char **segment, size_t *len)
+{
+    size_t prefix_len = strlen(route->path);
+    size_t suffix_len = route->suffix != NULL ? strlen(route->suffix) : 0;
+    size_t path_len = strlen(path);
+
+    if (strncmp(path, route->path, prefix_len) != 0 ||
+        path_len <= prefix_len + suffix_len)
+        return false;
+    if (suffix_len > 0 &&
+        strcmp(path + path_len - suffix_len, route->suffix) != 0)
+        return false;
+    *segment = path + prefix_len;
+    *len = path_len - prefix_len - suffix_len;
+    return memchr(*segment, '/', *len) == NULL;
+}
+
 static bool
 route_matches_path(const struct route *route, const char *path)
 {
+    const char *segment;
+    size_t len;
+
     if (route->prefix)
-        return strncmp(path, route->path, strlen(route->path)) == 0 &&
-               path[strlen(route->path)] != '\0';
+        return route_segment(route, path, &segment, &len);
     return strcmp(path, route->path) == 0;
 }
 
@@ -126,6 +166,26 @@ stamp_header(struct adcp_msg *msg, enum adcp_type type,
     msg->header.dest_hsm_module[0] = '\0';
 }
 
+/* Copies the serial in the path of a prefix route into the body, where
+ * it replaces a serial the body may have given. */
+static enum adcp_status
+copy_path_serial(const struct route *route, const char *path,
+                 struct adcp_msg *msg, struct adcp_error *err)
+{
+    const char *serial = "";
+    size_t len = 0;
+
+    route_segment(route, path, &serial, &len);
+    if (len >= sizeof(msg->body.serial))
+        return adcp_error_set(err, ADCP_ERR_INVALID_FIELD, "serial",
+                              "the serial in the path is longer than %zu "
+                              "characters",
+                              sizeof(msg->body.serial) - 1);
+    snprintf(msg->body.serial, sizeof(msg->body.serial), "%.*s", (int)len,
+             serial);
+    return ADCP_OK;
+}
+
 /*
  * Builds the ADCP request for a REST route into *out. The header is
  * stamped first, so that even a request whose body fails to decode is one
@@ -145,7 +205,8 @@ build_rest_request(const struct route *route,
     if (msg == NULL)
         return adcp_error_set(err, ADCP_ERR_INTERNAL, "", "out of memory");
     stamp_header(msg, route->type, request);
-    if (route->has_body) {
+    if (route->has_body &&
+        !(route->body_optional && request->body_len == 0)) {
         body = parse_body(request, err);
         if (body == NULL)
             return err->code;
@@ -154,15 +215,11 @@ build_rest_request(const struct route *route,
         if (rc != ADCP_OK)
             return rc;
     }
-    if (route->type == ADCP_TYPE_CERTIFICATE_GET) {
-        const char *serial = request->path + strlen(route->path);
-        if (strlen(serial) >= sizeof(msg->body.serial))
-            return adcp_error_set(err, ADCP_ERR_INVALID_FIELD, "serial",
-                                  "the serial in the path is longer than %zu "
-                                  "characters",
-                                  sizeof(msg->body.serial) - 1);
-        snprintf(msg->body.serial, sizeof(msg->body.serial), "%s", serial);
-    }
+    if (route->format != NULL)
+        snprintf(msg->body.format, sizeof(msg->body.format), "%s",
+                 route->format);
+    if (route->prefix)
+        return copy_path_serial(route, request->path, msg, err);
     return ADCP_OK;
 }
 
@@ -238,10 +295,25 @@ rest_body_of(const struct adcp_msg *response)
     return body;
 }
 
-/* Turns the ADCP response into the HTTP response: the whole message for
- * POST /v1/adcp, else the REST body or error. */
+/* Moves the reply's attachment into the HTTP response as its body. */
 static void
-respond_with(const struct route *route, const struct adcp_msg *reply,
+respond_with_attachment(struct adcp_msg *reply, struct api_response *response)
+{
+    struct adcp_attachment *attachment = &reply->result.attachment;
+
+    response->content_type = attachment->content_type;
+    response->bytes.data = attachment->data;
+    response->bytes.len = attachment->len;
+    response->bytes.release = attachment->release;
+    response->bytes.owner = attachment->owner;
+    memset(attachment, 0, sizeof(*attachment));
+}
+
+/* Turns the ADCP response into the HTTP response: the whole message for
+ * POST /v1/adcp, else the REST body or error. A REST reply with an
+ * attachment (a CRL) sends the attachment instead of JSON. */
+static void
+respond_with(const struct route *route, struct adcp_msg *reply,
              struct api_response *response)
 {
     if (route == NULL) {
@@ -250,6 +322,9 @@ respond_with(const struct route *route, const struct adcp_msg *reply,
     } else if (reply->result.status != ADCP_OK) {
         respond_error(response, &reply->result.error,
                       reply->header.message_id);
+    } else if (reply->result.attachment.data != NULL) {
+        response->http_status = route->success_status;
+        respond_with_attachment(reply, response);
     } else {
         response->http_status = route->success_status;
         response->body = rest_body_of(reply);

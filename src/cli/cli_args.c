@@ -1,6 +1,7 @@
 #include "cli/cli_args.h"
 
 #include "cli/cli_exit.h"
+#include "common/crl_reason.h"
 #include "common/secret.h"
 
 #include <stdlib.h>
@@ -9,7 +10,8 @@
 #define FIELD(member) offsetof(struct cli_options, member)
 #define BIT(cmd) CLI_CMD_BIT(CLI_CMD_##cmd)
 #define NETWORK_COMMANDS                                                     \
-    (BIT(ENROLL) | BIT(GEN_CERT) | BIT(KEYPAIR_GEN) | BIT(ADD_HOST))
+    (BIT(ENROLL) | BIT(GEN_CERT) | BIT(KEYPAIR_GEN) | BIT(ADD_HOST) |     \
+     BIT(REVOKE))
 
 static const struct cli_option_spec option_table[] = {
     /* Commands. */
@@ -21,6 +23,8 @@ static const struct cli_option_spec option_table[] = {
      false, NULL, "generate a key pair inside an HSM of the server"},
     {"add_host", CLI_OPT_COMMAND, 0, CLI_CMD_ADD_HOST, CLI_CMD_ALL, false,
      NULL, "register a host and print its enrolment token (admin)"},
+    {"revoke", CLI_OPT_COMMAND, 0, CLI_CMD_REVOKE, CLI_CMD_ALL, false, NULL,
+     "revoke a certificate of this host, or any as administrator"},
 
     /* Options every command accepts. */
     {"dir", CLI_OPT_VALUE, FIELD(dir), 0, CLI_CMD_ALL, false, "DIR",
@@ -40,11 +44,12 @@ static const struct cli_option_spec option_table[] = {
     {"token", CLI_OPT_VALUE, FIELD(token), 0, BIT(ENROLL), true, "TOKEN",
      "one-time enrolment token printed by -add_host"},
     {"cafile", CLI_OPT_VALUE, FIELD(cafile), 0,
-     BIT(GEN_CERT) | BIT(KEYPAIR_GEN) | BIT(ADD_HOST), false, "FILE",
+     BIT(GEN_CERT) | BIT(KEYPAIR_GEN) | BIT(ADD_HOST) | BIT(REVOKE), false,
+     "FILE",
      "PEM file of the CA root to verify the server with (default "
      "DIR/certs/ca-chain.crt)"},
     {"admin_token_file", CLI_OPT_VALUE, FIELD(admin_token_file), 0,
-     BIT(KEYPAIR_GEN) | BIT(ADD_HOST), false, "FILE",
+     BIT(KEYPAIR_GEN) | BIT(ADD_HOST) | BIT(REVOKE), false, "FILE",
      "file holding the administrator token (mode 0600), e.g. "
      "DATA_DIR/admin.token"},
 
@@ -78,7 +83,7 @@ static const struct cli_option_spec option_table[] = {
     {"passout", CLI_OPT_VALUE, FIELD(passout), 0, BIT(GEN_CERT), true,
      "SRC", "passphrase source for the new key (see PASSPHRASES)"},
     {"passin", CLI_OPT_VALUE, FIELD(passin), 0,
-     BIT(GEN_CERT) | BIT(KEYPAIR_GEN), true, "SRC",
+     BIT(GEN_CERT) | BIT(KEYPAIR_GEN) | BIT(REVOKE), true, "SRC",
      "passphrase source for the identity key used for mTLS"},
 
     /* HSM key pairs. */
@@ -93,6 +98,13 @@ static const struct cli_option_spec option_table[] = {
      "DNS name the host may hold certificates for"},
     {"ip", CLI_OPT_LIST, FIELD(ip), 0, BIT(ADD_HOST), false, "ADDR",
      "IPv4 or IPv6 address the host may hold certificates for"},
+
+    /* Revocation. */
+    {"serial", CLI_OPT_VALUE, FIELD(serial), 0, BIT(REVOKE), false, "HEX",
+     "serial number of the certificate, as openssl x509 -serial prints "
+     "it; colons and case are ignored"},
+    {"reason", CLI_OPT_VALUE, FIELD(reason), 0, BIT(REVOKE), false, "NAME",
+     "RFC 5280 reason code (default unspecified): " CRL_REASON_ACCEPTED},
 
     {NULL, CLI_OPT_FLAG, 0, 0, 0, false, NULL, NULL},
 };

@@ -18,6 +18,7 @@ enum cli_command {
     CLI_CMD_GEN_CERT,
     CLI_CMD_KEYPAIR_GEN,
     CLI_CMD_ADD_HOST,
+    CLI_CMD_REVOKE,
     CLI_CMD_COUNT
 };
 
@@ -26,7 +27,7 @@ enum cli_command {
 #define CLI_CMD_ALL                                                          \
     (CLI_CMD_BIT(CLI_CMD_NONE) | CLI_CMD_BIT(CLI_CMD_ENROLL) |               \
      CLI_CMD_BIT(CLI_CMD_GEN_CERT) | CLI_CMD_BIT(CLI_CMD_KEYPAIR_GEN) |      \
-     CLI_CMD_BIT(CLI_CMD_ADD_HOST))
+     CLI_CMD_BIT(CLI_CMD_ADD_HOST) | CLI_CMD_BIT(CLI_CMD_REVOKE))
 
 /* A repeatable option's values, in command-line order. */
 struct cli_string_list {
@@ -59,6 +60,8 @@ struct cli_options {
     char *length;
     char *admin_token_file;
     char *cafile;
+    char *serial;
+    char *reason;
     struct cli_string_list dns;
     struct cli_string_list ip;
 };

@@ -187,3 +187,25 @@ cli_auth_trust(struct cli_http_trust *trust, char *path, size_t size,
     trust->ca_file = path;
     return CLI_EXIT_OK;
 }
+
+int
+cli_auth_choose(struct cli_auth *auth, const struct cli_options *opts,
+                const char *dir_path, const struct cli_config *cfg,
+                const char *command)
+{
+    struct cli_layout layout;
+    int rc;
+
+    if (opts->admin_token_file != NULL)
+        return cli_auth_admin_token(auth, opts->admin_token_file);
+    if (cfg->identity == NULL)
+        return cli_fail(CLI_EXIT_USAGE,
+                        "no credentials for -%s: get this host's "
+                        "first certificate with -gen_cert, or give "
+                        "-admin_token_file FILE", command);
+    rc = cli_layout_open(&layout, dir_path, false);
+    if (rc == CLI_EXIT_OK)
+        rc = cli_auth_identity(auth, &layout, cfg, opts);
+    cli_layout_close(&layout);
+    return rc;
+}

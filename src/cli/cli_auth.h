@@ -41,6 +41,13 @@ int cli_auth_admin_token(struct cli_auth *auth, const char *path);
 /* Prepares a bearer token request with a copy of token. */
 int cli_auth_enrollment_token(struct cli_auth *auth, const char *token);
 
+/* Picks the administrator token when -admin_token_file is given, else
+ * this host's identity. command names the command in messages. Returns
+ * CLI_EXIT_OK, or the exit code of the printed error. */
+int cli_auth_choose(struct cli_auth *auth, const struct cli_options *opts,
+                    const char *dir_path, const struct cli_config *cfg,
+                    const char *command);
+
 /* Wipes and frees the secrets of auth. Accepts NULL. */
 void cli_auth_free(struct cli_auth *auth);
 

@@ -9,5 +9,6 @@ int cli_enroll_run(const struct cli_options *opts);
 int cli_gen_cert_run(const struct cli_options *opts);
 int cli_keypair_run(const struct cli_options *opts);
 int cli_host_run(const struct cli_options *opts);
+int cli_revoke_run(const struct cli_options *opts);
 
 #endif

@@ -93,6 +93,18 @@ static const struct command_help command_help[] = {
      "      -ip 192.0.2.10 -server https://127.0.0.1:8443 \\\n"
      "      -fingerprint 3F:A1:...:9C -admin_token_file DATA_DIR/admin.token)",
      false},
+    {CLI_CMD_REVOKE,
+     "ssleverywhere [-dir DIR] -revoke -serial HEX [-reason NAME] "
+     "[-admin_token_file FILE] [-server URL] [-cafile FILE]",
+     "Revokes the certificate with serial number HEX. With this host's\n"
+     "identity (over mTLS, its key's passphrase from -passin) only the\n"
+     "certificates issued to this host can be revoked; with\n"
+     "-admin_token_file, any host certificate. A revocation is final: the\n"
+     "certificate is listed in the CRL (GET /v1/crl) from then on. Prints\n"
+     "one line with the serial, the time and the reason.",
+     "ssleverywhere -revoke -serial 2C63B06A6B6A91D3840607A2FF853A54 \\\n"
+     "      -reason keyCompromise",
+     true},
 };
 
 static const char passphrase_text[] =

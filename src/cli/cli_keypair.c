@@ -61,28 +61,6 @@ check_options(const struct cli_options *opts, struct cli_keyspec *spec)
     return rc;
 }
 
-/* Picks the administrator token when given, else the identity. */
-static int
-choose_auth(struct cli_auth *auth, const struct cli_options *opts,
-            const char *dir_path, const struct cli_config *cfg)
-{
-    struct cli_layout layout;
-    int rc;
-
-    if (opts->admin_token_file != NULL)
-        return cli_auth_admin_token(auth, opts->admin_token_file);
-    if (cfg->identity == NULL)
-        return cli_fail(CLI_EXIT_USAGE,
-                        "no credentials for -keypair_gen: get this host's "
-                        "first certificate with -gen_cert, or give "
-                        "-admin_token_file FILE");
-    rc = cli_layout_open(&layout, dir_path, false);
-    if (rc == CLI_EXIT_OK)
-        rc = cli_auth_identity(auth, &layout, cfg, opts);
-    cli_layout_close(&layout);
-    return rc;
-}
-
 /* Checks that the server's public key is of the requested type and
  * size. */
 static bool
@@ -185,7 +163,7 @@ cli_keypair_run(const struct cli_options *opts)
         rc = cli_auth_trust(&trust, ca_path, sizeof(ca_path), opts,
                             dir_path);
     if (rc == CLI_EXIT_OK)
-        rc = choose_auth(&auth, opts, dir_path, &cfg);
+        rc = cli_auth_choose(&auth, opts, dir_path, &cfg, "keypair_gen");
     if (rc == CLI_EXIT_OK)
         rc = send_request(opts, &spec, server, &trust, &auth);
 out:

@@ -28,13 +28,16 @@ run_command(const struct cli_options *opts)
         return cli_keypair_run(opts);
     case CLI_CMD_ADD_HOST:
         return cli_host_run(opts);
+    case CLI_CMD_REVOKE:
+        return cli_revoke_run(opts);
     case CLI_CMD_NONE:
     case CLI_CMD_COUNT:
         break;
     }
     return cli_fail(CLI_EXIT_USAGE,
-                    "no command given: use -enroll, -gen_cert, -keypair_gen "
-                    "or -add_host (ssleverywhere --help lists them)");
+                    "no command given: use -enroll, -gen_cert, -keypair_gen, "
+                    "-add_host or -revoke (ssleverywhere --help lists "
+                    "them)");
 }
 
 int

@@ -1,4 +1,5 @@
 #include "daemon/config.h"
+#include "managers/cert_crl.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -232,7 +233,9 @@ parse_sections(struct config *cfg, const json_t *root)
                 36500) != 0 ||
         get_int(ca, "ca", "max_days", &cfg->max_days, 825, 1, 36500) != 0 ||
         get_int(root, "config", "enrollment_token_hours",
-                &cfg->enrollment_token_hours, 24, 1, 24 * 365) != 0)
+                &cfg->enrollment_token_hours, 24, 1, 24 * 365) != 0 ||
+        get_int(ca, "ca", "crl_lifetime_hours", &cfg->crl_lifetime_hours,
+                CERT_CRL_DEFAULT_LIFETIME / 3600, 1, 24 * 366) != 0)
         return -1;
     config_resolve(cfg, path, cfg->ca_cert, sizeof(cfg->ca_cert));
     if (cfg->default_days > cfg->max_days) {

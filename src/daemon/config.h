@@ -49,6 +49,7 @@ struct config {
     int default_days;
     int max_days;
     int enrollment_token_hours;
+    int crl_lifetime_hours; /* nextUpdate - thisUpdate of each CRL */
 
     char tls_hsm[ADCP_NAME_MAX];
     char tls_key_label[ADCP_NAME_MAX];

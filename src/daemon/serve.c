@@ -209,6 +209,9 @@ start_service(struct runtime *rt)
     rt->svc.limits.default_days = rt->cfg.default_days;
     rt->svc.limits.max_days = rt->cfg.max_days;
     rt->svc.enrollment_ttl_seconds = rt->cfg.enrollment_token_hours * 3600;
+    if (service_set_crl_lifetime(&rt->svc,
+                                 rt->cfg.crl_lifetime_hours * 3600) != 0)
+        return -1;
     snprintf(rt->svc.csr_dir, sizeof(rt->svc.csr_dir), "%s",
              rt->cfg.csr_dir);
     if (mkdir(rt->cfg.csr_dir, 0700) != 0 && errno != EEXIST) {

@@ -12,6 +12,7 @@
  *   cert_sign.c        signing, and checking the new signature
  *   cert_sign_check.c  when a new signature is checked
  *   cert_result.c      PEM and the issue_result a caller receives
+ * cert_crl_encode.c shares the signing helpers for the CRL.
  */
 #ifndef HSM4SSL_MANAGERS_CERT_INTERNAL_H
 #define HSM4SSL_MANAGERS_CERT_INTERNAL_H
@@ -209,6 +210,13 @@ enum adcp_status cert_build_sign_leaf(struct cert_leaf_parts *parts,
                                       unsigned char **tbs_der, int *tbs_len,
                                       struct cert_leaf_signature *sig,
                                       struct adcp_error *err);
+
+/* Writes the DER AlgorithmIdentifier of the signatures signing_ctx makes
+ * to out (size bytes) and its length to *len. Returns false when the
+ * provider does not report one. */
+bool cert_signature_algorithm_of(EVP_PKEY_CTX *signing_ctx,
+                                 unsigned char *out, size_t size,
+                                 size_t *len);
 
 /* Returns whether cert_build_sign must check the signature that ca_key
  * has just made under ca_cert (cert_sign_check.c). */

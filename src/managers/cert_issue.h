@@ -100,6 +100,13 @@ void issue_result_clear(struct issue_result *result);
 /* Writes the serial of cert as upper-case hex with no separators. */
 void cert_serial_hex(const X509 *cert, char out[ADCP_SERIAL_MAX]);
 
+/* Normalises a serial given by a client to upper-case hex without
+ * separators ("0a:1b" becomes "0A1B"). Returns ADCP_OK, or
+ * ADCP_ERR_INVALID_FIELD or ADCP_ERR_MISSING_FIELD naming the value. */
+enum adcp_status cert_serial_normalise(const char *text,
+                                       char out[ADCP_SERIAL_MAX],
+                                       struct adcp_error *err);
+
 /* Writes the SHA-256 fingerprint of cert as upper-case hex, 64 digits. */
 void cert_fingerprint_sha256(const X509 *cert, char out[65]);
 

@@ -288,30 +288,6 @@ out:
     return rc;
 }
 
-/* Normalises a serial to upper-case hex without separators. */
-static enum adcp_status
-normalise_serial(const char *text, char out[ADCP_SERIAL_MAX],
-                 struct adcp_error *err)
-{
-    size_t used = 0;
-
-    for (const char *c = text; *c; c++) {
-        if (*c == ':')
-            continue;
-        if (!isxdigit((unsigned char)*c) || used + 1 >= ADCP_SERIAL_MAX)
-            return adcp_error_set(err, ADCP_ERR_INVALID_FIELD, "serial",
-                                  "serial \"%.60s\" is not a hexadecimal "
-                                  "serial number of at most %d digits",
-                                  text, ADCP_SERIAL_MAX - 1);
-        out[used++] = (char)toupper((unsigned char)*c);
-    }
-    out[used] = '\0';
-    if (used == 0)
-        return adcp_error_set(err, ADCP_ERR_MISSING_FIELD, "serial",
-                              "the serial number is missing");
-    return ADCP_OK;
-}
-
 enum adcp_status
 cert_manager_get(struct service *svc, const struct service_caller *caller,
                  const struct adcp_msg *request, struct adcp_msg *response)
@@ -324,7 +300,7 @@ cert_manager_get(struct service *svc, const struct service_caller *caller,
     rc = authz_require_host_or_admin(caller, "certificate_get", &err);
     if (rc != ADCP_OK)
         goto out;
-    rc = normalise_serial(request->body.serial, serial, &err);
+    rc = cert_serial_normalise(request->body.serial, serial, &err);
     if (rc != ADCP_OK)
         goto out;
     rc = store_cert_get(svc->store, serial, &cert, &err);

@@ -8,6 +8,7 @@
 #include <openssl/bn.h>
 #include <openssl/rand.h>
 #include <stdbool.h>
+#include <ctype.h>
 #include <stddef.h>
 
 #include "common/log.h"
@@ -91,4 +92,27 @@ cert_serial_hex(const X509 *cert, char out[ADCP_SERIAL_MAX])
     out[0] = '\0';
     if (cert != NULL)
         cert_serial_hex_of(X509_get0_serialNumber(cert), out);
+}
+
+enum adcp_status
+cert_serial_normalise(const char *text, char out[ADCP_SERIAL_MAX],
+                      struct adcp_error *err)
+{
+    size_t used = 0;
+
+    for (const char *c = text; *c; c++) {
+        if (*c == ':')
+            continue;
+        if (!isxdigit((unsigned char)*c) || used + 1 >= ADCP_SERIAL_MAX)
+            return adcp_error_set(err, ADCP_ERR_INVALID_FIELD, "serial",
+                                  "serial \"%.60s\" is not a hexadecimal "
+                                  "serial number of at most %d digits",
+                                  text, ADCP_SERIAL_MAX - 1);
+        out[used++] = (char)toupper((unsigned char)*c);
+    }
+    out[used] = '\0';
+    if (used == 0)
+        return adcp_error_set(err, ADCP_ERR_MISSING_FIELD, "serial",
+                              "the serial number is missing");
+    return ADCP_OK;
 }

@@ -93,20 +93,29 @@ out:
 
 /* Gets the AlgorithmIdentifier of the signature that signing_ctx makes,
  * as X509_sign_ctx does for a provider's key in OpenSSL 3.0. */
-static bool
-get_algorithm_id(EVP_PKEY_CTX *signing_ctx, struct cert_leaf_signature *sig)
+bool
+cert_signature_algorithm_of(EVP_PKEY_CTX *signing_ctx, unsigned char *out,
+                            size_t size, size_t *len)
 {
     OSSL_PARAM params[] = {
-        OSSL_PARAM_octet_string(OSSL_SIGNATURE_PARAM_ALGORITHM_ID,
-                                sig->algorithm, sizeof(sig->algorithm)),
+        OSSL_PARAM_octet_string(OSSL_SIGNATURE_PARAM_ALGORITHM_ID, out,
+                                size),
         OSSL_PARAM_END,
     };
 
     if (EVP_PKEY_CTX_get_params(signing_ctx, params) != 1 ||
         !OSSL_PARAM_modified(&params[0]))
         return false;
-    sig->algorithm_len = params[0].return_size;
-    return sig->algorithm_len > 0;
+    *len = params[0].return_size;
+    return *len > 0;
+}
+
+static bool
+get_algorithm_id(EVP_PKEY_CTX *signing_ctx, struct cert_leaf_signature *sig)
+{
+    return cert_signature_algorithm_of(signing_ctx, sig->algorithm,
+                                       sizeof(sig->algorithm),
+                                       &sig->algorithm_len);
 }
 
 /* Encodes parts->tbs with the signature algorithm of ca_key and digest,

@@ -11,6 +11,7 @@
 
 #include "common/log.h"
 #include "common/secret.h"
+#include "managers/cert_crl.h"
 
 #define ADMIN_VERIFIER_SETTING "admin_token_sha256"
 #define DEFAULT_ENROLLMENT_TTL (24 * 3600)
@@ -97,6 +98,9 @@ service_init(struct service *svc, struct hal *hal, struct store *store,
     if (svc->key_cache == NULL)
         return adcp_error_set(err, ADCP_ERR_INTERNAL, "", "out of memory");
     pthread_mutex_init(&svc->key_cache->lock, NULL);
+    svc->crl = cert_crl_cache_new(CERT_CRL_DEFAULT_LIFETIME);
+    if (svc->crl == NULL)
+        return adcp_error_set(err, ADCP_ERR_INTERNAL, "", "out of memory");
 
     X509_up_ref(root);
     svc->ca.root = root;
@@ -129,6 +133,7 @@ service_cleanup(struct service *svc)
         pthread_mutex_destroy(&svc->key_cache->lock);
         free(svc->key_cache);
     }
+    cert_crl_cache_free(svc->crl);
     X509_free(svc->ca.root);
     free(svc->ca.root_pem);
     free(svc->ca.chain_pem);
@@ -136,6 +141,18 @@ service_cleanup(struct service *svc)
     policy_set_free(svc->policy);
     secret_wipe(svc->admin_verifier, sizeof(svc->admin_verifier));
     memset(svc, 0, sizeof(*svc));
+}
+
+int
+service_set_crl_lifetime(struct service *svc, int seconds)
+{
+    struct cert_crl_cache *cache = cert_crl_cache_new(seconds);
+
+    if (cache == NULL)
+        return -1;
+    cert_crl_cache_free(svc->crl);
+    svc->crl = cache;
+    return 0;
 }
 
 int
@@ -339,6 +356,10 @@ run_manager(struct service *svc, const struct service_caller *caller,
         return cert_manager_issue(svc, caller, request, response, commit);
     case ADCP_TYPE_CERTIFICATE_GET:
         return cert_manager_get(svc, caller, request, response);
+    case ADCP_TYPE_CERTIFICATE_REVOKE:
+        return cert_manager_revoke(svc, caller, request, response);
+    case ADCP_TYPE_CRL_GET:
+        return cert_manager_crl(svc, request, response);
     case ADCP_TYPE_KEYPAIRGEN:
         return keys_manager_generate(svc, caller, request, response);
     case ADCP_TYPE_INITSESSION:
@@ -347,7 +368,8 @@ run_manager(struct service *svc, const struct service_caller *caller,
         adcp_error_set(&err, ADCP_ERR_UNKNOWN_TYPE, "header.message_type",
                        "message_type %s is not served by this version; "
                        "use initsession, keypairgen, certificate_gen, "
-                       "certificate_get, ca_get or host_register",
+                       "certificate_get, certificate_revoke, crl_get, "
+                       "ca_get or host_register",
                        adcp_type_name(request->header.type));
         return adcp_msg_fail(response, &err);
     }

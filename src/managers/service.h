@@ -31,6 +31,7 @@ struct service_ca {
 };
 
 struct service_key_cache;
+struct cert_crl_cache;
 
 /* Where the user PIN of each HSM lives, so that initsession can store the
  * new PIN for the next start. */
@@ -52,6 +53,9 @@ struct service {
     struct policy_set *policy; /* owned copy, for checks on a named HSM */
     struct service_pin_file *pin_files; /* owned */
     size_t pin_file_count;
+    struct cert_crl_cache *crl; /* the current CRL; see cert_crl.h */
+    /* cRLDistributionPoints URI of new host certificates; "" for none. */
+    char crl_url[ADCP_PATH_MAX];
 };
 
 enum service_role {
@@ -70,12 +74,17 @@ struct service_caller {
 };
 
 /* Initialises svc around hal and store (borrowed) and root (reference
- * taken). Returns ADCP_OK or the error. */
+ * taken), with a CRL lifetime of CERT_CRL_DEFAULT_LIFETIME; see
+ * service_set_crl_lifetime. Returns ADCP_OK or the error. */
 enum adcp_status service_init(struct service *svc, struct hal *hal,
                               struct store *store, X509 *root,
                               const char *ca_key_label,
                               struct adcp_error *err);
 void service_cleanup(struct service *svc);
+
+/* Sets the lifetime of the CRLs built from now on, in seconds. Returns 0,
+ * or -1 without memory. */
+int service_set_crl_lifetime(struct service *svc, int seconds);
 
 /* Records where hsm's user PIN file is. Returns 0, or -1 without memory. */
 int service_add_pin_file(struct service *svc, const char *hsm,
@@ -146,6 +155,14 @@ enum adcp_status cert_manager_get(struct service *svc,
                                   struct adcp_msg *response);
 enum adcp_status cert_manager_ca(struct service *svc,
                                  struct adcp_msg *response);
+enum adcp_status cert_manager_revoke(struct service *svc,
+                                     const struct service_caller *caller,
+                                     const struct adcp_msg *request,
+                                     struct adcp_msg *response);
+/* Attaches the current CRL to response (cert_crl.c). */
+enum adcp_status cert_manager_crl(struct service *svc,
+                                  struct adcp_msg *request,
+                                  struct adcp_msg *response);
 enum adcp_status keys_manager_generate(struct service *svc,
                                        const struct service_caller *caller,
                                        struct adcp_msg *request,

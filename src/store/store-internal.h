@@ -67,6 +67,15 @@ struct store_ops {
     enum adcp_status (*cert_get)(struct store *store, const char *serial,
                                  struct store_cert *out,
                                  struct adcp_error *err);
+    enum adcp_status (*cert_revoke)(struct store *store, const char *serial,
+                                    int reason, time_t revoked_at,
+                                    struct adcp_error *err);
+    enum adcp_status (*revoked_foreach)(struct store *store,
+                                        store_revoked_fn fn, void *arg,
+                                        struct adcp_error *err);
+    enum adcp_status (*crl_number_next)(struct store *store,
+                                        int64_t *number,
+                                        struct adcp_error *err);
 
     enum adcp_status (*key_add)(struct store *store,
                                 const struct store_key *key,

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "common/crl_reason.h"
+
 static const char *const table_names[STORE_TABLE_COUNT] = {
     [STORE_TABLE_HOSTS] = "hosts",
     [STORE_TABLE_CERTIFICATES] = "certificates",
@@ -206,6 +208,14 @@ check_cert(const struct store_cert *cert, struct adcp_error *err)
             check_text_field(cert->hsm, sizeof(cert->hsm), false, "hsm", err);
     if (status == ADCP_OK)
         status = check_string(cert->pem, "pem", err);
+    if (status == ADCP_OK && cert->revoked_at != 0 &&
+        !crl_reason_is_revocable(cert->revocation_reason))
+        status = adcp_error_set(err, ADCP_ERR_INVALID_FIELD,
+                                "revocation_reason",
+                                "revocation_reason %d cannot be stored; use "
+                                "one of %s",
+                                cert->revocation_reason,
+                                CRL_REASON_ACCEPTED);
     return status;
 }
 
@@ -437,6 +447,49 @@ store_cert_get(struct store *store, const char *serial, struct store_cert *out,
     if (status != ADCP_OK)
         return status;
     return store->ops->cert_get(store, serial, out, err);
+}
+
+enum adcp_status
+store_cert_revoke(struct store *store, const char *serial, int reason,
+                  time_t revoked_at, struct adcp_error *err)
+{
+    enum adcp_status status;
+
+    if (store == NULL)
+        return fail_null(err, __func__, "store");
+    status = check_serial(serial, err);
+    if (status != ADCP_OK)
+        return status;
+    if (!crl_reason_is_revocable(reason))
+        return adcp_error_set(err, ADCP_ERR_INVALID_FIELD, "reason",
+                              "reason %d cannot be stored for a revocation; "
+                              "use one of %s",
+                              reason, CRL_REASON_ACCEPTED);
+    if (revoked_at <= 0)
+        return adcp_error_set(err, ADCP_ERR_INVALID_FIELD, "revoked_at",
+                              "revocation time %lld is not after 1970; "
+                              "pass the time of the revocation",
+                              (long long)revoked_at);
+    return store->ops->cert_revoke(store, serial, reason, revoked_at, err);
+}
+
+enum adcp_status
+store_revoked_foreach(struct store *store, store_revoked_fn fn, void *arg,
+                      struct adcp_error *err)
+{
+    if (store == NULL || fn == NULL)
+        return fail_null(err, __func__, store == NULL ? "store" : "fn");
+    return store->ops->revoked_foreach(store, fn, arg, err);
+}
+
+enum adcp_status
+store_crl_number_next(struct store *store, int64_t *number,
+                      struct adcp_error *err)
+{
+    if (store == NULL || number == NULL)
+        return fail_null(err, __func__, store == NULL ? "store" : "number");
+    *number = 0;
+    return store->ops->crl_number_next(store, number, err);
 }
 
 void

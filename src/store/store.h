@@ -47,6 +47,14 @@ struct store_cert {
     char *pem;                    /* owned, freed by store_cert_clear */
     char hsm[ADCP_NAME_MAX];      /* HSM whose key signed it */
     time_t revoked_at;            /* 0 while not revoked */
+    int revocation_reason;        /* RFC 5280 CRLReason, once revoked */
+};
+
+/* One revoked certificate as a CRL lists it. */
+struct store_revoked {
+    char serial[ADCP_SERIAL_MAX]; /* upper-case hex, no separators */
+    time_t revoked_at;
+    int reason; /* RFC 5280 CRLReason; 0 (unspecified) when none stored */
 };
 
 struct store_key {
@@ -148,6 +156,39 @@ enum adcp_status store_cert_get(struct store *store, const char *serial,
                                 struct store_cert *out,
                                 struct adcp_error *err);
 void store_cert_clear(struct store_cert *cert);
+
+/*
+ * Revokes the certificate with serial at revoked_at for reason (an RFC
+ * 5280 CRLReason value other than 7 and removeFromCRL). The change is
+ * durable before the function returns. An unknown serial is
+ * ADCP_ERR_NOT_FOUND. A certificate revoked before is ADCP_ERR_CONFLICT,
+ * with a message that names the serial and the stored time and reason,
+ * and its row stays as it was.
+ */
+enum adcp_status store_cert_revoke(struct store *store, const char *serial,
+                                   int reason, time_t revoked_at,
+                                   struct adcp_error *err);
+
+/*
+ * Calls fn once per revoked certificate, ordered by serial number (as
+ * numbers: shorter hex first, then by text), from one snapshot of the
+ * database, reading only the serial, time and reason of each row. fn
+ * returns ADCP_OK to go on; any other status stops the walk, and
+ * store_revoked_foreach returns it with fn's err. The entry is valid
+ * during the call only.
+ */
+typedef enum adcp_status (*store_revoked_fn)(void *arg,
+                                             const struct store_revoked *entry,
+                                             struct adcp_error *err);
+enum adcp_status store_revoked_foreach(struct store *store,
+                                       store_revoked_fn fn, void *arg,
+                                       struct adcp_error *err);
+
+/* Increments the stored CRL number and writes the new value to number:
+ * 1 the first time, then one more on each call, across restarts. The
+ * change is durable before the function returns. */
+enum adcp_status store_crl_number_next(struct store *store, int64_t *number,
+                                       struct adcp_error *err);
 
 /* Public keys of key pairs generated in an HSM, by label. */
 enum adcp_status store_key_add(struct store *store, const struct store_key *key,

@@ -2,8 +2,9 @@
  * Internal interface of the SQLite back end. store_sqlite.c owns the
  * connection pool, statement cache, transactions, schema upgrades and
  * opening. store_sqlite_writer.c owns the writer thread that commits
- * writes in batches. store_sqlite_hosts.c and store_sqlite_records.c
- * implement the operations on rows with these helpers.
+ * writes in batches. store_sqlite_hosts.c, store_sqlite_records.c and
+ * store_sqlite_revoke.c implement the operations on rows with these
+ * helpers.
  *
  * A read takes a connection with store_sqlite_acquire, uses its cached
  * statements and gives it back with store_sqlite_release, which also
@@ -43,6 +44,10 @@ enum store_sqlite_stmt {
     STMT_TOKEN_LOOKUP,
     STMT_CERT_INSERT,
     STMT_CERT_GET,
+    STMT_CERT_REVOKE,
+    STMT_CERT_REVOCATION,
+    STMT_REVOKED_LIST,
+    STMT_CRL_NUMBER_NEXT,
     STMT_KEY_INSERT,
     STMT_KEY_GET,
     STMT_AUDIT_INSERT,
@@ -379,6 +384,16 @@ enum adcp_status store_sqlite_cert_add(struct store *base,
 enum adcp_status store_sqlite_cert_get(struct store *base, const char *serial,
                                        struct store_cert *out,
                                        struct adcp_error *err);
+enum adcp_status store_sqlite_cert_revoke(struct store *base,
+                                          const char *serial, int reason,
+                                          time_t revoked_at,
+                                          struct adcp_error *err);
+enum adcp_status store_sqlite_revoked_foreach(struct store *base,
+                                              store_revoked_fn fn, void *arg,
+                                              struct adcp_error *err);
+enum adcp_status store_sqlite_crl_number_next(struct store *base,
+                                              int64_t *number,
+                                              struct adcp_error *err);
 enum adcp_status store_sqlite_key_add(struct store *base,
                                       const struct store_key *key,
                                       struct adcp_error *err);

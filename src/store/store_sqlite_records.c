@@ -49,6 +49,8 @@ cert_insert(struct store_sqlite_conn *conn, struct store_sqlite_job *job,
     bind_text(stmt, 7, cert->hsm, &rc);
     bind_int64_or_null(stmt, 8, cert->revoked_at, &rc);
     bind_int64(stmt, 9, time(NULL), &rc);
+    if (cert->revoked_at != 0)
+        bind_int64(stmt, 10, cert->revocation_reason, &rc);
     if (rc == SQLITE_OK)
         rc = sqlite3_step(stmt);
     if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
@@ -166,6 +168,7 @@ cert_read_row(sqlite3_stmt *stmt, struct store_cert *cert,
     if (!column_field(stmt, 6, cert->hsm, sizeof(cert->hsm)))
         return store_sqlite_fail_corrupt("certificate HSM name", op, err);
     cert->revoked_at = (time_t)sqlite3_column_int64(stmt, 7);
+    cert->revocation_reason = sqlite3_column_int(stmt, 8); /* NULL: 0 */
     if (sqlite3_column_type(stmt, 5) == SQLITE_NULL)
         return store_sqlite_fail_corrupt("certificate PEM", op, err);
     cert->pem = store_strdup((const char *)sqlite3_column_text(stmt, 5));

@@ -1,0 +1,407 @@
+/*
+ * Revocation in the SQLite store (store_sqlite_revoke.c): revoking,
+ * the conflict of a second revocation, unknown serials, the order of the
+ * revoked list, the CRL number and the upgrade of a schema version 2
+ * database. Each test gets a fresh temporary directory and database.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common/crl_reason.h"
+#include "store/store-internal.h"
+#include "store/store.h"
+
+#define assert_status(call, want, err)                                         \
+    do {                                                                       \
+        enum adcp_status got_ = (call);                                        \
+        if (got_ != (want))                                                    \
+            fail_msg("%s returned %s, expected %s: %s", #call,                 \
+                     adcp_status_name(got_), adcp_status_name(want),           \
+                     (err).message);                                           \
+    } while (0)
+
+/* 2023-11-14T22:13:20Z and one day later. */
+#define REVOKED_AT 1700000000
+#define LATER (REVOKED_AT + 86400)
+
+struct fixture {
+    char dir[PATH_MAX];
+    char path[PATH_MAX + 16];
+    struct store *store;
+};
+
+static const char test_pem[] = "-----BEGIN CERTIFICATE-----\n"
+                               "MIIBtest\n"
+                               "-----END CERTIFICATE-----\n";
+
+static int
+setup(void **state)
+{
+    struct fixture *fx = calloc(1, sizeof(*fx));
+    const char *tmp = getenv("TMPDIR");
+
+    if (fx == NULL)
+        return -1;
+    snprintf(fx->dir, sizeof(fx->dir), "%s/test_store_revoke.XXXXXX",
+             tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
+    if (mkdtemp(fx->dir) == NULL) {
+        free(fx);
+        return -1;
+    }
+    snprintf(fx->path, sizeof(fx->path), "%s/hsm4ssl.db", fx->dir);
+    *state = fx;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
+    struct fixture *fx = *state;
+    char name[PATH_MAX + 32];
+
+    store_close(fx->store);
+    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+        snprintf(name, sizeof(name), "%s%s", fx->path, suffixes[i]);
+        if (unlink(name) != 0 && errno != ENOENT)
+            fprintf(stderr, "cannot remove %s: %s\n", name, strerror(errno));
+    }
+    if (rmdir(fx->dir) != 0)
+        fprintf(stderr, "cannot remove %s: %s\n", fx->dir, strerror(errno));
+    free(fx);
+    return 0;
+}
+
+static void
+open_store(struct fixture *fx)
+{
+    struct adcp_error err = {0};
+
+    if (store_open_sqlite(fx->path, &fx->store, &err) != ADCP_OK)
+        fail_msg("store_open_sqlite: %s", err.message);
+}
+
+static void
+raw_exec(const struct fixture *fx, const char *sql)
+{
+    sqlite3 *db = NULL;
+    char *message = NULL;
+
+    assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+    if (sqlite3_exec(db, sql, NULL, NULL, &message) != SQLITE_OK)
+        fail_msg("%s: %s", sql, message);
+    sqlite3_close(db);
+}
+
+static void
+add_cert(struct fixture *fx, const char *serial)
+{
+    struct store_cert cert;
+    struct adcp_error err = {0};
+
+    memset(&cert, 0, sizeof(cert));
+    snprintf(cert.serial, sizeof(cert.serial), "%s", serial);
+    snprintf(cert.subject, sizeof(cert.subject), "CN=web1.example.test");
+    cert.not_before = 1690000000;
+    cert.not_after = 1790000000;
+    cert.pem = (char *)test_pem;
+    snprintf(cert.hsm, sizeof(cert.hsm), "softhsm-1");
+    assert_status(store_cert_add(fx->store, &cert, &err), ADCP_OK, err);
+}
+
+/* Collects what store_revoked_foreach hands out. */
+struct collected {
+    struct store_revoked entries[8];
+    size_t count;
+    size_t stop_after; /* 0: never stop */
+};
+
+static enum adcp_status
+collect_entry(void *arg, const struct store_revoked *entry,
+              struct adcp_error *err)
+{
+    struct collected *list = arg;
+
+    if (list->count == sizeof(list->entries) / sizeof(list->entries[0]))
+        return adcp_error_set(err, ADCP_ERR_INTERNAL, "", "too many");
+    list->entries[list->count++] = *entry;
+    if (list->stop_after != 0 && list->count == list->stop_after)
+        return adcp_error_set(err, ADCP_ERR_UNAVAILABLE, "", "stopped");
+    return ADCP_OK;
+}
+
+static void
+revoke_sets_time_and_reason(void **state)
+{
+    struct fixture *fx = *state;
+    struct store_cert cert = {0};
+    struct adcp_error err = {0};
+
+    open_store(fx);
+    add_cert(fx, "0A1B");
+    assert_status(store_cert_revoke(fx->store, "0A1B",
+                                    CRL_REASON_KEY_COMPROMISE, REVOKED_AT,
+                                    &err),
+                  ADCP_OK, err);
+    assert_status(store_cert_get(fx->store, "0A1B", &cert, &err), ADCP_OK,
+                  err);
+    assert_int_equal(cert.revoked_at, REVOKED_AT);
+    assert_int_equal(cert.revocation_reason, CRL_REASON_KEY_COMPROMISE);
+    store_cert_clear(&cert);
+}
+
+static void
+revoke_twice_is_conflict(void **state)
+{
+    struct fixture *fx = *state;
+    struct store_cert cert = {0};
+    struct adcp_error err = {0};
+
+    open_store(fx);
+    add_cert(fx, "0A1B");
+    assert_status(store_cert_revoke(fx->store, "0A1B",
+                                    CRL_REASON_SUPERSEDED, REVOKED_AT, &err),
+                  ADCP_OK, err);
+    assert_status(store_cert_revoke(fx->store, "0A1B",
+                                    CRL_REASON_KEY_COMPROMISE, LATER, &err),
+                  ADCP_ERR_CONFLICT, err);
+    assert_non_null(strstr(err.message, "0A1B"));
+    assert_non_null(strstr(err.message, "2023-11-14T22:13:20Z"));
+    assert_non_null(strstr(err.message, "superseded"));
+    assert_status(store_cert_get(fx->store, "0A1B", &cert, &err), ADCP_OK,
+                  err);
+    assert_int_equal(cert.revoked_at, REVOKED_AT);
+    assert_int_equal(cert.revocation_reason, CRL_REASON_SUPERSEDED);
+    store_cert_clear(&cert);
+}
+
+static void
+revoke_unknown_serial_not_found(void **state)
+{
+    struct fixture *fx = *state;
+    struct adcp_error err = {0};
+
+    open_store(fx);
+    add_cert(fx, "0A1B");
+    assert_status(store_cert_revoke(fx->store, "0A1C", 0, REVOKED_AT, &err),
+                  ADCP_ERR_NOT_FOUND, err);
+    assert_non_null(strstr(err.message, "0A1C"));
+    assert_string_equal(err.field, "serial");
+}
+
+static void
+revoke_rejects_bad_arguments(void **state)
+{
+    struct fixture *fx = *state;
+    struct adcp_error err = {0};
+
+    open_store(fx);
+    add_cert(fx, "0A1B");
+    assert_status(store_cert_revoke(fx->store, "0a1b", 0, REVOKED_AT, &err),
+                  ADCP_ERR_INVALID_FIELD, err);
+    assert_status(store_cert_revoke(fx->store, "0A1B", 7, REVOKED_AT, &err),
+                  ADCP_ERR_INVALID_FIELD, err);
+    assert_status(store_cert_revoke(fx->store, "0A1B",
+                                    CRL_REASON_REMOVE_FROM_CRL, REVOKED_AT,
+                                    &err),
+                  ADCP_ERR_INVALID_FIELD, err);
+    assert_status(store_cert_revoke(fx->store, "0A1B", 11, REVOKED_AT, &err),
+                  ADCP_ERR_INVALID_FIELD, err);
+    assert_status(store_cert_revoke(fx->store, "0A1B", 0, 0, &err),
+                  ADCP_ERR_INVALID_FIELD, err);
+}
+
+static void
+revoked_list_in_serial_order(void **state)
+{
+    struct fixture *fx = *state;
+    struct collected list = {0};
+    struct adcp_error err = {0};
+    static const char *const serials[] = {"FF01", "0A", "7FFFFF", "0B02",
+                                          "0C"};
+
+    open_store(fx);
+    for (size_t i = 0; i < 5; i++)
+        add_cert(fx, serials[i]);
+    add_cert(fx, "0D"); /* not revoked: not listed */
+    for (size_t i = 0; i < 5; i++)
+        assert_status(store_cert_revoke(fx->store, serials[i], (int)i,
+                                        REVOKED_AT + (time_t)i, &err),
+                      ADCP_OK, err);
+    assert_status(store_revoked_foreach(fx->store, collect_entry, &list,
+                                        &err),
+                  ADCP_OK, err);
+    assert_int_equal(list.count, 5);
+    assert_string_equal(list.entries[0].serial, "0A");
+    assert_string_equal(list.entries[1].serial, "0C");
+    assert_string_equal(list.entries[2].serial, "0B02");
+    assert_string_equal(list.entries[3].serial, "FF01");
+    assert_string_equal(list.entries[4].serial, "7FFFFF");
+    assert_int_equal(list.entries[3].revoked_at, REVOKED_AT);
+    assert_int_equal(list.entries[3].reason, 0);
+    assert_int_equal(list.entries[4].reason, 2);
+}
+
+static void
+revoked_list_stops_on_callback_error(void **state)
+{
+    struct fixture *fx = *state;
+    struct collected list = {.stop_after = 1};
+    struct adcp_error err = {0};
+
+    open_store(fx);
+    add_cert(fx, "0A");
+    add_cert(fx, "0B");
+    assert_status(store_cert_revoke(fx->store, "0A", 0, REVOKED_AT, &err),
+                  ADCP_OK, err);
+    assert_status(store_cert_revoke(fx->store, "0B", 0, REVOKED_AT, &err),
+                  ADCP_OK, err);
+    assert_status(store_revoked_foreach(fx->store, collect_entry, &list,
+                                        &err),
+                  ADCP_ERR_UNAVAILABLE, err);
+    assert_string_equal(err.message, "stopped");
+    assert_int_equal(list.count, 1);
+}
+
+static void
+crl_number_grows_across_reopen(void **state)
+{
+    struct fixture *fx = *state;
+    struct adcp_error err = {0};
+    int64_t number = 0;
+
+    open_store(fx);
+    assert_status(store_crl_number_next(fx->store, &number, &err), ADCP_OK,
+                  err);
+    assert_int_equal(number, 1);
+    assert_status(store_crl_number_next(fx->store, &number, &err), ADCP_OK,
+                  err);
+    assert_int_equal(number, 2);
+    store_close(fx->store);
+    fx->store = NULL;
+    open_store(fx);
+    assert_status(store_crl_number_next(fx->store, &number, &err), ADCP_OK,
+                  err);
+    assert_int_equal(number, 3);
+}
+
+/* A database of schema version 2, with one certificate revoked by a
+ * direct UPDATE (no reason column yet) and one not revoked. */
+static void
+make_version_2_database(const struct fixture *fx)
+{
+    char sql[256];
+
+    raw_exec(fx, store_sqlite_schema_script(1));
+    raw_exec(fx, store_sqlite_schema_script(2));
+    raw_exec(fx, "PRAGMA user_version = 2");
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO certificates (serial, subject, not_before,"
+             " not_after, pem, hsm, revoked_at, created) VALUES"
+             " ('0B', 'CN=a', 1, 2, 'pem', 'h', %d, 1),"
+             " ('0A', 'CN=b', 1, 2, 'pem', 'h', NULL, 1)",
+             REVOKED_AT);
+    raw_exec(fx, sql);
+}
+
+static void
+version_2_database_upgraded(void **state)
+{
+    struct fixture *fx = *state;
+    struct collected list = {0};
+    struct adcp_error err = {0};
+
+    make_version_2_database(fx);
+    open_store(fx);
+    assert_status(store_cert_revoke(fx->store, "0A",
+                                    CRL_REASON_CESSATION_OF_OPERATION, LATER,
+                                    &err),
+                  ADCP_OK, err);
+    assert_status(store_cert_revoke(fx->store, "0B", 1, LATER, &err),
+                  ADCP_ERR_CONFLICT, err);
+    assert_non_null(strstr(err.message, "unspecified"));
+    assert_status(store_revoked_foreach(fx->store, collect_entry, &list,
+                                        &err),
+                  ADCP_OK, err);
+    assert_int_equal(list.count, 2);
+    assert_string_equal(list.entries[0].serial, "0A");
+    assert_int_equal(list.entries[0].reason,
+                     CRL_REASON_CESSATION_OF_OPERATION);
+    assert_string_equal(list.entries[1].serial, "0B");
+    assert_int_equal(list.entries[1].revoked_at, REVOKED_AT);
+    assert_int_equal(list.entries[1].reason, CRL_REASON_UNSPECIFIED);
+}
+
+static void
+reason_parse_names_and_values(void **state)
+{
+    char problem[128];
+    int value = -1;
+
+    (void)state;
+    assert_int_equal(crl_reason_parse("keyCompromise", &value, problem,
+                                      sizeof(problem)),
+                     0);
+    assert_int_equal(value, 1);
+    assert_int_equal(crl_reason_parse("AACOMPROMISE", &value, problem,
+                                      sizeof(problem)),
+                     0);
+    assert_int_equal(value, 10);
+    assert_int_equal(crl_reason_parse("9", &value, problem, sizeof(problem)),
+                     0);
+    assert_int_equal(value, 9);
+    assert_int_equal(crl_reason_parse("7", &value, problem, sizeof(problem)),
+                     -1);
+    assert_non_null(strstr(problem, "not assigned"));
+    assert_int_equal(crl_reason_parse("removeFromCRL", &value, problem,
+                                      sizeof(problem)),
+                     -1);
+    assert_non_null(strstr(problem, "delta CRL"));
+    assert_int_equal(crl_reason_parse("8", &value, problem, sizeof(problem)),
+                     -1);
+    assert_int_equal(crl_reason_parse("stolen", &value, problem,
+                                      sizeof(problem)),
+                     -1);
+    assert_int_equal(crl_reason_parse("", &value, problem, sizeof(problem)),
+                     -1);
+    assert_int_equal(crl_reason_parse("-1", &value, problem,
+                                      sizeof(problem)),
+                     -1);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(revoke_sets_time_and_reason, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(revoke_twice_is_conflict, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(revoke_unknown_serial_not_found,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(revoke_rejects_bad_arguments, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(revoked_list_in_serial_order, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(revoked_list_stops_on_callback_error,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(crl_number_grows_across_reopen,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(version_2_database_upgraded, setup,
+                                        teardown),
+        cmocka_unit_test(reason_parse_names_and_values),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
