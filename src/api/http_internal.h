@@ -234,9 +234,14 @@ void api_conn_watch_input(SSL *ssl, struct bufferevent *bev);
 /* Marks the end of the TLS handshake of ssl's connection. */
 void api_conn_handshake_done(const SSL *ssl);
 
-/* Marks that the request on ssl's connection was read completely; any
- * input left over is the start of the next request. */
+/* Marks that the request on ssl's connection was read completely. Its
+ * deadlines end, and none runs until api_conn_reply_ready. */
 void api_conn_request_done(SSL *ssl);
+
+/* Marks that the reply to the request on ssl's connection is being sent;
+ * input left over is the start of the next request, whose deadline
+ * starts now. */
+void api_conn_reply_ready(SSL *ssl);
 
 /* peer_mac.c */
 

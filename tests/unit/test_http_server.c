@@ -1932,6 +1932,42 @@ pipelined_requests_keep_deadlines(void **state)
     assert_int_equal(stop_server(&slow_server), 0);
 }
 
+/* A complete request pipelined behind one whose handler runs longer than
+ * the header deadline is still served: its deadline starts when the
+ * reply before it is sent. */
+static void
+pipelined_request_waits_for_slow_handler(void **state)
+{
+    static const char requests[] =
+        "GET /block?p HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        "GET /two HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    struct client c;
+    struct reply r;
+
+    (void)state;
+    block_gate.handled_order[0] = '\0';
+    start_slow_server();
+    assert_int_equal(client_open_at(&c, AF_INET,
+                                    api_server_port(slow_server.server),
+                                    TLS1_2_VERSION, TLS1_2_VERSION, NULL),
+                     1);
+    assert_int_equal(client_write(&c, requests, strlen(requests)), 0);
+    assert_int_equal(wait_blocked(), 0);
+    /* Longer than both deadlines and a sweep of them. */
+    usleep((TEST_BODY_TIMEOUT_MS + 1000) * 1000);
+    unblock_handler();
+    assert_int_equal(client_read_reply(&c, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(json_text(&r, "path"), "/block");
+    reply_free(&r);
+    assert_int_equal(client_read_reply(&c, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(json_text(&r, "path"), "/two");
+    reply_free(&r);
+    client_close(&c);
+    assert_int_equal(stop_server(&slow_server), 0);
+}
+
 /* ---- connection caps ---- */
 
 #define TEST_MAX_PER_IP 3
@@ -2299,6 +2335,7 @@ main(void)
         cmocka_unit_test(slow_handshake_closed),
         cmocka_unit_test(idle_outlives_deadlines),
         cmocka_unit_test(pipelined_requests_keep_deadlines),
+        cmocka_unit_test(pipelined_request_waits_for_slow_handler),
         cmocka_unit_test(connections_capped_per_address),
         cmocka_unit_test(connections_capped_in_total),
         cmocka_unit_test(bad_listen_addresses_rejected),
