@@ -43,6 +43,7 @@ enum conn_phase {
     CONN_HANDSHAKE, /* TLS handshake bytes arrived */
     CONN_HEADERS,   /* a request started; its headers are incomplete */
     CONN_BODY,      /* the headers are complete; the body is not */
+    CONN_BUSY,      /* a request is read and its reply not yet sent */
     CONN_CLOSING,   /* rejected or too slow, and shut down */
 };
 
@@ -444,17 +445,26 @@ void
 api_conn_request_done(SSL *ssl)
 {
     struct api_conn *conn = conn_of(ssl);
-    struct evbuffer *input;
 
     if (conn == NULL || conn->phase == CONN_CLOSING)
+        return;
+    conn->phase = CONN_BUSY;
+}
+
+void
+api_conn_reply_ready(SSL *ssl)
+{
+    struct api_conn *conn = conn_of(ssl);
+    struct evbuffer *input;
+
+    if (conn == NULL || conn->phase != CONN_BUSY)
         return;
     conn->phase = CONN_IDLE;
     if (conn->bev == NULL)
         return;
-    /* evhttp reads no further than this request, so what is left in the
-     * input is the start of a pipelined request. */
-    /* TODO: start its deadline when this request's reply is queued, not
-     * now, so that a long handler cannot time it out first. */
+    /* evhttp reads no further than the request just handled, so what is
+     * left in the input is the start of a pipelined request. Its
+     * deadline starts now, since it could not be served earlier. */
     input = bufferevent_get_input(conn->bev);
     if (evbuffer_get_length(input) > 0) {
         start_request(conn);

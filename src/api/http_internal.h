@@ -63,7 +63,10 @@ struct api_call {
 
 /* The requests waiting for a handler thread, oldest first, shared by all
  * workers: handlers take them in the order they were read. */
+/* A FIFO of calls and the handler threads that take them. */
 struct api_queue {
+    struct api_server *server;
+    const char *thread_name;    /* "api-handler" or "api-slow" */
     pthread_mutex_t lock;
     pthread_cond_t queued;      /* a call was queued, or stopping was set */
     struct api_call *head;
@@ -101,6 +104,7 @@ struct api_worker {
 struct api_server {
     api_handler_fn handler;
     api_quick_fn quick;              /* or NULL */
+    api_slow_fn slow;                /* or NULL */
     const char *raw_path_prefix;     /* or NULL; see api_server_config */
     void *ctx;
     SSL_CTX *ssl_ctx;                /* borrowed from the configuration */
@@ -115,6 +119,7 @@ struct api_server {
     unsigned worker_count;           /* event loops */
     struct api_worker *workers;
     struct api_queue queue;          /* and its handler threads */
+    struct api_queue slow_queue;     /* calls that slow says are slow */
     bool running;
 };
 
@@ -145,9 +150,10 @@ void api_call_answer(struct api_call *call);
 
 /* http_queue.c */
 
-/* Initialises the queue of server->queue.thread_count handler threads.
- * Returns 0, or -1 after logging. api_queue_free releases it in either
- * case, after api_queue_stop. */
+/* Initialises the queue of server->queue.thread_count handler threads and
+ * the slow lane of server->slow_queue.thread_count. Returns 0, or -1 after
+ * logging. api_queue_free releases both in either case, after
+ * api_queue_stop. */
 int api_queue_init(struct api_server *server);
 void api_queue_free(struct api_server *server);
 
@@ -155,7 +161,8 @@ void api_queue_free(struct api_server *server);
  * threads that started still running. */
 int api_queue_start(struct api_server *server);
 
-/* Lets the handler threads finish every queued call and joins them. */
+/* Lets the handler threads of both lanes finish every queued call and
+ * joins them. */
 void api_queue_stop(struct api_server *server);
 
 /* Queues call for a handler thread; its worker sends the reply once the
@@ -228,9 +235,14 @@ void api_conn_watch_input(SSL *ssl, struct bufferevent *bev);
 /* Marks the end of the TLS handshake of ssl's connection. */
 void api_conn_handshake_done(const SSL *ssl);
 
-/* Marks that the request on ssl's connection was read completely; any
- * input left over is the start of the next request. */
+/* Marks that the request on ssl's connection was read completely. Its
+ * deadlines end, and none runs until api_conn_reply_ready. */
 void api_conn_request_done(SSL *ssl);
+
+/* Marks that the reply to the request on ssl's connection is being sent;
+ * input left over is the start of the next request, whose deadline
+ * starts now. */
+void api_conn_reply_ready(SSL *ssl);
 
 /* peer_mac.c */
 

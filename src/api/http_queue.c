@@ -12,6 +12,11 @@
  *
  * One queue for all workers keeps the order fair: no request waits behind
  * a worker that happens to hold many busy connections.
+ *
+ * Calls that may keep a thread for long, such as RSA-8192 key pair
+ * generations, run on a lane of their own with fewer threads: a handler
+ * thread that takes one moves it to the slow queue. However many of them
+ * arrive, the other requests keep their handler threads.
  */
 #include "api/http_internal.h"
 
@@ -75,12 +80,10 @@ answer_ready(evutil_socket_t fd, short events, void *arg)
         exit_after_flush(worker);
 }
 
-void
-api_queue_submit(struct api_call *call)
+/* Appends call to queue and wakes one of its threads. */
+static void
+queue_put(struct api_queue *queue, struct api_call *call)
 {
-    struct api_queue *queue = &call->worker->server->queue;
-
-    call->worker->pending++;
     call->next = NULL;
     pthread_mutex_lock(&queue->lock);
     if (queue->tail != NULL)
@@ -90,6 +93,13 @@ api_queue_submit(struct api_call *call)
     queue->tail = call;
     pthread_cond_signal(&queue->queued);
     pthread_mutex_unlock(&queue->lock);
+}
+
+void
+api_queue_submit(struct api_call *call)
+{
+    call->worker->pending++;
+    queue_put(&call->worker->server->queue, call);
 }
 
 /* Takes the oldest call, waiting for one. Returns NULL once the queue is
@@ -131,33 +141,46 @@ api_queue_run_here(struct api_call *call)
     call_handled(call);
 }
 
+static bool
+is_slow(const struct api_server *server, const struct api_call *call)
+{
+    return server->slow != NULL &&
+           server->slow(server->ctx, &call->request);
+}
+
 static void *
 handler_main(void *arg)
 {
-    struct api_server *server = arg;
+    struct api_queue *queue = arg;
+    struct api_server *server = queue->server;
     struct api_call *call;
 
-    while ((call = queue_take(&server->queue)) != NULL) {
+    while ((call = queue_take(queue)) != NULL) {
         /* A stopping worker waits only for the calls already running, so
          * the calls still queued for it get the 503 at once. */
-        if (atomic_load(&call->worker->stopping))
+        if (atomic_load(&call->worker->stopping)) {
             api_call_refuse(call);
-        else
+        } else if (queue == &server->queue && is_slow(server, call)) {
+            queue_put(&server->slow_queue, call);
+            continue;
+        } else {
             api_call_run(server, call);
+        }
         call_handled(call);
     }
     return NULL;
 }
 
-int
-api_queue_init(struct api_server *server)
+static int
+lane_init(struct api_server *server, struct api_queue *queue,
+          const char *thread_name)
 {
-    struct api_queue *queue = &server->queue;
-
+    queue->server = server;
+    queue->thread_name = thread_name;
     queue->threads = calloc(queue->thread_count, sizeof(*queue->threads));
     if (queue->threads == NULL) {
-        log_error("out of memory creating %u handler threads for %s",
-                  queue->thread_count, server->address);
+        log_error("out of memory creating %u %s threads for %s",
+                  queue->thread_count, thread_name, server->address);
         return -1;
     }
     pthread_mutex_init(&queue->lock, NULL);
@@ -166,49 +189,83 @@ api_queue_init(struct api_server *server)
     return 0;
 }
 
-void
-api_queue_free(struct api_server *server)
+int
+api_queue_init(struct api_server *server)
 {
-    struct api_queue *queue = &server->queue;
+    if (lane_init(server, &server->queue, "api-handler") != 0)
+        return -1;
+    return lane_init(server, &server->slow_queue, "api-slow");
+}
 
+static void
+lane_free(struct api_queue *queue)
+{
     if (queue->ready) {
         pthread_cond_destroy(&queue->queued);
         pthread_mutex_destroy(&queue->lock);
     }
     free(queue->threads);
-    memset(queue, 0, sizeof(*queue));
+    queue->threads = NULL;
+    queue->ready = false;
+    queue->head = queue->tail = NULL;
+    queue->started = 0;
 }
 
-int
-api_queue_start(struct api_server *server)
+void
+api_queue_free(struct api_server *server)
 {
-    struct api_queue *queue = &server->queue;
+    lane_free(&server->queue);
+    lane_free(&server->slow_queue);
+}
+
+static int
+lane_start(struct api_queue *queue)
+{
     int rc = 0;
 
     queue->stopping = false;
     for (; queue->started < queue->thread_count; queue->started++) {
         rc = thread_start(&queue->threads[queue->started], handler_main,
-                          server, "api-handler");
+                          queue, queue->thread_name);
         if (rc != 0) {
-            log_error("starting handler thread %u of %s failed: %s",
-                      queue->started, server->address, strerror(rc));
+            log_error("starting %s thread %u of %s failed: %s",
+                      queue->thread_name, queue->started,
+                      queue->server->address, strerror(rc));
             break;
         }
     }
     return rc == 0 ? 0 : -1;
 }
 
-void
-api_queue_stop(struct api_server *server)
+int
+api_queue_start(struct api_server *server)
 {
-    struct api_queue *queue = &server->queue;
+    /* The slow lane starts first: handler threads move calls to it. */
+    if (lane_start(&server->slow_queue) != 0)
+        return -1;
+    return lane_start(&server->queue);
+}
 
+static void
+lane_stop(struct api_queue *queue)
+{
+    if (!queue->ready)
+        return;
     pthread_mutex_lock(&queue->lock);
     queue->stopping = true;
     pthread_cond_broadcast(&queue->queued);
     pthread_mutex_unlock(&queue->lock);
     for (; queue->started > 0; queue->started--)
         pthread_join(queue->threads[queue->started - 1], NULL);
+}
+
+void
+api_queue_stop(struct api_server *server)
+{
+    /* The slow lane stops last, once no handler thread can move a call
+     * to it. */
+    lane_stop(&server->queue);
+    lane_stop(&server->slow_queue);
 }
 
 int

@@ -286,6 +286,14 @@ event_loop_count(unsigned handler_threads)
                                              : handler_threads;
 }
 
+/* Returns the default size of the slow lane: a quarter of the handler
+ * threads, and at least one. */
+static unsigned
+slow_lane_count(unsigned handler_threads)
+{
+    return handler_threads / 4 > 0 ? handler_threads / 4 : 1;
+}
+
 static struct api_server *
 server_alloc(const struct api_server_config *cfg, api_handler_fn handler,
              void *ctx)
@@ -312,6 +320,10 @@ server_alloc(const struct api_server_config *cfg, api_handler_fn handler,
     server->listen_fd = -1;
     server->stop_pipe[0] = server->stop_pipe[1] = -1;
     server->queue.thread_count = worker_count(cfg->threads);
+    server->slow = cfg->slow;
+    server->slow_queue.thread_count =
+        cfg->slow_threads > 0 ? cfg->slow_threads
+                              : slow_lane_count(server->queue.thread_count);
     server->worker_count = event_loop_count(server->queue.thread_count);
     if (api_conn_limits_init(&server->limits,
                              cfg->max_connections_per_ip > 0
@@ -378,10 +390,10 @@ api_server_run(struct api_server *server)
         return -1;
     }
     server->running = true;
-    log_info("serving HTTPS on %s with %u event loops and %u handler "
-             "threads",
+    log_info("serving HTTPS on %s with %u event loops, %u handler "
+             "threads and %u for slow calls",
              server->address, server->worker_count,
-             server->queue.thread_count);
+             server->queue.thread_count, server->slow_queue.thread_count);
     result = api_workers_run(server);
     server->running = false;
     log_info("HTTPS server on %s stopped", server->address);

@@ -86,6 +86,12 @@ typedef void (*api_handler_fn)(void *ctx, const struct api_request *request,
  * an HSM or a commit, so the event loop runs it ahead of the queue. */
 typedef bool (*api_quick_fn)(void *ctx, const struct api_request *request);
 
+/* Returns true for a request that may keep its handler thread for long,
+ * such as a key pair generation. Such calls run on a lane of their own,
+ * so that they never take every handler thread. Called from a handler
+ * thread, so it may parse the body. */
+typedef bool (*api_slow_fn)(void *ctx, const struct api_request *request);
+
 struct api_server_config {
     char listen[ADCP_PATH_MAX]; /* "ADDR:PORT", "[V6]:PORT" */
     SSL_CTX *ssl_ctx;           /* borrowed; see api_tls_context_new */
@@ -105,6 +111,10 @@ struct api_server_config {
     unsigned max_connections;
     /* NULL: every request waits in the queue for a handler thread. */
     api_quick_fn quick;
+    /* NULL: no request is slow. slow_threads is the number of threads of
+     * the slow lane; 0: a quarter of the handler threads, at least 1. */
+    api_slow_fn slow;
+    unsigned slow_threads;
     /* Paths that start with this prefix reach the handler as sent: not
      * percent-decoded, slashes not merged, an encoded slash allowed.
      * Control characters, invalid UTF-8 and ".." are still rejected.

@@ -563,6 +563,7 @@ api_call_answer(struct api_call *call)
     if (atomic_load(&call->worker->stopping))
         evhttp_add_header(evhttp_request_get_output_headers(call->req),
                           "Connection", "close");
+    api_conn_reply_ready(api_tls_of(call->req));
     /* Release first, because libevent may free req once the reply is
      * queued. */
     release_request(call->req, call);

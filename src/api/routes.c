@@ -405,6 +405,44 @@ api_routes_is_quick(void *ctx, const struct api_request *request)
             strcmp(request->path, "/v1/ca") == 0);
 }
 
+/* Key pair generation and token initialisation can keep an HSM busy for
+ * seconds (RSA-8192 takes tens). */
+static bool
+is_slow_type(enum adcp_type type)
+{
+    return type == ADCP_TYPE_KEYPAIRGEN || type == ADCP_TYPE_INITSESSION;
+}
+
+/* The type an ADCP message names in header.message_type, or
+ * ADCP_TYPE_UNKNOWN; errors are left to the handler. */
+static enum adcp_type
+adcp_body_type(const struct api_request *request)
+{
+    enum adcp_type type = ADCP_TYPE_UNKNOWN;
+    json_t *root, *name;
+
+    root = json_loadb(request->body, request->body_len, 0, NULL);
+    name = json_object_get(json_object_get(root, "header"), "message_type");
+    if (json_is_string(name))
+        type = adcp_type_parse(json_string_value(name));
+    json_decref(root);
+    return type;
+}
+
+bool
+api_routes_is_slow(void *ctx, const struct api_request *request)
+{
+    const struct route *route;
+    const char *allow;
+
+    (void)ctx;
+    if (strcmp(request->path, ADCP_ROUTE) == 0)
+        return strcmp(request->method, "POST") == 0 &&
+               is_slow_type(adcp_body_type(request));
+    route = find_route(request->method, request->path, &allow);
+    return route != NULL && is_slow_type(route->type);
+}
+
 void
 api_routes_handle(void *ctx, const struct api_request *request,
                   struct api_response *response)

@@ -16,4 +16,8 @@ void api_routes_handle(void *ctx, const struct api_request *request,
  * get replies even while every handler thread waits for an HSM. */
 bool api_routes_is_quick(void *ctx, const struct api_request *request);
 
+/* An api_slow_fn: true for key pair generation and token initialisation,
+ * by REST or as an ADCP message, which run on the slow lane. */
+bool api_routes_is_slow(void *ctx, const struct api_request *request);
+
 #endif

@@ -85,7 +85,7 @@ check_api_ip(const char *value)
     result = names_host_ip_check(value, canonical, sizeof(canonical));
     if (result == NAMES_IP_OK)
         return 0;
-    if (result == NAMES_IP_V4_MAPPED)
+    if (result == NAMES_IP_V4_MAPPED || result == NAMES_IP_V4_COMPATIBLE)
         fprintf(stderr, "hsm4ssld: invalid --api-ip %s: an IPv4 address in "
                 "IPv6 form; give %s instead\n", value, canonical);
     else if (result == NAMES_IP_INVALID)

@@ -319,6 +319,7 @@ run_server(struct runtime *rt)
     server_cfg.ssl_ctx = rt->ssl_ctx;
     server_cfg.max_body = 1024 * 1024;
     server_cfg.quick = api_routes_is_quick;
+    server_cfg.slow = api_routes_is_slow;
     server_cfg.raw_path_prefix = API_OCSP_GET_PREFIX;
     server_cfg.threads = rt->cfg.threads ? rt->cfg.threads
                                           : default_worker_threads();

@@ -50,12 +50,14 @@ reject_ip_address(struct adcp_error *err, size_t index, const char *text,
     char field[48];
 
     snprintf(field, sizeof(field), "ip_addresses[%zu]", index);
-    if (result == NAMES_IP_V4_MAPPED)
+    if (result == NAMES_IP_V4_MAPPED || result == NAMES_IP_V4_COMPATIBLE)
         return adcp_error_set(err, ADCP_ERR_INVALID_FIELD, field,
-                              "%s \"%.80s\" is an IPv4-mapped IPv6 "
-                              "address; register it as the IPv4 address "
-                              "\"%s\"",
-                              field, text, ipv4);
+                              "%s \"%.80s\" is an IPv4-%s IPv6 address; "
+                              "register it as the IPv4 address \"%s\"",
+                              field, text,
+                              result == NAMES_IP_V4_MAPPED ? "mapped"
+                                                           : "compatible",
+                              ipv4);
     if (result == NAMES_IP_INVALID)
         return adcp_error_set(err, ADCP_ERR_INVALID_FIELD, field,
                               "%s \"%.80s\" is not an IPv4 or IPv6 "

@@ -130,22 +130,39 @@ ipv4_mapped(const unsigned char address[16])
            address[11] == 0xff;
 }
 
-/* Classifies an IPv6 address. An IPv4-mapped one gets the result of its
- * IPv4 address, or NAMES_IP_V4_MAPPED when that address is usable. */
+/* Returns whether address is in ::/96 without being :: or ::1, the
+ * loopback address: an IPv4-compatible address (RFC 4291, section
+ * 2.5.5.1). */
+static bool
+ipv4_compatible(const unsigned char address[16])
+{
+    static const unsigned char zeros[15] = {0};
+
+    return memcmp(address, zeros, 12) == 0 &&
+           !(memcmp(address, zeros, sizeof(zeros)) == 0 && address[15] <= 1);
+}
+
+/* Classifies an IPv6 address. An IPv4-mapped or IPv4-compatible one gets
+ * the result of its IPv4 address, or NAMES_IP_V4_MAPPED or
+ * NAMES_IP_V4_COMPATIBLE when that address is usable. */
 static enum names_ip_check
 classify_ipv6(const unsigned char address[16])
 {
     static const unsigned char unspecified[16] = {0};
-    enum names_ip_check result;
+    enum names_ip_check result, form;
 
     if (memcmp(address, unspecified, sizeof(unspecified)) == 0)
         return NAMES_IP_UNSPECIFIED;
     if (address[0] == 0xff)
         return NAMES_IP_MULTICAST;
-    if (!ipv4_mapped(address))
+    if (ipv4_mapped(address))
+        form = NAMES_IP_V4_MAPPED;
+    else if (ipv4_compatible(address))
+        form = NAMES_IP_V4_COMPATIBLE;
+    else
         return NAMES_IP_OK;
     result = classify_ipv4(address + 12);
-    return result == NAMES_IP_OK ? NAMES_IP_V4_MAPPED : result;
+    return result == NAMES_IP_OK ? form : result;
 }
 
 enum names_ip_check
@@ -167,7 +184,7 @@ names_host_ip_check(const char *text, char *out, size_t size)
     } else {
         return NAMES_IP_INVALID;
     }
-    if (result == NAMES_IP_V4_MAPPED) {
+    if (result == NAMES_IP_V4_MAPPED || result == NAMES_IP_V4_COMPATIBLE) {
         /* The IPv4 address is the last 4 of the 16 bytes. */
         family = AF_INET;
         printed = address + 12;

@@ -39,6 +39,10 @@ enum names_ip_check {
      * IPv4 address is unspecified, broadcast or multicast gets that result
      * instead. */
     NAMES_IP_V4_MAPPED,
+    /* ::/96 other than :: and ::1, the IPv4-compatible form that RFC 4291
+     * (section 2.5.5.1) deprecates. The check of its IPv4 address applies
+     * as for a mapped one. */
+    NAMES_IP_V4_COMPATIBLE,
 };
 
 /* A host name: 1 to 63 of [A-Za-z0-9._-], not "." or "..". */

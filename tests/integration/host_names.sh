@@ -115,6 +115,9 @@ expect_invalid "::ffff: form of another host's address" \
 post_host thief '[]' '["::FFFF:c612:1"]'
 expect_invalid "hex ::ffff: form of another host's address" \
     'ip_addresses\[0\]' "::FFFF:c612:1" IPv4-mapped "\"$HOST_IP\""
+post_host thief '[]' "[\"::$HOST_IP\"]"
+expect_invalid ":: (IPv4-compatible) form of another host's address" \
+    'ip_addresses\[0\]' "::$HOST_IP" IPv4-compatible "\"$HOST_IP\""
 post_host n12 '[]' '["::ffff:192.0.2.30"]'
 expect_invalid "::ffff: form of a free address" 'ip_addresses\[0\]' \
     ::ffff:192.0.2.30 IPv4-mapped '"192.0.2.30"'

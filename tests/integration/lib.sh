@@ -50,8 +50,6 @@ SERVER_LOG=
 SERVER_PORT=
 SERVER_URL=
 SERVER_EXIT=
-# More hsm4ssld serve options for server_start, such as --ocsp-url URL.
-SERVER_EXTRA_ARGS=()
 HTTP_STATUS=
 HTTP_BODY=
 HTTP_BODY_FILE=$TEST_TMP/response.body
@@ -276,7 +274,8 @@ _server_report_not_ready() {
 # server) on a free loopback port, with stdout and stderr appended to
 # DATA_DIR/../server.log, and wait until /healthz responds. Sets SERVER_PID,
 # SERVER_PORT, SERVER_URL, SERVER_DATA and SERVER_LOG, and writes the admin
-# bearer header to $TEST_TMP/admin.header for curl -H @FILE.
+# bearer header to $TEST_TMP/admin.header for curl -H @FILE. The array
+# SERVER_ARGS, when set, adds options such as --threads.
 server_start() {
     SERVER_DATA=${1:-$TEST_TMP/data}
     SERVER_LOG=$(dirname "$SERVER_DATA")/server.log
@@ -286,7 +285,8 @@ server_start() {
         SERVER_PORT=$(pick_free_port)
         log_lines=$( (wc -l <"$SERVER_LOG") 2>/dev/null || echo 0)
         "$HSM4SSLD" serve --data-dir "$SERVER_DATA" \
-            --listen "127.0.0.1:$SERVER_PORT" "${SERVER_EXTRA_ARGS[@]}" \
+            --listen "127.0.0.1:$SERVER_PORT" \
+            ${SERVER_ARGS[@]+"${SERVER_ARGS[@]}"} \
             >>"$SERVER_LOG" 2>&1 </dev/null &
         SERVER_PID=$!
         ready=0

@@ -61,7 +61,7 @@ response_status() {
                 s/^Responder Error: \([A-Za-z]*\).*/\1/p' | head -n 1
 }
 
-SERVER_EXTRA_ARGS=(--ocsp-url "$OCSP_URL")
+SERVER_ARGS=(--ocsp-url "$OCSP_URL")
 server_start
 ROOT=$(server_root_cert)
 register_host web web.example.test 127.0.0.1

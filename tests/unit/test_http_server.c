@@ -299,6 +299,15 @@ struct running_server {
 static struct identity server_id, client_ca, client_id, other_ca, other_id;
 static struct running_server main_server;
 
+/* /block?slow... runs on the slow lane. */
+static bool
+is_slow_block(void *ctx, const struct api_request *request)
+{
+    (void)ctx;
+    return strcmp(request->path, "/block") == 0 && request->query != NULL &&
+           strncmp(request->query, "slow", 4) == 0;
+}
+
 static void *
 run_server(void *arg)
 {
@@ -331,6 +340,7 @@ start_tuned_server(struct running_server *rs, const char *listen,
     snprintf(cfg.listen, sizeof(cfg.listen), "%s", listen);
     cfg.ssl_ctx = rs->ssl_ctx;
     cfg.threads = threads;
+    cfg.slow = is_slow_block;
     cfg.raw_path_prefix = "/raw/";
     if (api_server_new(&cfg, echo_handler, NULL, &rs->server) != 0)
         return -1;
@@ -764,6 +774,104 @@ queue_keeps_arrival_order(void **state)
     client_close(&first);
     client_close(&second);
     client_close(&third);
+    assert_int_equal(stop_server(&one), 0);
+}
+
+/* Waits up to five seconds until count handlers are inside /block. */
+static int
+wait_blocked_count(int count)
+{
+    struct timespec deadline;
+    int rc = 0;
+
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 5;
+    pthread_mutex_lock(&block_gate.lock);
+    while (block_gate.waiting < count && rc == 0)
+        rc = pthread_cond_timedwait(&block_gate.changed, &block_gate.lock,
+                                    &deadline);
+    pthread_mutex_unlock(&block_gate.lock);
+    return rc == 0 ? 0 : -1;
+}
+
+static void
+slow_calls_leave_handler_threads_free(void **state)
+{
+    struct running_server one;
+    struct client slow1, slow2, quick;
+    struct reply r;
+    int port;
+
+    (void)state;
+    block_gate.handled_order[0] = '\0';
+    /* One handler thread, so one thread on the slow lane too. */
+    assert_int_equal(start_server(&one, "127.0.0.1:0", 1), 0);
+    port = api_server_port(one.server);
+    open_and_send(&slow1, port, "/block?slow1");
+    assert_int_equal(wait_blocked(), 0);
+    open_and_send(&slow2, port, "/block?slow2");
+    usleep(200 * 1000);
+    /* The second slow call waits for the slow lane's only thread. */
+    assert_false(client_readable(&slow2, 100));
+    assert_int_equal(wait_blocked_count(2), -1);
+
+    /* The handler thread is free for other requests meanwhile. */
+    assert_int_equal(client_open_at(&quick, AF_INET, port, TLS1_2_VERSION,
+                                    TLS1_2_VERSION, NULL),
+                     1);
+    assert_int_equal(client_send(&quick, "GET", "/v1/status", NULL, NULL, 0),
+                     0);
+    assert_int_equal(client_read_reply(&quick, &r), 0);
+    assert_int_equal(r.status, 200);
+    reply_free(&r);
+    assert_false(client_readable(&slow1, 0));
+
+    unblock_handler();
+    assert_int_equal(client_read_reply(&slow1, &r), 0);
+    assert_int_equal(r.status, 200);
+    reply_free(&r);
+    assert_int_equal(wait_blocked(), 0);
+    unblock_handler();
+    assert_int_equal(client_read_reply(&slow2, &r), 0);
+    assert_int_equal(r.status, 200);
+    reply_free(&r);
+    assert_string_equal(block_gate.handled_order, "slow1slow2");
+    client_close(&slow1);
+    client_close(&slow2);
+    client_close(&quick);
+    assert_int_equal(stop_server(&one), 0);
+}
+
+static void
+stop_refuses_queued_slow_calls(void **state)
+{
+    struct running_server one;
+    struct client running, queued;
+    struct reply r;
+    int port;
+
+    (void)state;
+    block_gate.handled_order[0] = '\0';
+    assert_int_equal(start_server(&one, "127.0.0.1:0", 1), 0);
+    port = api_server_port(one.server);
+    open_and_send(&running, port, "/block?slowA");
+    assert_int_equal(wait_blocked(), 0);
+    open_and_send(&queued, port, "/block?slowB");
+    usleep(200 * 1000);
+    api_server_stop(one.server);
+
+    /* The running slow call finishes; the queued one is refused, not
+     * run. */
+    unblock_handler();
+    assert_int_equal(client_read_reply(&running, &r), 0);
+    assert_int_equal(r.status, 200);
+    reply_free(&r);
+    assert_int_equal(client_read_reply(&queued, &r), 0);
+    assert_int_equal(r.status, 503);
+    reply_free(&r);
+    assert_string_equal(block_gate.handled_order, "slowA");
+    client_close(&running);
+    client_close(&queued);
     assert_int_equal(stop_server(&one), 0);
 }
 
@@ -1857,6 +1965,42 @@ pipelined_requests_keep_deadlines(void **state)
     assert_int_equal(stop_server(&slow_server), 0);
 }
 
+/* A complete request pipelined behind one whose handler runs longer than
+ * the header deadline is still served: its deadline starts when the
+ * reply before it is sent. */
+static void
+pipelined_request_waits_for_slow_handler(void **state)
+{
+    static const char requests[] =
+        "GET /block?p HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        "GET /two HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    struct client c;
+    struct reply r;
+
+    (void)state;
+    block_gate.handled_order[0] = '\0';
+    start_slow_server();
+    assert_int_equal(client_open_at(&c, AF_INET,
+                                    api_server_port(slow_server.server),
+                                    TLS1_2_VERSION, TLS1_2_VERSION, NULL),
+                     1);
+    assert_int_equal(client_write(&c, requests, strlen(requests)), 0);
+    assert_int_equal(wait_blocked(), 0);
+    /* Longer than both deadlines and a sweep of them. */
+    usleep((TEST_BODY_TIMEOUT_MS + 1000) * 1000);
+    unblock_handler();
+    assert_int_equal(client_read_reply(&c, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(json_text(&r, "path"), "/block");
+    reply_free(&r);
+    assert_int_equal(client_read_reply(&c, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(json_text(&r, "path"), "/two");
+    reply_free(&r);
+    client_close(&c);
+    assert_int_equal(stop_server(&slow_server), 0);
+}
+
 /* ---- connection caps ---- */
 
 #define TEST_MAX_PER_IP 3
@@ -2225,12 +2369,15 @@ main(void)
         cmocka_unit_test(slow_handshake_closed),
         cmocka_unit_test(idle_outlives_deadlines),
         cmocka_unit_test(pipelined_requests_keep_deadlines),
+        cmocka_unit_test(pipelined_request_waits_for_slow_handler),
         cmocka_unit_test(connections_capped_per_address),
         cmocka_unit_test(connections_capped_in_total),
         cmocka_unit_test(bad_listen_addresses_rejected),
         cmocka_unit_test(address_in_use_rejected),
         cmocka_unit_test(key_not_matching_cert_rejected),
         cmocka_unit_test(ipv6_loopback_served),
+        cmocka_unit_test(slow_calls_leave_handler_threads_free),
+        cmocka_unit_test(stop_refuses_queued_slow_calls),
         cmocka_unit_test(stop_ends_run),
         cmocka_unit_test(stop_before_run_returns_at_once),
     };

@@ -57,6 +57,8 @@ ip_check_name(enum names_ip_check result)
         return "NAMES_IP_MULTICAST";
     case NAMES_IP_V4_MAPPED:
         return "NAMES_IP_V4_MAPPED";
+    case NAMES_IP_V4_COMPATIBLE:
+        return "NAMES_IP_V4_COMPATIBLE";
     }
     return "(unknown)";
 }
@@ -346,6 +348,26 @@ host_ip_v4_mapped_rejected(void **state)
     check_ip_cases(cases, CASE_COUNT(cases));
 }
 
+/* The deprecated IPv4-compatible form is rejected like the mapped one.
+ * The addresses :: and ::1 are outside it. */
+static void
+host_ip_v4_compatible_rejected(void **state)
+{
+    static const struct ip_case cases[] = {
+        {"::198.18.0.1", NAMES_IP_V4_COMPATIBLE, "198.18.0.1"},
+        {"::c612:1", NAMES_IP_V4_COMPATIBLE, "198.18.0.1"},
+        {"0:0:0:0:0:0:10.0.0.5", NAMES_IP_V4_COMPATIBLE, "10.0.0.5"},
+        {"::0.0.0.2", NAMES_IP_UNSPECIFIED, ""},
+        {"::224.0.0.1", NAMES_IP_MULTICAST, ""},
+        {"::255.255.255.255", NAMES_IP_BROADCAST, ""},
+        {"::1", NAMES_IP_OK, "::1"},
+        {"::", NAMES_IP_UNSPECIFIED, ""},
+    };
+
+    (void)state;
+    check_ip_cases(cases, CASE_COUNT(cases));
+}
+
 /* An out buffer too small for the canonical text gives NAMES_IP_INVALID
  * and an empty string, never a cut address. */
 static void
@@ -399,6 +421,7 @@ main(void)
         cmocka_unit_test(host_ip_broadcast_rejected),
         cmocka_unit_test(host_ip_multicast_rejected),
         cmocka_unit_test(host_ip_v4_mapped_rejected),
+        cmocka_unit_test(host_ip_v4_compatible_rejected),
         cmocka_unit_test(host_ip_small_buffer),
         cmocka_unit_test(ip_canonical_accepts_any_address),
     };
