@@ -69,18 +69,21 @@ der_from_path(const char *path, struct ocsp_der *der)
     const char *encoded = path + strlen(API_OCSP_GET_PREFIX);
     size_t len = 0;
     char *text = evhttp_uridecode(encoded, 0, &len);
+    char *padded = NULL;
     long decoded = -1;
-    char *padded;
 
-    /* Room for the padding that decode_base64 may add. */
-    padded = text != NULL ? realloc(text, len + 3) : NULL;
-    if (padded != NULL) {
-        text = padded;
+    /* A copy with room for the padding that decode_base64 may add. A
+     * decoded NUL (%00) makes strlen differ from len. */
+    if (text != NULL && strlen(text) == len) {
+        padded = malloc(len + 3);
         der->owned = malloc(len + 3);
     }
-    if (der->owned != NULL && strlen(text) == len)
-        decoded = decode_base64(text, len, der->owned);
+    if (padded != NULL && der->owned != NULL) {
+        memcpy(padded, text, len);
+        decoded = decode_base64(padded, len, der->owned);
+    }
     free(text);
+    free(padded);
     if (decoded <= 0)
         return false;
     der->data = der->owned;
