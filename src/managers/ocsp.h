@@ -82,7 +82,4 @@ bool ocsp_responder_cached(struct ocsp_responder *responder,
 void ocsp_responder_forget(struct ocsp_responder *responder,
                            const char *serial);
 
-/* Returns the response lifetime in seconds. */
-int ocsp_responder_lifetime(const struct ocsp_responder *responder);
-
 #endif

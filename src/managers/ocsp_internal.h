@@ -163,8 +163,7 @@ void ocsp_cache_put(struct ocsp_cache *cache, uint64_t generation,
 void ocsp_cache_forget(struct ocsp_cache *cache, const unsigned char *serial,
                        size_t serial_len);
 
-/* Returns the responses cached and the bytes they take, for tests and
- * logs. */
+/* Returns the responses cached and the bytes they take, for tests. */
 void ocsp_cache_usage(struct ocsp_cache *cache, size_t *entries,
                       size_t *bytes);
 

@@ -48,12 +48,6 @@ ocsp_responder_free(struct ocsp_responder *responder)
     free(responder);
 }
 
-int
-ocsp_responder_lifetime(const struct ocsp_responder *responder)
-{
-    return responder->lifetime;
-}
-
 time_t
 ocsp_responder_refresh_at(const struct ocsp_responder *responder,
                           time_t this_update)
