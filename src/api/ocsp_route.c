@@ -140,6 +140,10 @@ respond_with_reply(const struct ocsp_reply *reply,
     response->bytes.owner = reply->owner;
 }
 
+/* NOTE: the handler then looks the response up again. Should it be gone
+ * by then, because a revocation removed it or the cache evicted it in
+ * the microseconds between, the handler signs in the event loop, which
+ * blocks the loop for one signature. */
 bool
 api_ocsp_route_is_quick(struct service *svc,
                         const struct api_request *request)
