@@ -408,7 +408,7 @@ run_setup(struct cost_run *run, const struct cost_options *options)
 static int
 issue_once(struct cost_run *run, const struct cost_csr *csr)
 {
-    struct issue_request request = {csr->pem, "sha256", 365};
+    struct issue_request request = {csr->pem, "sha256", 365, NULL};
     struct issue_result result;
     struct adcp_error err;
     enum adcp_status status;

@@ -27,6 +27,10 @@ STORED=""
 IDLE=0
 CRL_ENTRIES=0
 CRL_ONLY=0
+OCSP=0
+OCSP_ONLY=0
+OCSP_CERTS=8
+OCSP_NONCES=64
 BUILD_DIR=$ROOT_DIR/build
 OUT_DIR=
 SERVER_PID=
@@ -56,6 +60,11 @@ usage: bench/run.sh [OPTIONS]
   --crl N          also time building and signing a CRL of N revoked
                    certificates (first key type, --runs builds)
   --crl-only       run only the --crl measurement
+  --ocsp           also measure OCSP responses/s (first key type, wrk,
+                   --levels clients, --runs runs): requests without a
+                   nonce, answered from the cache, and requests with a
+                   nonce, each signed in the HSM
+  --ocsp-only      run only the --ocsp measurement
   --source-addresses N
                    loopback source addresses the load generators spread
                    their connections over, 127.0.0.2 upwards (default:
@@ -83,6 +92,8 @@ parse_args() {
             --idle) IDLE=$2; shift ;;
             --crl) CRL_ENTRIES=$2; shift ;;
             --crl-only) CRL_ONLY=1 ;;
+            --ocsp) OCSP=1 ;;
+            --ocsp-only) OCSP=1 OCSP_ONLY=1 ;;
             --source-addresses) SOURCE_ADDRESSES=$2; shift ;;
             --build) BUILD_DIR=$2; shift ;;
             --out) OUT_DIR=$2; shift ;;
@@ -102,6 +113,9 @@ parse_args() {
     check_number "$CRL_ENTRIES" 0 100000000 --crl
     if [ "$CRL_ONLY" = 1 ] && [ "$CRL_ENTRIES" = 0 ]; then
         die "--crl-only needs --crl N"
+    fi
+    if [ "$CRL_ONLY" = 1 ] && [ "$OCSP_ONLY" = 1 ]; then
+        die "--crl-only and --ocsp-only exclude each other"
     fi
     check_number "$SOURCE_ADDRESSES" 1 253 --source-addresses
 }
@@ -368,6 +382,110 @@ crl_run() {
     rm -rf "$dir"
 }
 
+# Issues OCSP_CERTS certificates for host bench through the server of
+# data directory $1, into directory $2 as cert-N.pem, from CSRs made there.
+ocsp_issue_certs() {
+    local data=$1 dir=$2 i code
+    make_csrs "${KEYS%% *}" "$dir/csr" "$OCSP_CERTS"
+    make_hsm4ssl_bodies "$dir/csr" "$dir/bodies.jsonl"
+    i=0
+    while IFS= read -r body; do
+        i=$((i + 1))
+        code=$(curl -sS -o "$dir/issued.json" -w '%{http_code}' \
+            --max-time 30 --cacert "$data/ca/root.crt" \
+            -H "Authorization: Bearer $(cat "$data/admin.token")" \
+            -d "$body" "$SERVER_URL/v1/certificates")
+        [ "$code" = 201 ] || die "issuing certificate $i returned HTTP" \
+            "$code: $(cat "$dir/issued.json")"
+        jq -r .certificate "$dir/issued.json" >"$dir/cert-$i.pem"
+    done <"$dir/bodies.jsonl"
+}
+
+# Writes the hex of DER OCSP requests made with openssl ocsp -reqout to
+# $3: one per certificate in directory $2 without a nonce when $4 is
+# "cached", else OCSP_NONCES requests with a nonce each. $1 is the root.
+ocsp_requests() {
+    local root=$1 dir=$2 out=$3 kind=$4 i count=$OCSP_NONCES
+    local -a nonce=()
+    [ "$kind" = cached ] && count=$OCSP_CERTS nonce=(-no_nonce)
+    : >"$out"
+    for ((i = 1; i <= count; i++)); do
+        openssl ocsp -issuer "$root" \
+            -cert "$dir/cert-$(( (i - 1) % OCSP_CERTS + 1 )).pem" \
+            "${nonce[@]}" -reqout "$dir/request.der" >/dev/null 2>&1 ||
+            die "openssl ocsp -reqout failed for certificate $i"
+        od -An -v -tx1 "$dir/request.der" | tr -d ' \n' >>"$out"
+        echo >>"$out"
+    done
+}
+
+# Checks that the server responds to the first request of $3 with a
+# response that verifies against root $1 and reports good. $2 is a work
+# directory.
+ocsp_check() {
+    local root=$1 dir=$2 requests=$3
+    head -n 1 "$requests" | python3 -c \
+        'import sys; sys.stdout.buffer.write(bytes.fromhex(sys.stdin.read()))' \
+        >"$dir/check.der"
+    curl -sS --max-time 30 --cacert "$root" --data-binary "@$dir/check.der" \
+        -H 'Content-Type: application/ocsp-request' -o "$dir/check.resp" \
+        "$SERVER_URL/ocsp" || die "POST /ocsp failed"
+    openssl ocsp -respin "$dir/check.resp" -reqin "$dir/check.der" \
+        -issuer "$root" -CAfile "$root" -resp_text >"$dir/check.txt" 2>&1 ||
+        die "the OCSP response does not verify; see $dir/check.txt"
+    grep -q 'Cert Status: good' "$dir/check.txt" ||
+        die "the OCSP response does not say good; see $dir/check.txt"
+}
+
+# Measures OCSP responses/s against hsm4ssld with wrk: cached (no nonce)
+# and signed (a nonce each), LEVELS clients, RUNS runs, with the server's
+# CPU per response. Rows go to OUT_DIR/ocsp.jsonl and their medians to
+# OUT_DIR/ocsp.json.
+ocsp_run() {
+    local key=${KEYS%% *} dir=$WORK_DIR/ocsp root kind clients run
+    local RESULTS=$OUT_DIR/ocsp.jsonl
+    mkdir -p "$dir"
+    : >"$RESULTS"
+    log "OCSP: creating a data directory with a $key CA"
+    start_hsm4ssld "$dir/data" "$key" "$OUT_DIR/hsm4ssld-ocsp.log"
+    root=$dir/data/ca/root.crt
+    register_bench_host "$dir/data"
+    ocsp_issue_certs "$dir/data" "$dir"
+
+    for kind in cached nonce; do
+        ocsp_requests "$root" "$dir" "$dir/$kind.hex" "$kind"
+        ocsp_check "$root" "$dir" "$dir/$kind.hex"
+        export BENCH_CONTENT_TYPE=application/ocsp-request
+        export BENCH_HEX_BODIES=1
+        DURATION=2 run_wrk "$SERVER_URL/ocsp" 10 "$dir/$kind.hex" "" \
+            >/dev/null || true
+        for clients in $LEVELS; do
+            for ((run = 1; run <= RUNS; run++)); do
+                measure_http wrk "$SERVER_PID" "ocsp-$kind" "$key" \
+                    "$clients" "$run" "$SERVER_URL/ocsp" "$dir/$kind.hex" \
+                    "" "$root"
+            done
+        done
+        unset BENCH_CONTENT_TYPE BENCH_HEX_BODIES
+    done
+    stop_process "$SERVER_PID"
+    SERVER_PID=
+
+    jq -s -c 'group_by([.system, .clients]) | map({
+        system: .[0].system, key: .[0].key, clients: .[0].clients,
+        runs: length,
+        median_rps: (map(.rps) | sort | .[(length - 1) / 2 | floor]),
+        median_cpu_us_per_response: (map(.server_cpu_s * 1e6 / .requests)
+            | sort | .[(length - 1) / 2 | floor]),
+        median_p99_ms: (map(.p99_ms) | sort | .[(length - 1) / 2 | floor]),
+        errors: (map(.errors) | add)})' "$RESULTS" >"$OUT_DIR/ocsp.json"
+    jq -r '.[] | "OCSP \(.system) c=\(.clients): \(.median_rps | floor)" +
+        " responses/s, \(.median_cpu_us_per_response | floor) us CPU" +
+        " per response, p99 \(.median_p99_ms) ms, \(.errors) errors"' \
+        "$OUT_DIR/ocsp.json" | while IFS= read -r line; do log "$line"; done
+    rm -rf "$dir"
+}
+
 # Makes a software CA of key type $1 in directory $2: ca-key.pem, ca.pem,
 # and an EC P-256 TLS key and certificate for 127.0.0.1 (the key type of
 # HSM4SSL's own API TLS key).
@@ -503,6 +621,9 @@ main() {
     else
         check_tools
     fi
+    if [ "$OCSP_ONLY" = 1 ]; then
+        TOOLS="wrk" WITH_CFSSL=0 PROFILE=0
+    fi
     build
     setup_loadtest
     WORK_DIR=$(mktemp -d /tmp/hsm4ssl-bench.XXXXXX)
@@ -514,6 +635,11 @@ main() {
         log "done in $(( $(date +%s) - started )) s: $OUT_DIR/crl.json"
         return 0
     fi
+    if [ "$OCSP_ONLY" = 1 ]; then
+        ocsp_run
+        log "done in $(( $(date +%s) - started )) s: $OUT_DIR/ocsp.json"
+        return 0
+    fi
 
     for key in $KEYS; do
         bench_key "$key" "$first"
@@ -521,6 +647,9 @@ main() {
     done
     if [ "$CRL_ENTRIES" -gt 0 ]; then
         crl_run "$CRL_ENTRIES"
+    fi
+    if [ "$OCSP" = 1 ]; then
+        ocsp_run
     fi
     echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" \
         >>"$OUT_DIR/machine.txt"

@@ -231,7 +231,8 @@ issue_signer_sign(struct limit_signer *s, unsigned thread,
     static char *const ip_addresses[] = {ip_address};
     const struct issue_host host = {"bench", dns_names, 1, ip_addresses, 1};
     const struct issue_limits limits = {365, 825, 2048};
-    struct issue_request request = {(const char *)msg, "sha256", 365};
+    struct issue_request request = {(const char *)msg, "sha256", 365,
+                                    NULL};
     struct issue_result result;
     struct adcp_error err;
     enum adcp_status status;

@@ -1,10 +1,15 @@
 -- wrk script: POST one request body per line of the file named by
 -- BENCH_BODIES, cycling through them, with the Authorization header value
--- in BENCH_AUTH (empty: none). At the end it prints one JSON line with the
--- counts and latency percentiles, which bench/run.sh reads.
+-- in BENCH_AUTH (empty: none). BENCH_CONTENT_TYPE sets the Content-Type
+-- (default application/json). With BENCH_HEX_BODIES=1 each line is the
+-- hex of a binary body, such as a DER OCSP request. At the end it prints
+-- one JSON line with the counts and latency percentiles, which
+-- bench/run.sh reads.
 
 local bodies_path = os.getenv("BENCH_BODIES")
 local auth = os.getenv("BENCH_AUTH") or ""
+local content_type = os.getenv("BENCH_CONTENT_TYPE") or "application/json"
+local hex_bodies = os.getenv("BENCH_HEX_BODIES") == "1"
 local bodies = {}
 local next_body = 1
 local thread_count = 0
@@ -18,6 +23,11 @@ end
 
 function init(args)
     for line in io.lines(bodies_path) do
+        if #line > 0 and hex_bodies then
+            line = line:gsub("%x%x", function(byte)
+                return string.char(tonumber(byte, 16))
+            end)
+        end
         if #line > 0 then
             bodies[#bodies + 1] = line
         end
@@ -29,7 +39,7 @@ function init(args)
     -- step; the server does not depend on it.
     next_body = ((thread_index or 1) - 1) * 7 % #bodies + 1
     wrk.method = "POST"
-    wrk.headers["Content-Type"] = "application/json"
+    wrk.headers["Content-Type"] = content_type
     if auth ~= "" then
         wrk.headers["Authorization"] = auth
     end

@@ -105,6 +105,7 @@ struct api_server {
     api_handler_fn handler;
     api_quick_fn quick;              /* or NULL */
     api_slow_fn slow;                /* or NULL */
+    const char *raw_path_prefix;     /* or NULL; see api_server_config */
     void *ctx;
     SSL_CTX *ssl_ctx;                /* borrowed from the configuration */
     size_t max_body;

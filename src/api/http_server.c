@@ -306,6 +306,7 @@ server_alloc(const struct api_server_config *cfg, api_handler_fn handler,
     }
     server->handler = handler;
     server->quick = cfg->quick;
+    server->raw_path_prefix = cfg->raw_path_prefix;
     server->ctx = ctx;
     server->ssl_ctx = cfg->ssl_ctx;
     server->max_body = cfg->max_body > 0 ? cfg->max_body

@@ -25,9 +25,12 @@
 struct api_request {
     const char *method;         /* "GET", "POST", ... */
     const char *path;           /* decoded path without the query, with
-                                   runs of slashes merged into one */
+                                   runs of slashes merged into one; under
+                                   the raw_path_prefix of struct
+                                   api_server_config, the path as sent */
     const char *query;          /* raw query string or NULL */
-    const char *body;           /* NUL-terminated copy of the body */
+    const char *body;           /* copy of the body, which may contain
+                                   NUL bytes, with a NUL after it */
     size_t body_len;
     const char *authorization;  /* the Authorization header or NULL */
     X509 *peer_cert;            /* verified client certificate or NULL */
@@ -112,6 +115,12 @@ struct api_server_config {
      * the slow lane; 0: a quarter of the handler threads, at least 1. */
     api_slow_fn slow;
     unsigned slow_threads;
+    /* Paths that start with this prefix reach the handler as sent: not
+     * percent-decoded, slashes not merged, an encoded slash allowed.
+     * Control characters, invalid UTF-8 and ".." are still rejected.
+     * OCSP's GET form needs this, because its last segment is base64,
+     * which may contain "/" and "//". NULL: every path is decoded. */
+    const char *raw_path_prefix;
 };
 
 struct api_server;

@@ -359,8 +359,18 @@ merge_slashes(char *path)
     *out = '\0';
 }
 
+/* Returns true when raw starts with the server's raw_path_prefix. */
+static bool
+path_is_raw(const struct api_server *server, const char *raw)
+{
+    const char *prefix = server->raw_path_prefix;
+
+    return prefix != NULL && strncmp(raw, prefix, strlen(prefix)) == 0;
+}
+
 static enum adcp_status
-read_path(struct evhttp_request *req, struct api_call *state)
+read_path(struct evhttp_request *req, const struct api_server *server,
+          struct api_call *state)
 {
     const struct evhttp_uri *uri = request_uri(req, state);
     const char *raw = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
@@ -371,6 +381,18 @@ read_path(struct evhttp_request *req, struct api_call *state)
         return adcp_error_set(err, ADCP_ERR_INVALID_FIELD, "path",
                               "the request target is not an absolute "
                               "path; send a path that starts with /");
+    if (path_is_raw(server, raw)) {
+        len = strlen(raw);
+        if (!text_is_printable(raw, len) || !text_is_utf8(raw, len) ||
+            strstr(raw, "..") != NULL)
+            return adcp_error_set(err, ADCP_ERR_INVALID_FIELD, "path",
+                                  "the request path contains a control "
+                                  "character, invalid UTF-8 or \"..\"; "
+                                  "remove it");
+        state->request.path = raw;
+        state->request.query = evhttp_uri_get_query(uri);
+        return ADCP_OK;
+    }
     /* An encoded slash would let one segment pose as two after
      * decoding. */
     if (strcasestr(raw, "%2f") != NULL)
@@ -403,7 +425,6 @@ read_body(struct evhttp_request *req, size_t max_body,
     struct evbuffer *input = evhttp_request_get_input_buffer(req);
     size_t len = evbuffer_get_length(input);
     struct adcp_error *err = &state->error;
-    const char *nul;
 
     if (len > max_body)
         return adcp_error_set(err, ADCP_ERR_TOO_LARGE, "",
@@ -417,12 +438,6 @@ read_body(struct evhttp_request *req, size_t max_body,
                               len);
     state->body[len] = '\0';
     state->body_len = len;
-    nul = memchr(state->body, '\0', len);
-    if (nul != NULL)
-        return adcp_error_set(err, ADCP_ERR_INVALID_JSON, "",
-                              "the request body contains a NUL byte at "
-                              "offset %zu; send JSON text without NUL bytes",
-                              (size_t)(nul - state->body));
     state->request.body = state->body;
     state->request.body_len = len;
     return ADCP_OK;
@@ -466,7 +481,7 @@ parse_request(struct evhttp_request *req, const struct api_server *server,
     if (status == ADCP_OK)
         status = read_body(req, server->max_body, state);
     if (status == ADCP_OK)
-        status = read_path(req, state);
+        status = read_path(req, server, state);
     state->request.authorization = evhttp_find_header(
         evhttp_request_get_input_headers(req), "Authorization");
     return status;

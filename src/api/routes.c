@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/ocsp_route.h"
 #include "common/log.h"
 #include "managers/service.h"
 
@@ -123,12 +124,20 @@ respond_error(struct api_response *response, const struct adcp_error *err,
 static json_t *
 parse_body(const struct api_request *request, struct adcp_error *err)
 {
+    const char *nul = memchr(request->body, '\0', request->body_len);
     json_error_t jerr;
     json_t *root;
 
     if (request->body_len == 0) {
         adcp_error_set(err, ADCP_ERR_INVALID_JSON, "",
                        "the request body is empty; send a JSON object");
+        return NULL;
+    }
+    if (nul != NULL) {
+        adcp_error_set(err, ADCP_ERR_INVALID_JSON, "",
+                       "the request body contains a NUL byte at offset "
+                       "%zu; send JSON text without NUL bytes",
+                       (size_t)(nul - request->body));
         return NULL;
     }
     root = json_loadb(request->body, request->body_len,
@@ -389,7 +398,8 @@ respond_later(struct service *svc, struct service_held *held,
 bool
 api_routes_is_quick(void *ctx, const struct api_request *request)
 {
-    (void)ctx;
+    if (api_ocsp_route_matches(request))
+        return api_ocsp_route_is_quick(ctx, request);
     return strcmp(request->method, "GET") == 0 &&
            (strcmp(request->path, "/healthz") == 0 ||
             strcmp(request->path, "/v1/ca") == 0);
@@ -448,6 +458,10 @@ api_routes_handle(void *ctx, const struct api_request *request,
     char id_for_errors[ADCP_ID_MAX] = "";
     enum adcp_status rc;
 
+    if (api_ocsp_route_matches(request)) {
+        api_ocsp_route_handle(svc, request, response);
+        return;
+    }
     adcp_error_clear(&err);
     is_adcp = strcmp(request->path, ADCP_ROUTE) == 0 &&
               strcmp(request->method, "POST") == 0;

@@ -11,9 +11,9 @@
 void api_routes_handle(void *ctx, const struct api_request *request,
                        struct api_response *response);
 
-/* An api_quick_fn: true for GET /healthz and GET /v1/ca, which need no
- * HSM and no commit, so that they get replies even while every handler
- * thread waits for an HSM. */
+/* An api_quick_fn: true for GET /healthz, GET /v1/ca and OCSP requests
+ * with a cached response, which need no HSM and no commit, so that they
+ * get replies even while every handler thread waits for an HSM. */
 bool api_routes_is_quick(void *ctx, const struct api_request *request);
 
 /* An api_slow_fn: true for key pair generation and token initialisation,

@@ -1,5 +1,6 @@
 #include "daemon/config.h"
 #include "managers/cert_crl.h"
+#include "managers/ocsp.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -56,6 +57,44 @@ get_int(const json_t *obj, const char *section, const char *name, int *out,
         return -1;
     }
     *out = (int)json_integer_value(value);
+    return 0;
+}
+
+bool
+config_url_valid(const char *url)
+{
+    size_t len = strlen(url);
+    size_t scheme = strncmp(url, "https://", 8) == 0  ? 8
+                    : strncmp(url, "http://", 7) == 0 ? 7
+                                                      : 0;
+
+    if (scheme == 0 || len == scheme || len >= ADCP_PATH_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (url[i] <= ' ' || url[i] > '~' || url[i] == '"' ||
+            url[i] == '\\')
+            return false;
+    return true;
+}
+
+/* Reads the OCSP members of the "ca" section. */
+static int
+parse_ocsp(struct config *cfg, const json_t *ca)
+{
+    if (get_int(ca, "ca", "ocsp_lifetime_hours", &cfg->ocsp_lifetime_hours,
+                OCSP_DEFAULT_LIFETIME / 3600, 8, 240) != 0 ||
+        get_int(ca, "ca", "ocsp_cache_mb", &cfg->ocsp_cache_mb,
+                (int)(OCSP_DEFAULT_CACHE_BYTES >> 20), 1, 65536) != 0 ||
+        get_string(ca, "ca", "ocsp_url", cfg->ocsp_url,
+                   sizeof(cfg->ocsp_url), "") != 0)
+        return -1;
+    if (cfg->ocsp_url[0] != '\0' && !config_url_valid(cfg->ocsp_url)) {
+        log_error("configuration: ca.ocsp_url \"%s\" is not an http:// or "
+                  "https:// URL of printable ASCII without spaces; fix it "
+                  "or remove it",
+                  cfg->ocsp_url);
+        return -1;
+    }
     return 0;
 }
 
@@ -235,7 +274,8 @@ parse_sections(struct config *cfg, const json_t *root)
         get_int(root, "config", "enrollment_token_hours",
                 &cfg->enrollment_token_hours, 24, 1, 24 * 365) != 0 ||
         get_int(ca, "ca", "crl_lifetime_hours", &cfg->crl_lifetime_hours,
-                CERT_CRL_DEFAULT_LIFETIME / 3600, 1, 24 * 366) != 0)
+                CERT_CRL_DEFAULT_LIFETIME / 3600, 1, 24 * 366) != 0 ||
+        parse_ocsp(cfg, ca) != 0)
         return -1;
     config_resolve(cfg, path, cfg->ca_cert, sizeof(cfg->ca_cert));
     if (cfg->default_days > cfg->max_days) {

@@ -50,6 +50,9 @@ struct config {
     int max_days;
     int enrollment_token_hours;
     int crl_lifetime_hours; /* nextUpdate - thisUpdate of each CRL */
+    int ocsp_lifetime_hours; /* nextUpdate - thisUpdate of OCSP responses */
+    int ocsp_cache_mb;       /* memory of cached OCSP responses */
+    char ocsp_url[ADCP_PATH_MAX]; /* AIA OCSP URI of host certificates */
 
     char tls_hsm[ADCP_NAME_MAX];
     char tls_key_label[ADCP_NAME_MAX];
@@ -64,6 +67,11 @@ void config_free(struct config *cfg);
 /* Makes an absolute path of path relative to the data directory. */
 void config_resolve(const struct config *cfg, const char *path, char *out,
                     size_t size);
+
+/* Returns true when url is an http or https URL that an
+ * authorityInfoAccess extension can hold: printable ASCII without spaces,
+ * quotes or backslashes, shorter than ADCP_PATH_MAX. */
+bool config_url_valid(const char *url);
 
 /* Writes json to path with mode 0600, replacing it atomically. */
 int config_write_json(const char *path, const json_t *json);

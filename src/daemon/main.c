@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/secret.h"
 #include "daemon/admin_cmds.h"
+#include "daemon/config.h"
 #include "daemon/serve.h"
 #include "daemon/wiping_alloc.h"
 #include "managers/names.h"
@@ -42,6 +43,10 @@ usage(FILE *out)
         "127.0.0.1:8443;\n"
         "                      port 0 picks a free port (serve)\n"
         "  --threads N         handler threads, 0 = four per core (serve)\n"
+        "  --ocsp-url URL      OCSP responder URL (http:// or https://)\n"
+        "                      that new host certificates carry in\n"
+        "                      authorityInfoAccess; overrides ca.ocsp_url\n"
+        "                      (serve)\n"
         "  --ca-key SPEC       key of a new root CA: rsa:BITS with 2048 to\n"
         "                      8192 bits (default rsa:2048), ec:256, ec:384\n"
         "                      or ec:521\n"
@@ -62,6 +67,7 @@ struct options {
     const char *command;
     const char *data_dir;
     const char *listen;
+    const char *ocsp_url;
     unsigned threads;
     struct bootstrap_options boot;
     bool boot_options_given;
@@ -178,6 +184,15 @@ parse_options(int argc, char **argv, struct options *opts)
                    strcmp(arg, "--api-ip") == 0) {
             if (add_api_name(opts, arg, value) != 0)
                 return -1;
+        } else if (strcmp(arg, "--ocsp-url") == 0) {
+            if (!config_url_valid(value)) {
+                fprintf(stderr, "hsm4ssld: invalid --ocsp-url %s; give an "
+                                "http:// or https:// URL of printable "
+                                "ASCII without spaces\n",
+                        value);
+                return -1;
+            }
+            opts->ocsp_url = value;
         } else if (strcmp(arg, "--threads") == 0) {
             if (parse_threads(value, &opts->threads) != 0)
                 return -1;
@@ -258,6 +273,7 @@ main(int argc, char **argv)
         struct serve_options serve = {0};
         serve.data_dir = data_dir;
         serve.listen = opts.listen;
+        serve.ocsp_url = opts.ocsp_url;
         serve.threads = opts.threads;
         serve.boot = opts.boot;
         serve.boot_options_given = opts.boot_options_given;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "api/http_server.h"
+#include "api/ocsp_route.h"
 #include "api/routes.h"
 #include "common/log.h"
 #include "daemon/bootstrap.h"
@@ -210,8 +211,15 @@ start_service(struct runtime *rt)
     rt->svc.limits.max_days = rt->cfg.max_days;
     rt->svc.enrollment_ttl_seconds = rt->cfg.enrollment_token_hours * 3600;
     if (service_set_crl_lifetime(&rt->svc,
-                                 rt->cfg.crl_lifetime_hours * 3600) != 0)
+                                 rt->cfg.crl_lifetime_hours * 3600) != 0 ||
+        service_set_ocsp(&rt->svc, rt->cfg.ocsp_lifetime_hours * 3600,
+                         (size_t)rt->cfg.ocsp_cache_mb << 20) != 0)
         return -1;
+    snprintf(rt->svc.ocsp_url, sizeof(rt->svc.ocsp_url), "%s",
+             rt->cfg.ocsp_url);
+    if (rt->svc.ocsp_url[0] != '\0')
+        log_info("host certificates carry the OCSP URL %s",
+                 rt->svc.ocsp_url);
     snprintf(rt->svc.csr_dir, sizeof(rt->svc.csr_dir), "%s",
              rt->cfg.csr_dir);
     if (mkdir(rt->cfg.csr_dir, 0700) != 0 && errno != EEXIST) {
@@ -312,6 +320,7 @@ run_server(struct runtime *rt)
     server_cfg.max_body = 1024 * 1024;
     server_cfg.quick = api_routes_is_quick;
     server_cfg.slow = api_routes_is_slow;
+    server_cfg.raw_path_prefix = API_OCSP_GET_PREFIX;
     server_cfg.threads = rt->cfg.threads ? rt->cfg.threads
                                           : default_worker_threads();
     server_cfg.header_timeout_ms = rt->cfg.header_timeout_ms;
@@ -433,6 +442,9 @@ serve_run(const struct serve_options *options)
         snprintf(rt.cfg.listen, sizeof(rt.cfg.listen), "%s", options->listen);
     if (options->threads > 0)
         rt.cfg.threads = options->threads;
+    if (options->ocsp_url != NULL)
+        snprintf(rt.cfg.ocsp_url, sizeof(rt.cfg.ocsp_url), "%s",
+                 options->ocsp_url);
 
     if (start_hal(&rt) != 0 || start_service(&rt) != 0 ||
         start_tls(&rt) != 0)

@@ -14,6 +14,7 @@ struct serve_options {
     const char *data_dir;  /* absolute */
     const char *listen;    /* NULL: from the configuration */
     unsigned threads;      /* 0: from the configuration */
+    const char *ocsp_url;  /* NULL: ca.ocsp_url of the configuration */
     /* Used only when the data directory is new; boot.listen and
      * boot.data_dir are filled in by serve_run. */
     struct bootstrap_options boot;

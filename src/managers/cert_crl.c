@@ -100,24 +100,6 @@ cache_is_fresh_inlock(const struct cert_crl_cache *cache, time_t now)
            now < crl->this_update + cache->lifetime / 2;
 }
 
-/* Finds the HSM that signs with the CA key, as certificate_gen does: a
- * CRL is signed by the same key, so the same HSMs can sign it. */
-static EVP_PKEY *
-crl_signing_key(struct service *svc, struct adcp_header *header,
-                struct adcp_error *err)
-{
-    struct policy_request route;
-    struct hal_hsm *hsm = NULL;
-
-    route.operation = ADCP_TYPE_CERTIFICATE_GEN;
-    route.algorithm = svc->ca.key_algorithm;
-    route.hash = CRL_DIGEST;
-    if (hal_route(svc->hal, &route, svc->ca.key_label, header, &hsm, err) !=
-        ADCP_OK)
-        return NULL;
-    return service_ca_key(svc, hsm, err);
-}
-
 /* Builds a new CRL with the next CRL number. */
 static enum adcp_status
 build_crl(struct service *svc, struct adcp_header *header, time_t now,
@@ -130,7 +112,7 @@ build_crl(struct service *svc, struct adcp_header *header, time_t now,
 
     memset(&request, 0, sizeof(request));
     request.ca_cert = svc->ca.root;
-    request.ca_key = crl_signing_key(svc, header, err);
+    request.ca_key = service_ca_signing_key(svc, header, CRL_DIGEST, err);
     if (request.ca_key == NULL)
         return err->code;
     request.digest = CRL_DIGEST;

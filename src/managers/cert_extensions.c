@@ -1,7 +1,8 @@
 /*
  * Extensions (RFC 5280, section 4.2) the CA writes into every certificate
  * it builds: the subject and authority key identifiers, and the fixed
- * extensions of host certificates, made once per process.
+ * extensions of host certificates, made once per process. Host
+ * certificates also get the OCSP responder's URI when one is configured.
  */
 #include "managers/cert_issue.h"
 
@@ -75,6 +76,34 @@ out:
     ASN1_OCTET_STRING_free(subject_id);
     AUTHORITY_KEYID_free(authority);
     return ok;
+}
+
+/* Makes the authorityInfoAccess of RFC 5280, section 4.2.2.1, with one
+ * accessDescription: id-ad-ocsp and the URI url. */
+X509_EXTENSION *
+cert_ocsp_access_extension(const char *url)
+{
+    AUTHORITY_INFO_ACCESS *access = sk_ACCESS_DESCRIPTION_new_null();
+    ACCESS_DESCRIPTION *description = ACCESS_DESCRIPTION_new();
+    ASN1_IA5STRING *uri = ASN1_IA5STRING_new();
+    X509_EXTENSION *extension = NULL;
+
+    if (access == NULL || description == NULL || uri == NULL ||
+        !ASN1_STRING_set(uri, url, -1))
+        goto out;
+    ASN1_OBJECT_free(description->method);
+    description->method = OBJ_nid2obj(NID_ad_OCSP);
+    GENERAL_NAME_set0_value(description->location, GEN_URI, uri);
+    uri = NULL;
+    if (sk_ACCESS_DESCRIPTION_push(access, description) <= 0)
+        goto out;
+    description = NULL;
+    extension = X509V3_EXT_i2d(NID_info_access, 0, access);
+out:
+    ASN1_IA5STRING_free(uri);
+    ACCESS_DESCRIPTION_free(description);
+    AUTHORITY_INFO_ACCESS_free(access);
+    return extension;
 }
 
 static X509_EXTENSION *fixed_extensions[CERT_FIXED_EXTENSION_COUNT];

@@ -89,6 +89,9 @@ ASN1_OCTET_STRING *cert_key_id_of_public_key(const X509_PUBKEY *public_key);
 ASN1_OCTET_STRING *cert_key_id_of(X509 *cert);
 /* Adds subjectKeyIdentifier and authorityKeyIdentifier to cert. */
 bool cert_key_ids_add(X509 *cert, X509 *ca_cert);
+/* Makes an authorityInfoAccess extension with one id-ad-ocsp URI, or
+ * returns NULL. */
+X509_EXTENSION *cert_ocsp_access_extension(const char *url);
 
 /* The extensions that are the same in every host certificate, made once
  * with the openssl.cnf syntax. */
@@ -141,7 +144,7 @@ struct cert_leaf_parts {
     struct cert_der_view issuer_view;
     struct cert_der_view public_key_view;
     struct cert_der_view algorithm_view;
-    X509_EXTENSION *own_extensions[3]; /* SKI, AKI and SAN */
+    X509_EXTENSION *own_extensions[4]; /* SKI, AKI, SAN and AIA */
     time_t not_before;
     time_t not_after;
 };
@@ -180,13 +183,16 @@ enum adcp_status cert_build_leaf(X509 *ca_cert,
 #define CERT_HOST_EXTENDED_KEY_USAGE "serverAuth,clientAuth"
 
 /* Builds, signs and checks a host certificate as cert_build_leaf and
- * cert_build_sign do, with CERT_HOST_EXTENDED_KEY_USAGE. It encodes the
- * certificate without an X509 object, so out->cert stays NULL. */
+ * cert_build_sign do, with CERT_HOST_EXTENDED_KEY_USAGE, and with an
+ * authorityInfoAccess OCSP URI when ocsp_url is neither NULL nor "". It
+ * encodes the certificate without an X509 object, so out->cert stays
+ * NULL. */
 enum adcp_status cert_build_leaf_signed(X509 *ca_cert, EVP_PKEY *ca_key,
                                         const X509_PUBKEY *subject_key,
                                         const char *common_name,
                                         const struct issue_host *names,
                                         int days, const char *digest,
+                                        const char *ocsp_url,
                                         struct issue_result *out,
                                         struct adcp_error *err);
 

@@ -118,7 +118,8 @@ cert_issue_from_csr(X509 *ca_cert, EVP_PKEY *ca_key,
         goto out;
     status = cert_build_leaf_signed(ca_cert, ca_key,
                                     cert_csr_public_key(csr), common_name,
-                                    host, days, digest, out, err);
+                                    host, days, digest, request->ocsp_url,
+                                    out, err);
 out:
     cert_csr_free(csr);
     return status;

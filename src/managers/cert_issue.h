@@ -37,6 +37,9 @@ struct issue_request {
     const char *csr_pem;
     const char *hash_algorithm; /* sha256, sha384 or sha512; NULL: sha256 */
     int days;                   /* 0: limits->default_days */
+    /* The authorityInfoAccess OCSP URI of the certificate; NULL or ""
+     * leaves the extension out. */
+    const char *ocsp_url;
 };
 
 struct issue_result {

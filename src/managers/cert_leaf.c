@@ -23,7 +23,7 @@ leaf_parts_free(struct cert_leaf_parts *parts)
     OPENSSL_free(parts->issuer_der);
     OPENSSL_free(parts->public_key_der);
     sk_X509_EXTENSION_free(parts->tbs.extensions);
-    for (size_t i = 0; i < 3; i++)
+    for (size_t i = 0; i < 4; i++)
         X509_EXTENSION_free(parts->own_extensions[i]);
 }
 
@@ -87,18 +87,38 @@ make_alt_names_extension(struct cert_leaf_parts *parts,
     return status;
 }
 
-/* Lists the extensions in the order cert_build_leaf adds them. The fixed
- * ones are shared, so the list only refers to them. */
+static enum adcp_status
+make_ocsp_access_extension(struct cert_leaf_parts *parts,
+                           const char *ocsp_url, struct adcp_error *err)
+{
+    if (ocsp_url == NULL || ocsp_url[0] == '\0')
+        return ADCP_OK;
+    parts->own_extensions[3] = cert_ocsp_access_extension(ocsp_url);
+    if (parts->own_extensions[3] != NULL)
+        return ADCP_OK;
+    log_openssl_errors(__func__, "encoding authorityInfoAccess");
+    return adcp_error_set(err, ADCP_ERR_INTERNAL, "",
+                          "the authorityInfoAccess extension for OCSP URL "
+                          "%.200s cannot be encoded",
+                          ocsp_url);
+}
+
+/* Lists the extensions in the order cert_build_leaf adds them, and then
+ * authorityInfoAccess. The fixed ones are shared, so the list only
+ * refers to them. */
 static enum adcp_status
 make_leaf_extensions(struct cert_leaf_parts *parts, X509 *ca_cert,
                      const X509_PUBKEY *subject_key,
-                     const struct issue_host *names, struct adcp_error *err)
+                     const struct issue_host *names, const char *ocsp_url,
+                     struct adcp_error *err)
 {
     enum adcp_status status = make_alt_names_extension(parts, names, err);
-    X509_EXTENSION *listed[CERT_FIXED_EXTENSION_COUNT + 3];
+    X509_EXTENSION *listed[CERT_FIXED_EXTENSION_COUNT + 4];
     size_t count = 0;
     bool ok;
 
+    if (status == ADCP_OK)
+        status = make_ocsp_access_extension(parts, ocsp_url, err);
     if (status != ADCP_OK)
         return status;
     ok = cert_fixed_extensions_ready() &&
@@ -109,7 +129,7 @@ make_leaf_extensions(struct cert_leaf_parts *parts, X509 *ca_cert,
                                                    ? CERT_FIXED_KEY_USAGE_RSA
                                                    : CERT_FIXED_KEY_USAGE_EC);
         listed[count++] = cert_fixed_extension(CERT_FIXED_EXTENDED_KEY_USAGE);
-        for (size_t i = 0; i < 3; i++)
+        for (size_t i = 0; i < 4; i++)
             if (parts->own_extensions[i] != NULL)
                 listed[count++] = parts->own_extensions[i];
         parts->tbs.extensions =
@@ -130,7 +150,7 @@ static enum adcp_status
 make_leaf_parts(struct cert_leaf_parts *parts, X509 *ca_cert,
                 const X509_PUBKEY *subject_key, const char *common_name,
                 const struct issue_host *names, int days,
-                struct adcp_error *err)
+                const char *ocsp_url, struct adcp_error *err)
 {
     enum adcp_status status;
     int issuer_len, public_key_len;
@@ -147,7 +167,8 @@ make_leaf_parts(struct cert_leaf_parts *parts, X509 *ca_cert,
                               &parts->not_after, err);
     if (status != ADCP_OK)
         return status;
-    status = make_leaf_extensions(parts, ca_cert, subject_key, names, err);
+    status = make_leaf_extensions(parts, ca_cert, subject_key, names,
+                                  ocsp_url, err);
     if (status != ADCP_OK)
         return status;
     parts->version = ASN1_INTEGER_new();
@@ -213,8 +234,8 @@ cert_build_leaf_signed(X509 *ca_cert, EVP_PKEY *ca_key,
                        const X509_PUBKEY *subject_key,
                        const char *common_name,
                        const struct issue_host *names, int days,
-                       const char *digest, struct issue_result *out,
-                       struct adcp_error *err)
+                       const char *digest, const char *ocsp_url,
+                       struct issue_result *out, struct adcp_error *err)
 {
     struct cert_leaf_signature sig;
     struct cert_leaf_parts parts;
@@ -225,7 +246,7 @@ cert_build_leaf_signed(X509 *ca_cert, EVP_PKEY *ca_key,
     memset(&parts, 0, sizeof(parts));
     memset(&sig, 0, sizeof(sig));
     status = make_leaf_parts(&parts, ca_cert, subject_key, common_name,
-                             names, days, err);
+                             names, days, ocsp_url, err);
     if (status == ADCP_OK)
         status = cert_build_sign_leaf(&parts, ca_cert, ca_key, digest, &tbs_der,
                                       &tbs_len, &sig, err);

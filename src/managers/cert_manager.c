@@ -244,6 +244,7 @@ cert_manager_issue(struct service *svc, const struct service_caller *caller,
                               ? body->cert_details.hash_algorithm
                               : "sha256";
     ireq.days = body->cert_details.days;
+    ireq.ocsp_url = svc->ocsp_url;
 
     route.operation = ADCP_TYPE_CERTIFICATE_GEN;
     route.algorithm = svc->ca.key_algorithm;

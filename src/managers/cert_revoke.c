@@ -5,8 +5,9 @@
  * the root and the API's TLS certificate, are not revoked this way: their
  * rows have no host.
  *
- * The revocation is committed before the response, and the cached CRL is
- * then marked out of date, so the next CRL request lists the certificate.
+ * The revocation is committed before the response. The cached CRL is
+ * then marked out of date and the certificate's cached OCSP responses
+ * are removed, so the next CRL or OCSP request reports the revocation.
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include "common/log.h"
 #include "managers/authz.h"
 #include "managers/cert_crl.h"
+#include "managers/ocsp.h"
 #include "managers/service.h"
 
 /* Checks that caller may revoke cert. */
@@ -75,6 +77,7 @@ cert_manager_revoke(struct service *svc, const struct service_caller *caller,
     if (rc != ADCP_OK)
         goto out;
     cert_crl_cache_invalidate(svc->crl);
+    ocsp_responder_forget(svc->ocsp, serial);
     adcp_msg_succeed(response, revoked_to_json(serial, now, body->reason));
     log_info("adcp id=%s revoked certificate %s (%s) of host id %lld, "
              "reason %s, requested by %s",

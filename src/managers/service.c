@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/secret.h"
 #include "managers/cert_crl.h"
+#include "managers/ocsp.h"
 
 #define ADMIN_VERIFIER_SETTING "admin_token_sha256"
 #define DEFAULT_ENROLLMENT_TTL (24 * 3600)
@@ -110,6 +111,11 @@ service_init(struct service *svc, struct hal *hal, struct store *store,
         return adcp_error_set(err, ADCP_ERR_INTERNAL, "",
                               "cannot encode the root certificate as PEM");
     cert_fingerprint_sha256(root, svc->ca.fingerprint);
+    svc->ocsp = ocsp_responder_new(root, 0, 0);
+    if (svc->ocsp == NULL)
+        return adcp_error_set(err, ADCP_ERR_INTERNAL, "",
+                              "cannot start the OCSP responder; see the "
+                              "server log");
     snprintf(svc->ca.key_label, sizeof(svc->ca.key_label), "%s",
              ca_key_label);
 
@@ -134,6 +140,7 @@ service_cleanup(struct service *svc)
         free(svc->key_cache);
     }
     cert_crl_cache_free(svc->crl);
+    ocsp_responder_free(svc->ocsp);
     X509_free(svc->ca.root);
     free(svc->ca.root_pem);
     free(svc->ca.chain_pem);
@@ -152,6 +159,19 @@ service_set_crl_lifetime(struct service *svc, int seconds)
         return -1;
     cert_crl_cache_free(svc->crl);
     svc->crl = cache;
+    return 0;
+}
+
+int
+service_set_ocsp(struct service *svc, int lifetime, size_t cache_bytes)
+{
+    struct ocsp_responder *responder =
+        ocsp_responder_new(svc->ca.root, lifetime, cache_bytes);
+
+    if (responder == NULL)
+        return -1;
+    ocsp_responder_free(svc->ocsp);
+    svc->ocsp = responder;
     return 0;
 }
 
@@ -213,6 +233,22 @@ out:
     pthread_mutex_unlock(&cache->lock);
     hal_key_unref(key);
     return pkey;
+}
+
+EVP_PKEY *
+service_ca_signing_key(struct service *svc, struct adcp_header *header,
+                       const char *digest, struct adcp_error *err)
+{
+    struct policy_request route;
+    struct hal_hsm *hsm = NULL;
+
+    route.operation = ADCP_TYPE_CERTIFICATE_GEN;
+    route.algorithm = svc->ca.key_algorithm;
+    route.hash = digest;
+    if (hal_route(svc->hal, &route, svc->ca.key_label, header, &hsm, err) !=
+        ADCP_OK)
+        return NULL;
+    return service_ca_key(svc, hsm, err);
 }
 
 void

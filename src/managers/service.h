@@ -32,6 +32,8 @@ struct service_ca {
 
 struct service_key_cache;
 struct cert_crl_cache;
+struct ocsp_responder;
+struct ocsp_reply;
 
 /* Where the user PIN of each HSM lives, so that initsession can store the
  * new PIN for the next start. */
@@ -56,6 +58,10 @@ struct service {
     struct cert_crl_cache *crl; /* the current CRL; see cert_crl.h */
     /* cRLDistributionPoints URI of new host certificates; "" for none. */
     char crl_url[ADCP_PATH_MAX];
+    struct ocsp_responder *ocsp; /* see managers/ocsp.h */
+    /* authorityInfoAccess OCSP URI of new host certificates; "" for
+     * none. */
+    char ocsp_url[ADCP_PATH_MAX];
 };
 
 enum service_role {
@@ -85,6 +91,11 @@ void service_cleanup(struct service *svc);
 /* Sets the lifetime of the CRLs built from now on, in seconds. Returns 0,
  * or -1 without memory. */
 int service_set_crl_lifetime(struct service *svc, int seconds);
+
+/* Replaces the OCSP responder with one whose responses live lifetime
+ * seconds and whose cache takes at most cache_bytes (0: the defaults of
+ * managers/ocsp.h). Returns 0, or -1 after logging. */
+int service_set_ocsp(struct service *svc, int lifetime, size_t cache_bytes);
 
 /* Records where hsm's user PIN file is. Returns 0, or -1 without memory. */
 int service_add_pin_file(struct service *svc, const char *hsm,
@@ -137,6 +148,14 @@ void service_held_finish(struct service *svc, struct service_held *held);
 EVP_PKEY *service_ca_key(struct service *svc, struct hal_hsm *hsm,
                          struct adcp_error *err);
 
+/* Returns the CA key, as service_ca_key does, of an HSM that the policy
+ * set allows to sign certificates (certificate_gen) with digest. CRLs and
+ * OCSP responses are signed by the same key, so the same HSMs can sign
+ * them. Fills in header's destination HSM. */
+EVP_PKEY *service_ca_signing_key(struct service *svc,
+                                 struct adcp_header *header,
+                                 const char *digest, struct adcp_error *err);
+
 /* Managers, one per concern; each returns the response status.
  * cert_manager_issue queues the certificate's row and sets *commit when
  * commit is not NULL, and stores the row before it returns otherwise. */
@@ -163,6 +182,13 @@ enum adcp_status cert_manager_revoke(struct service *svc,
 enum adcp_status cert_manager_crl(struct service *svc,
                                   struct adcp_msg *request,
                                   struct adcp_msg *response);
+/* Sets *reply to the DER OCSPResponse to the DER OCSPRequest der: a
+ * signed response, or an unsigned error status (malformedRequest,
+ * unauthorized, tryLater, internalError). The caller sends it and calls
+ * reply->release when it is not NULL (ocsp_manager.c). */
+void ocsp_manager_respond(struct service *svc, const unsigned char *der,
+                          size_t len, const char *peer_ip,
+                          struct ocsp_reply *reply);
 enum adcp_status keys_manager_generate(struct service *svc,
                                        const struct service_caller *caller,
                                        struct adcp_msg *request,

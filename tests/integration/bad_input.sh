@@ -89,6 +89,11 @@ admin_json POST /v1/hosts '["x"]'
 expect_rejected "JSON array instead of an object" 400 invalid_json
 admin_json POST /v1/hosts '{"name": "dup", "name": "dup2"}'
 expect_rejected "duplicate member" 400 invalid_json
+printf '{"name": "n\0ul"}' >"$TEST_TMP/nul.json"
+http_call POST /v1/hosts -H 'Content-Type: application/json' \
+    --data-binary "@$TEST_TMP/nul.json" -H "@$TEST_TMP/admin.header"
+expect_rejected "NUL byte in the body" 400 invalid_json
+assert_contains "$(json_get .error.message)" "offset 11" "NUL byte: offset"
 
 log_step "wrong types and missing fields"
 admin_json POST /v1/hosts '{"name": 5, "dns_names": ["five.example.test"]}'
