@@ -108,13 +108,42 @@ config_resolve(const struct config *cfg, const char *path, char *out,
         snprintf(out, size, "%s/%s", cfg->data_dir, path);
 }
 
+/* Reads the optional boolean member key of item into *out, leaving *out
+ * as it is when the member is missing. Returns 0, or -1 after logging. */
+static int
+get_flag(const json_t *item, const char *section, const char *key,
+         bool *out)
+{
+    const json_t *flag = json_object_get(item, key);
+
+    if (flag == NULL)
+        return 0;
+    if (!json_is_boolean(flag)) {
+        log_error("configuration: %s.%s must be true or false", section,
+                  key);
+        return -1;
+    }
+    *out = json_is_true(flag);
+    return 0;
+}
+
+/* Returns whether module is p11-kit's client module, which forwards every
+ * call to a p11-kit server over a socket. */
+static bool
+is_remote_module(const char *module)
+{
+    const char *base = strrchr(module, '/');
+
+    return strcmp(base != NULL ? base + 1 : module, "p11-kit-client.so") ==
+           0;
+}
+
 static int
 parse_hsm(struct config *cfg, const json_t *item, size_t index)
 {
     struct hal_hsm_config *hsm = &cfg->hsms[index];
     char section[32], pin_file[ADCP_PATH_MAX];
-    int sessions, serialize = 0;
-    const json_t *flag;
+    int sessions;
 
     snprintf(section, sizeof(section), "hsms[%zu]", index);
     if (!json_is_object(item)) {
@@ -134,16 +163,12 @@ parse_hsm(struct config *cfg, const json_t *item, size_t index)
                    sizeof(hsm->init_args), "") != 0 ||
         get_int(item, section, "sessions", &sessions, 0, 0, 256) != 0)
         return -1;
-    flag = json_object_get(item, "serialize");
-    if (flag != NULL && !json_is_boolean(flag)) {
-        log_error("configuration: %s.serialize must be true or false",
-                  section);
+    hsm->network = is_remote_module(hsm->module_path);
+    if (get_flag(item, section, "serialize", &hsm->serialize) != 0 ||
+        get_flag(item, section, "network", &hsm->network) != 0)
         return -1;
-    }
-    serialize = flag != NULL && json_is_true(flag);
     config_resolve(cfg, pin_file, hsm->pin_file, sizeof(hsm->pin_file));
     hsm->sessions = (unsigned)sessions;
-    hsm->serialize = serialize;
     return 0;
 }
 

@@ -294,16 +294,22 @@ print_banner(struct runtime *rt)
     fflush(stdout);
 }
 
-/* A handler thread blocks while the HSM signs, so more of them than cores
- * keep the cores busy while some wait for a network HSM. */
+/* Returns the default number of handler threads. A module in this
+ * process signs on the CPU, so one thread per core keeps the cores busy
+ * and completes requests in arrival order. A network HSM keeps its
+ * threads waiting, so it gets four per core. */
 static unsigned
-default_worker_threads(void)
+default_worker_threads(const struct config *cfg)
 {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned per_core = 1;
 
     if (cores < 1)
         cores = 1;
-    return cores > 16 ? 64 : (unsigned)(4 * cores);
+    for (size_t i = 0; i < cfg->hsm_count; i++)
+        if (cfg->hsms[i].network)
+            per_core = 4;
+    return cores > 16 ? 16 * per_core : (unsigned)cores * per_core;
 }
 
 static int
@@ -322,7 +328,7 @@ run_server(struct runtime *rt)
     server_cfg.slow = api_routes_is_slow;
     server_cfg.raw_path_prefix = API_OCSP_GET_PREFIX;
     server_cfg.threads = rt->cfg.threads ? rt->cfg.threads
-                                          : default_worker_threads();
+                                          : default_worker_threads(&rt->cfg);
     server_cfg.header_timeout_ms = rt->cfg.header_timeout_ms;
     server_cfg.body_timeout_ms = rt->cfg.body_timeout_ms;
     server_cfg.max_connections_per_ip = rt->cfg.max_connections_per_ip;

@@ -33,6 +33,7 @@ struct hal_hsm_config {
     char init_args[ADCP_PATH_MAX]; /* C_Initialize pReserved (NSS); "" */
     unsigned sessions;             /* pool size; 0 picks the default */
     bool serialize;                /* one call at a time (tpm2-pkcs11) */
+    bool network;                  /* calls wait for another machine */
 };
 
 enum hal_key_type {
