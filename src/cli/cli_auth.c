@@ -209,3 +209,28 @@ cli_auth_choose(struct cli_auth *auth, const struct cli_options *opts,
     cli_layout_close(&layout);
     return rc;
 }
+
+int
+cli_auth_context_open(struct cli_auth_context *ctx,
+                      const struct cli_options *opts, const char *command)
+{
+    int rc;
+
+    memset(ctx, 0, sizeof(*ctx));
+    rc = cli_config_load_server(opts, ctx->dir_path, sizeof(ctx->dir_path),
+                                &ctx->cfg, &ctx->server, command);
+    if (rc == CLI_EXIT_OK)
+        rc = cli_auth_trust(&ctx->trust, ctx->ca_path, sizeof(ctx->ca_path),
+                            opts, ctx->dir_path);
+    if (rc == CLI_EXIT_OK)
+        rc = cli_auth_choose(&ctx->auth, opts, ctx->dir_path, &ctx->cfg,
+                             command);
+    return rc;
+}
+
+void
+cli_auth_context_free(struct cli_auth_context *ctx)
+{
+    cli_auth_free(&ctx->auth);
+    cli_config_free(&ctx->cfg);
+}

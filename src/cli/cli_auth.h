@@ -57,4 +57,28 @@ void cli_auth_free(struct cli_auth *auth);
 int cli_auth_trust(struct cli_http_trust *trust, char *path, size_t size,
                    const struct cli_options *opts, const char *dir_path);
 
+/* The server, trust and credentials of a command that sends one request
+ * after enrolment. */
+struct cli_auth_context {
+    struct cli_config cfg;
+    struct cli_auth auth;
+    struct cli_http_trust trust;
+    char dir_path[PATH_MAX];
+    char ca_path[PATH_MAX]; /* trust.ca_file points here */
+    const char *server;     /* -server, else the server of cfg */
+};
+
+/*
+ * Prepares ctx for command. It finds the server (cli_config_load_server),
+ * then the CA file to trust (cli_auth_trust) and the credentials
+ * (cli_auth_choose). Returns CLI_EXIT_OK, or the exit code of the printed
+ * error. The caller calls cli_auth_context_free in either case.
+ */
+int cli_auth_context_open(struct cli_auth_context *ctx,
+                          const struct cli_options *opts,
+                          const char *command);
+
+/* Wipes and frees the secrets and the configuration of ctx. */
+void cli_auth_context_free(struct cli_auth_context *ctx);
+
 #endif

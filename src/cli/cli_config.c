@@ -216,6 +216,25 @@ cli_config_load_optional(const char *dir_path, struct cli_config *cfg)
     return rc;
 }
 
+int
+cli_config_load_server(const struct cli_options *opts, char *dir_path,
+                       size_t size, struct cli_config *cfg,
+                       const char **server, const char *command)
+{
+    int rc;
+
+    memset(cfg, 0, sizeof(*cfg));
+    *server = NULL;
+    rc = cli_config_dir_path(opts, dir_path, size);
+    if (rc == CLI_EXIT_OK)
+        rc = cli_config_load_optional(dir_path, cfg);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    *server = opts->server != NULL ? opts->server : cfg->server;
+    return cli_require(*server, "-server https://HOST:PORT (no enrolled "
+                       "config.json found)", command);
+}
+
 /* Adds key: value to object unless value is NULL; returns 0 or -1. */
 static int
 set_member(json_t *object, const char *key, const char *value)

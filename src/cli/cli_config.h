@@ -64,6 +64,17 @@ int cli_config_load(const struct cli_dir *root, struct cli_config *cfg);
  * result is CLI_EXIT_OK. */
 int cli_config_load_optional(const char *dir_path, struct cli_config *cfg);
 
+/*
+ * Finds DIR as cli_config_dir_path does, loads DIR/config.json into cfg
+ * as cli_config_load_optional does, and sets *server to -server, else to
+ * the server of config.json. *server may point into cfg. When neither
+ * gives a server, the error names command. Returns CLI_EXIT_OK, or the
+ * exit code of the printed error. The caller frees cfg in either case.
+ */
+int cli_config_load_server(const struct cli_options *opts, char *dir_path,
+                           size_t size, struct cli_config *cfg,
+                           const char **server, const char *command);
+
 /* Writes cfg to DIR/config.json atomically with mode 0600. Returns
  * CLI_EXIT_OK, or CLI_EXIT_LOCAL after printing an error. */
 int cli_config_save(const struct cli_dir *root, const struct cli_config *cfg);

@@ -187,20 +187,14 @@ cli_host_run(const struct cli_options *opts)
     struct cli_http_trust trust;
     char dir_path[PATH_MAX], ca_path[PATH_MAX];
     char *pinned = NULL;
-    const char *server;
+    const char *server = NULL;
     int rc;
 
     memset(&auth, 0, sizeof(auth));
     rc = check_options(opts);
     if (rc == CLI_EXIT_OK)
-        rc = cli_config_dir_path(opts, dir_path, sizeof(dir_path));
-    if (rc == CLI_EXIT_OK)
-        rc = cli_config_load_optional(dir_path, &cfg);
-    if (rc != CLI_EXIT_OK)
-        goto out;
-    server = opts->server != NULL ? opts->server : cfg.server;
-    rc = cli_require(server, "-server https://HOST:PORT (no enrolled "
-                     "config.json found)", "add_host");
+        rc = cli_config_load_server(opts, dir_path, sizeof(dir_path), &cfg,
+                                    &server, "add_host");
     if (rc == CLI_EXIT_OK)
         rc = cli_auth_admin_token(&auth, opts->admin_token_file);
     if (rc == CLI_EXIT_OK)
@@ -208,7 +202,6 @@ cli_host_run(const struct cli_options *opts)
                           dir_path, server);
     if (rc == CLI_EXIT_OK)
         rc = send_request(opts, server, &trust, &auth);
-out:
     free(pinned);
     cli_auth_free(&auth);
     cli_config_free(&cfg);

@@ -141,33 +141,15 @@ int
 cli_keypair_run(const struct cli_options *opts)
 {
     struct cli_keyspec spec;
-    struct cli_config cfg = {NULL, NULL, NULL, NULL};
-    struct cli_auth auth;
-    struct cli_http_trust trust;
-    char dir_path[PATH_MAX], ca_path[PATH_MAX];
-    const char *server;
+    struct cli_auth_context ctx;
     int rc;
 
-    memset(&auth, 0, sizeof(auth));
     rc = check_options(opts, &spec);
-    if (rc == CLI_EXIT_OK)
-        rc = cli_config_dir_path(opts, dir_path, sizeof(dir_path));
-    if (rc == CLI_EXIT_OK)
-        rc = cli_config_load_optional(dir_path, &cfg);
     if (rc != CLI_EXIT_OK)
-        goto out;
-    server = opts->server != NULL ? opts->server : cfg.server;
-    rc = cli_require(server, "-server https://HOST:PORT (no enrolled "
-                     "config.json found)", "keypair_gen");
+        return rc;
+    rc = cli_auth_context_open(&ctx, opts, "keypair_gen");
     if (rc == CLI_EXIT_OK)
-        rc = cli_auth_trust(&trust, ca_path, sizeof(ca_path), opts,
-                            dir_path);
-    if (rc == CLI_EXIT_OK)
-        rc = cli_auth_choose(&auth, opts, dir_path, &cfg, "keypair_gen");
-    if (rc == CLI_EXIT_OK)
-        rc = send_request(opts, &spec, server, &trust, &auth);
-out:
-    cli_auth_free(&auth);
-    cli_config_free(&cfg);
+        rc = send_request(opts, &spec, ctx.server, &ctx.trust, &ctx.auth);
+    cli_auth_context_free(&ctx);
     return rc;
 }

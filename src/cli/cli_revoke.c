@@ -12,7 +12,6 @@
 
 #include <ctype.h>
 #include <jansson.h>
-#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -122,35 +121,17 @@ send_request(const char *serial, int reason, const char *server,
 int
 cli_revoke_run(const struct cli_options *opts)
 {
-    struct cli_config cfg = {NULL, NULL, NULL, NULL};
+    struct cli_auth_context ctx;
     char serial[SERIAL_HEX_MAX + 1];
-    char dir_path[PATH_MAX], ca_path[PATH_MAX];
-    struct cli_http_trust trust;
-    struct cli_auth auth;
-    const char *server;
     int reason = 0;
     int rc;
 
-    memset(&auth, 0, sizeof(auth));
     rc = check_options(opts, serial, sizeof(serial), &reason);
-    if (rc == CLI_EXIT_OK)
-        rc = cli_config_dir_path(opts, dir_path, sizeof(dir_path));
-    if (rc == CLI_EXIT_OK)
-        rc = cli_config_load_optional(dir_path, &cfg);
     if (rc != CLI_EXIT_OK)
-        goto out;
-    server = opts->server != NULL ? opts->server : cfg.server;
-    rc = cli_require(server, "-server https://HOST:PORT (no enrolled "
-                     "config.json found)", "revoke");
+        return rc;
+    rc = cli_auth_context_open(&ctx, opts, "revoke");
     if (rc == CLI_EXIT_OK)
-        rc = cli_auth_trust(&trust, ca_path, sizeof(ca_path), opts,
-                            dir_path);
-    if (rc == CLI_EXIT_OK)
-        rc = cli_auth_choose(&auth, opts, dir_path, &cfg, "revoke");
-    if (rc == CLI_EXIT_OK)
-        rc = send_request(serial, reason, server, &trust, &auth);
-out:
-    cli_auth_free(&auth);
-    cli_config_free(&cfg);
+        rc = send_request(serial, reason, ctx.server, &ctx.trust, &ctx.auth);
+    cli_auth_context_free(&ctx);
     return rc;
 }

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/time_rfc3339.h"
 #include "managers/service.h"
 
 /* The digest of CRL signatures, the one certificates get by default. */
@@ -166,7 +167,7 @@ current_crl(struct service *svc, struct adcp_header *header,
             cert_crl_unref(cache->current);
             cache->current = built;
             cache->current_generation = generation;
-            service_time_rfc3339(built->next_update, next_update);
+            time_rfc3339_format(built->next_update, next_update);
             log_info("adcp id=%s built CRL number %lld with %zu entries "
                      "(%zu bytes), next update %s",
                      header->message_id, (long long)built->number,
@@ -219,8 +220,8 @@ crl_to_json(const struct cert_crl *crl, const char *format, size_t size)
 {
     char this_update[32], next_update[32];
 
-    service_time_rfc3339(crl->this_update, this_update);
-    service_time_rfc3339(crl->next_update, next_update);
+    time_rfc3339_format(crl->this_update, this_update);
+    time_rfc3339_format(crl->next_update, next_update);
     return json_pack("{s:I, s:s, s:s, s:I, s:s, s:I}", "crl_number",
                      (json_int_t)crl->number, "this_update", this_update,
                      "next_update", next_update, "entries",

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/time_rfc3339.h"
 #include "managers/authz.h"
 #include "managers/service.h"
 
@@ -99,8 +100,8 @@ issued_to_json(struct service *svc, const struct issue_result *issued,
 {
     char not_before[32], not_after[32];
 
-    service_time_rfc3339(issued->not_before, not_before);
-    service_time_rfc3339(issued->not_after, not_after);
+    time_rfc3339_format(issued->not_before, not_before);
+    time_rfc3339_format(issued->not_after, not_after);
     return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "serial",
                      issued->serial, "certificate", issued->cert_pem, "chain",
                      svc->ca.chain_pem, "subject", issued->subject,
@@ -273,7 +274,7 @@ cert_manager_issue(struct service *svc, const struct service_caller *caller,
 
     adcp_msg_succeed(response,
                      issued_to_json(svc, &issued, hal_hsm_name(hsm)));
-    service_time_rfc3339(issued.not_after, not_after);
+    time_rfc3339_format(issued.not_after, not_after);
     log_info("issued certificate %s (%s) to host %s, valid until %s, "
              "signed on HSM %s%s",
              issued.serial, issued.subject, host.name, not_after,
@@ -314,8 +315,8 @@ cert_manager_get(struct service *svc, const struct service_caller *caller,
                        "no certificate with serial %s is stored", serial);
     if (rc != ADCP_OK)
         goto out;
-    service_time_rfc3339(cert.not_before, not_before);
-    service_time_rfc3339(cert.not_after, not_after);
+    time_rfc3339_format(cert.not_before, not_before);
+    time_rfc3339_format(cert.not_after, not_after);
     adcp_msg_succeed(response,
                      json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "serial",
                                cert.serial, "certificate", cert.pem,

@@ -16,6 +16,7 @@
 
 #include "common/crl_reason.h"
 #include "common/log.h"
+#include "common/time_rfc3339.h"
 #include "managers/authz.h"
 #include "managers/cert_crl.h"
 #include "managers/ocsp.h"
@@ -48,7 +49,7 @@ revoked_to_json(const char *serial, time_t revoked_at, int reason)
 {
     char when[32];
 
-    service_time_rfc3339(revoked_at, when);
+    time_rfc3339_format(revoked_at, when);
     return json_pack("{s:s, s:s, s:s, s:s}", "serial", serial,
                      "revocation_status", "revoked", "revoked_at", when,
                      "reason", crl_reason_name(reason));

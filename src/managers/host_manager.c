@@ -6,6 +6,7 @@
 
 #include "common/log.h"
 #include "common/secret.h"
+#include "common/time_rfc3339.h"
 #include "managers/authz.h"
 #include "managers/names.h"
 #include "managers/service.h"
@@ -205,7 +206,7 @@ host_manager_register(struct service *svc, const struct service_caller *caller,
     if (rc != ADCP_OK)
         goto out;
 
-    service_time_rfc3339(expires, expires_text);
+    time_rfc3339_format(expires, expires_text);
     data = json_pack("{s:o, s:s, s:s}", "host", host_to_json(&host),
                      "enrollment_token", token, "expires_at", expires_text);
     adcp_msg_succeed(response, data);

@@ -260,15 +260,6 @@ service_token_verifier(const char *token,
     EVP_Digest(token, strlen(token), out, &len, EVP_sha256(), NULL);
 }
 
-void
-service_time_rfc3339(time_t t, char out[32])
-{
-    struct tm tm;
-
-    gmtime_r(&t, &tm);
-    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static enum adcp_status
 authenticate_bearer(struct service *svc, const char *authorization,
                     struct service_caller *caller, struct adcp_error *err)

@@ -201,9 +201,6 @@ enum adcp_status crypto_manager_initsession(struct service *svc,
 /* Appends msg to the audit log; credentials are never written. */
 void audit_record(struct service *svc, const struct adcp_msg *msg);
 
-/* Formats t as RFC 3339 UTC ("2026-12-04T03:11:09Z"). */
-void service_time_rfc3339(time_t t, char out[32]);
-
 /* Computes the SHA-256 verifier of a bearer token. */
 void service_token_verifier(const char *token,
                             unsigned char out[STORE_VERIFIER_LEN]);

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "common/crl_reason.h"
+#include "common/time_rfc3339.h"
 
 static const char cert_revoke_op[] = "revoke certificate";
 
@@ -19,16 +20,6 @@ struct cert_revoke_job {
     int reason;
     time_t revoked_at;
 };
-
-/* Formats t as RFC 3339 UTC for messages. */
-static void
-format_time(time_t t, char out[32])
-{
-    struct tm tm;
-
-    gmtime_r(&t, &tm);
-    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
 
 /* Explains why the UPDATE changed no row: the serial is unknown, or the
  * certificate was revoked before, at the stored time and reason. */
@@ -55,7 +46,7 @@ revoke_unchanged(struct store_sqlite_conn *conn, const char *serial,
                                 "check the serial",
                                 serial);
     } else if (rc == SQLITE_ROW) {
-        format_time((time_t)sqlite3_column_int64(stmt, 0), when);
+        time_rfc3339_format((time_t)sqlite3_column_int64(stmt, 0), when);
         reason = crl_reason_name(sqlite3_column_int(stmt, 1));
         status = adcp_error_set(err, ADCP_ERR_CONFLICT, "serial",
                                 "certificate %s was already revoked at %s "

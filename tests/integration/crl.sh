@@ -43,11 +43,7 @@ crl_text() {
 # issue NAME: the admin issues a certificate for host good from a new
 # key; sets ISSUED to its serial.
 issue() {
-    make_csr "$1" /CN=good.example.test
-    admin_json POST /v1/certificates "$(jq -cn \
-        --rawfile csr "$TEST_TMP/csr/$1.csr" \
-        '{csr_details: {csr: $csr}, host: {name: "good"}}')"
-    assert_http 201
+    admin_issue_for_host "$1" good
     json_get .certificate >"$TEST_TMP/$1.crt"
     ISSUED=$(json_get .serial)
 }

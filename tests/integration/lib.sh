@@ -509,6 +509,18 @@ make_csr() {
         fail "openssl req for $name failed: $(cat "$TEST_TMP/csr/$name.err")"
 }
 
+# admin_issue_for_host NAME HOST
+# The admin issues a certificate for the registered host HOST from a new
+# CSR with subject CN=HOST.example.test, made by make_csr NAME. Fails
+# unless the status is 201. json_get reads the response.
+admin_issue_for_host() {
+    make_csr "$1" "/CN=$2.example.test"
+    admin_json POST /v1/certificates "$(jq -cn --arg host "$2" \
+        --rawfile csr "$TEST_TMP/csr/$1.csr" \
+        '{csr_details: {csr: $csr}, host: {name: $host}}')"
+    assert_http 201
+}
+
 # certificate_request_json CSR_FILE [CSR_FILE_NAME [HASH [DAYS]]]
 # Print a POST /v1/certificates body for the CSR in CSR_FILE.
 certificate_request_json() {

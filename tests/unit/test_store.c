@@ -27,98 +27,18 @@
 #include "store/store-internal.h"
 #include "store/store.h"
 #include "store/store_sqlite-internal.h"
-
-/* Checks that call returned want, and prints the error's message when it
- * did not; err is the struct adcp_error the call filled. */
-#define assert_status(call, want, err)                                         \
-    do {                                                                       \
-        enum adcp_status got_ = (call);                                        \
-        if (got_ != (want))                                                    \
-            fail_msg("%s returned %s, expected %s: %s", #call,                 \
-                     adcp_status_name(got_), adcp_status_name(want),           \
-                     (err).message);                                           \
-    } while (0)
-
-struct fixture {
-    char dir[PATH_MAX];
-    char path[PATH_MAX + 16];
-    struct store *store;
-};
-
-static const char test_pem[] = "-----BEGIN CERTIFICATE-----\n"
-                               "MIIBtest\n"
-                               "-----END CERTIFICATE-----\n";
+#include "store_fixture.h"
 
 static int
 setup(void **state)
 {
-    struct fixture *fx = calloc(1, sizeof(*fx));
-    const char *tmp = getenv("TMPDIR");
-
-    if (fx == NULL)
-        return -1;
-    snprintf(fx->dir, sizeof(fx->dir), "%s/test_store.XXXXXX",
-             tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
-    if (mkdtemp(fx->dir) == NULL) {
-        free(fx);
-        return -1;
-    }
-    snprintf(fx->path, sizeof(fx->path), "%s/hsm4ssl.db", fx->dir);
-    *state = fx;
-    return 0;
-}
-
-static void
-remove_file(const struct fixture *fx, const char *suffix)
-{
-    char name[PATH_MAX + 16];
-
-    snprintf(name, sizeof(name), "%s%s", fx->path, suffix);
-    if (unlink(name) != 0 && errno != ENOENT)
-        fprintf(stderr, "cannot remove %s: %s\n", name, strerror(errno));
-}
-
-static int
-teardown(void **state)
-{
-    struct fixture *fx = *state;
-
-    store_close(fx->store);
-    remove_file(fx, "");
-    remove_file(fx, "-wal");
-    remove_file(fx, "-shm");
-    remove_file(fx, "-journal");
-    if (rmdir(fx->dir) != 0)
-        fprintf(stderr, "cannot remove %s: %s\n", fx->dir, strerror(errno));
-    free(fx);
-    return 0;
-}
-
-/* Opens fx->store, failing the test with the error's message. */
-static void
-open_store(struct fixture *fx)
-{
-    struct adcp_error err = {0};
-    enum adcp_status status;
-
-    status = store_open_sqlite(fx->path, &fx->store, &err);
-    if (status != ADCP_OK)
-        fail_msg("store_open_sqlite: %s", err.message);
-    assert_non_null(fx->store);
-}
-
-static void
-reopen_store(struct fixture *fx)
-{
-    store_close(fx->store);
-    fx->store = NULL;
-    open_store(fx);
+    return store_fixture_setup(state, "test_store");
 }
 
 /* Runs one query on a separate raw connection and returns column 0 of the
  * first row as an integer. */
 static int64_t
-raw_query_int(const struct fixture *fx, const char *sql)
+raw_query_int(const struct store_fixture *fx, const char *sql)
 {
     sqlite3 *db = NULL;
     sqlite3_stmt *stmt = NULL;
@@ -134,18 +54,8 @@ raw_query_int(const struct fixture *fx, const char *sql)
     return value;
 }
 
-static void
-raw_exec(const struct fixture *fx, const char *sql)
-{
-    sqlite3 *db = NULL;
-
-    assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(db);
-}
-
 static int64_t
-add_host(struct fixture *fx, const char *name)
+add_host(struct store_fixture *fx, const char *name)
 {
     struct store_host host = {0};
     struct adcp_error err = {0};
@@ -166,7 +76,7 @@ make_cert(struct store_cert *cert, const char *serial, int64_t host_id)
     snprintf(cert->subject, sizeof(cert->subject), "CN=web1.example.test");
     cert->not_before = 1700000000;
     cert->not_after = 1731536000;
-    cert->pem = (char *)test_pem;
+    cert->pem = (char *)store_fixture_pem;
     snprintf(cert->hsm, sizeof(cert->hsm), "softhsm-1");
 }
 
@@ -182,9 +92,9 @@ make_verifier(unsigned char verifier[STORE_VERIFIER_LEN], unsigned char seed)
 static void
 open_sets_schema_version(void **state)
 {
-    struct fixture *fx = *state;
+    struct store_fixture *fx = *state;
 
-    open_store(fx);
+    store_fixture_open(fx);
     assert_int_equal(raw_query_int(fx, "PRAGMA user_version"),
                      store_sqlite_schema_version());
     assert_int_equal(raw_query_int(fx, "SELECT count(*) FROM sqlite_schema"
@@ -203,9 +113,9 @@ open_sets_schema_version(void **state)
 static void
 open_uses_wal_journal(void **state)
 {
-    struct fixture *fx = *state;
+    struct store_fixture *fx = *state;
 
-    open_store(fx);
+    store_fixture_open(fx);
     assert_int_equal(raw_query_int(fx, "SELECT journal_mode = 'wal'"
                                        " FROM pragma_journal_mode"),
                      1);
@@ -214,14 +124,14 @@ open_uses_wal_journal(void **state)
 static void
 reopen_keeps_data(void **state)
 {
-    struct fixture *fx = *state;
+    struct store_fixture *fx = *state;
     struct store_host host = {0};
     struct adcp_error err = {0};
     int64_t id;
 
-    open_store(fx);
+    store_fixture_open(fx);
     id = add_host(fx, "web1");
-    reopen_store(fx);
+    store_fixture_reopen(fx);
     assert_status(store_host_get_by_name(fx->store, "web1", &host, &err),
                   ADCP_OK, err);
     assert_int_equal(host.id, id);
@@ -233,9 +143,9 @@ reopen_keeps_data(void **state)
 static void
 write_is_visible_to_other_connection(void **state)
 {
-    struct fixture *fx = *state;
+    struct store_fixture *fx = *state;
 
-    open_store(fx);
+    store_fixture_open(fx);
     add_host(fx, "web1");
     /* The store is still open: the row must already be committed. */
     assert_int_equal(raw_query_int(fx, "SELECT count(*) FROM hosts"), 1);
@@ -244,14 +154,14 @@ write_is_visible_to_other_connection(void **state)
 static void
 open_rejects_newer_schema(void **state)
 {
-    struct fixture *fx = *state;
+    struct store_fixture *fx = *state;
     struct adcp_error err = {0};
     struct store *store = NULL;
 
-    open_store(fx);
+    store_fixture_open(fx);
     store_close(fx->store);
     fx->store = NULL;
-    raw_exec(fx, "PRAGMA user_version = 999");
+    store_fixture_exec(fx, "PRAGMA user_version = 999");
     assert_status(store_open_sqlite(fx->path, &store, &err), ADCP_ERR_STORAGE,
                   err);
     assert_null(store);
@@ -261,7 +171,7 @@ open_rejects_newer_schema(void **state)
 static void
 open_rejects_missing_directory(void **state)
 {
-    struct fixture *fx = *state;
+    struct store_fixture *fx = *state;
     struct adcp_error err = {0};
     struct store *store = NULL;
     char path[PATH_MAX + 32];
@@ -275,7 +185,7 @@ open_rejects_missing_directory(void **state)
 /* File modes. */
 
 static unsigned
-file_mode(const struct fixture *fx, const char *suffix)
+file_mode(const struct store_fixture *fx, const char *suffix)
 {
     char name[PATH_MAX + 16];
     struct stat st;
@@ -289,12 +199,12 @@ file_mode(const struct fixture *fx, const char *suffix)
 static void
 files_have_mode_0600(void **state)
 {
-    struct fixture *fx = *state;
+    struct store_fixture *fx = *state;
     mode_t old_umask;
 
     /* With umask 0 a file created with SQLite's default would be 0666. */
     old_umask = umask(0);
-    open_store(fx);
+    store_fixture_open(fx);
     add_host(fx, "web1");
     umask(old_umask);
     assert_int_equal(file_mode(fx, ""), 0600);
@@ -305,14 +215,14 @@ files_have_mode_0600(void **state)
 static void
 open_narrows_wide_mode(void **state)
 {
-    struct fixture *fx = *state;
+    struct store_fixture *fx = *state;
     FILE *file;
 
     file = fopen(fx->path, "w");
     assert_non_null(file);
     fclose(file);
     assert_int_equal(chmod(fx->path, 0644), 0);
-    open_store(fx);
+    store_fixture_open(fx);
     assert_int_equal(file_mode(fx, ""), 0600);
 }
 
@@ -321,14 +231,14 @@ open_narrows_wide_mode(void **state)
 static void
 host_add_and_get_with_names(void **state)
 {
-    struct fixture *fx = *state;
+    struct store_fixture *fx = *state;
     char *dns[] = {"web1.example.test", "www.example.test"};
     char *ips[] = {"192.0.2.10"};
     struct store_host host = {0};
     struct store_host got = {0};
     struct adcp_error err = {0};
 
-    open_store(fx);
+    store_fixture_open(fx);
     snprintf(host.name, sizeof(host.name), "web1");
     host.dns_names = dns;
     host.dns_count = 2;
@@ -361,11 +271,11 @@ host_add_and_get_with_names(void **state)
 static void
 host_duplicate_name_conflicts(void **state)
 {
-    struct fixture *fx = *state;
+    struct store_fixture *fx = *state;
     struct store_host host = {0};
     struct adcp_error err = {0};
 
-    open_store(fx);
+    store_fixture_open(fx);
     add_host(fx, "web1");
     snprintf(host.name, sizeof(host.name), "web1");
     assert_status(store_host_add(fx->store, &host, &err), ADCP_ERR_CONFLICT,
@@ -379,12 +289,12 @@ host_duplicate_name_conflicts(void **state)
 static void
 host_repeated_dns_name_rolls_back(void **state)
 {
-    struct fixture *fx = *state;
+    struct store_fixture *fx = *state;
     char *dns[] = {"web1.example.test", "web1.example.test"};
     struct store_host host = {0};
     struct adcp_error err = {0};
 
-    open_store(fx);
+    store_fixture_open(fx);
     snprintf(host.name, sizeof(host.name), "web1");
     host.dns_names = dns;
     host.dns_count = 2;
@@ -399,11 +309,11 @@ host_repeated_dns_name_rolls_back(void **state)
 static void
 host_unknown_is_not_found(void **state)
 {
-    struct fixture *fx = *state;
+    struct store_fixture *fx = *state;
     struct store_host got = {0};
     struct adcp_error err = {0};
 
-    open_store(fx);
+    store_fixture_open(fx);
     assert_status(store_host_get_by_name(fx->store, "nope", &got, &err),
                   ADCP_ERR_NOT_FOUND, err);
     assert_int_equal(got.id, 0);
@@ -414,11 +324,11 @@ host_unknown_is_not_found(void **state)
 static void
 host_empty_name_rejected(void **state)
 {
-    struct fixture *fx = *state;
+    struct store_fixture *fx = *state;
     struct store_host host = {0};
     struct adcp_error err = {0};
 
-    open_store(fx);
+    store_fixture_open(fx);
     assert_status(store_host_add(fx->store, &host, &err),
                   ADCP_ERR_MISSING_FIELD, err);
     assert_string_equal(err.field, "name");
@@ -429,13 +339,13 @@ host_empty_name_rejected(void **state)
 static void
 token_consumed_only_once(void **state)
 {
-    struct fixture *fx = *state;
+    struct store_fixture *fx = *state;
     unsigned char verifier[STORE_VERIFIER_LEN];
     struct adcp_error err = {0};
     int64_t host_id;
     int64_t got = 0;
 
-    open_store(fx);
+    store_fixture_open(fx);
     host_id = add_host(fx, "web1");
     make_verifier(verifier, 1);
     assert_status(store_enrollment_add(fx->store, host_id, verifier,
@@ -457,13 +367,13 @@ token_consumed_only_once(void **state)
 static void
 token_expired_rejected(void **state)
 {
-    struct fixture *fx = *state;
+    struct store_fixture *fx = *state;
     unsigned char verifier[STORE_VERIFIER_LEN];
     struct adcp_error err = {0};
     int64_t host_id;
     int64_t got = 0;
 
-    open_store(fx);
+    store_fixture_open(fx);
     host_id = add_host(fx, "web1");
     make_verifier(verifier, 2);
     assert_status(store_enrollment_add(fx->store, host_id, verifier,
@@ -479,12 +389,12 @@ token_expired_rejected(void **state)
 static void
 token_unknown_rejected(void **state)
 {
-    struct fixture *fx = *state;
+    struct store_fixture *fx = *state;
     unsigned char verifier[STORE_VERIFIER_LEN];
     struct adcp_error err = {0};
     int64_t got = 0;
 
-    open_store(fx);
+    store_fixture_open(fx);
     make_verifier(verifier, 3);
     assert_status(store_enrollment_consume(fx->store, verifier, &got, &err),
                   ADCP_ERR_UNAUTHENTICATED, err);
@@ -495,13 +405,13 @@ token_unknown_rejected(void **state)
 static void
 token_lookup_does_not_consume(void **state)
 {
-    struct fixture *fx = *state;
+    struct store_fixture *fx = *state;
     unsigned char verifier[STORE_VERIFIER_LEN];
     struct adcp_error err = {0};
     int64_t host_id;
     int64_t got = 0;
 
-    open_store(fx);
+    store_fixture_open(fx);
     host_id = add_host(fx, "web1");
     make_verifier(verifier, 4);
     assert_status(store_enrollment_add(fx->store, host_id, verifier,
@@ -522,11 +432,11 @@ token_lookup_does_not_consume(void **state)
 static void
 token_for_unknown_host_not_found(void **state)
 {
-    struct fixture *fx = *state;
+    struct store_fixture *fx = *state;
     unsigned char verifier[STORE_VERIFIER_LEN];
     struct adcp_error err = {0};
 
-    open_store(fx);
+    store_fixture_open(fx);
     make_verifier(verifier, 5);
     assert_status(
         store_enrollment_add(fx->store, 77, verifier, time(NULL) + 3600, &err),
@@ -537,12 +447,12 @@ token_for_unknown_host_not_found(void **state)
 static void
 token_duplicate_verifier_conflicts(void **state)
 {
-    struct fixture *fx = *state;
+    struct store_fixture *fx = *state;
     unsigned char verifier[STORE_VERIFIER_LEN];
     struct adcp_error err = {0};
     int64_t host_id;
 
-    open_store(fx);
+    store_fixture_open(fx);
     host_id = add_host(fx, "web1");
     make_verifier(verifier, 6);
     assert_status(store_enrollment_add(fx->store, host_id, verifier,
@@ -558,13 +468,13 @@ token_duplicate_verifier_conflicts(void **state)
 static void
 cert_add_and_get(void **state)
 {
-    struct fixture *fx = *state;
+    struct store_fixture *fx = *state;
     struct store_cert cert;
     struct store_cert got = {0};
     struct adcp_error err = {0};
     int64_t host_id;
 
-    open_store(fx);
+    store_fixture_open(fx);
     host_id = add_host(fx, "web1");
     make_cert(&cert, "0A1B2C3D", host_id);
     assert_status(store_cert_add(fx->store, &cert, &err), ADCP_OK, err);
@@ -575,7 +485,7 @@ cert_add_and_get(void **state)
     assert_string_equal(got.subject, "CN=web1.example.test");
     assert_int_equal(got.not_before, 1700000000);
     assert_int_equal(got.not_after, 1731536000);
-    assert_string_equal(got.pem, test_pem);
+    assert_string_equal(got.pem, store_fixture_pem);
     assert_string_equal(got.hsm, "softhsm-1");
     assert_int_equal(got.revoked_at, 0);
     store_cert_clear(&got);
@@ -585,12 +495,12 @@ cert_add_and_get(void **state)
 static void
 cert_of_ca_has_no_host(void **state)
 {
-    struct fixture *fx = *state;
+    struct store_fixture *fx = *state;
     struct store_cert cert;
     struct store_cert got = {0};
     struct adcp_error err = {0};
 
-    open_store(fx);
+    store_fixture_open(fx);
     make_cert(&cert, "01", 0);
     cert.revoked_at = 1710000000;
     assert_status(store_cert_add(fx->store, &cert, &err), ADCP_OK, err);
@@ -606,12 +516,12 @@ cert_of_ca_has_no_host(void **state)
 static void
 cert_duplicate_serial_keeps_first(void **state)
 {
-    struct fixture *fx = *state;
+    struct store_fixture *fx = *state;
     struct store_cert cert;
     struct store_cert got = {0};
     struct adcp_error err = {0};
 
-    open_store(fx);
+    store_fixture_open(fx);
     make_cert(&cert, "ABCDEF", 0);
     assert_status(store_cert_add(fx->store, &cert, &err), ADCP_OK, err);
     snprintf(cert.subject, sizeof(cert.subject), "CN=intruder.example.test");
@@ -623,18 +533,18 @@ cert_duplicate_serial_keeps_first(void **state)
     assert_status(store_cert_get(fx->store, "ABCDEF", &got, &err), ADCP_OK,
                   err);
     assert_string_equal(got.subject, "CN=web1.example.test");
-    assert_string_equal(got.pem, test_pem);
+    assert_string_equal(got.pem, store_fixture_pem);
     store_cert_clear(&got);
 }
 
 static void
 cert_for_unknown_host_not_found(void **state)
 {
-    struct fixture *fx = *state;
+    struct store_fixture *fx = *state;
     struct store_cert cert;
     struct adcp_error err = {0};
 
-    open_store(fx);
+    store_fixture_open(fx);
     make_cert(&cert, "02", 99);
     assert_status(store_cert_add(fx->store, &cert, &err), ADCP_ERR_NOT_FOUND,
                   err);
@@ -644,12 +554,12 @@ cert_for_unknown_host_not_found(void **state)
 static void
 cert_lower_case_serial_rejected(void **state)
 {
-    struct fixture *fx = *state;
+    struct store_fixture *fx = *state;
     struct store_cert cert;
     struct store_cert got = {0};
     struct adcp_error err = {0};
 
-    open_store(fx);
+    store_fixture_open(fx);
     make_cert(&cert, "0a1b", 0);
     assert_status(store_cert_add(fx->store, &cert, &err),
                   ADCP_ERR_INVALID_FIELD, err);
@@ -661,11 +571,11 @@ cert_lower_case_serial_rejected(void **state)
 static void
 cert_unknown_is_not_found(void **state)
 {
-    struct fixture *fx = *state;
+    struct store_fixture *fx = *state;
     struct store_cert got = {0};
     struct adcp_error err = {0};
 
-    open_store(fx);
+    store_fixture_open(fx);
     assert_status(store_cert_get(fx->store, "FF", &got, &err),
                   ADCP_ERR_NOT_FOUND, err);
     assert_null(got.pem);
@@ -676,12 +586,12 @@ cert_unknown_is_not_found(void **state)
 static void
 key_add_and_get(void **state)
 {
-    struct fixture *fx = *state;
+    struct store_fixture *fx = *state;
     struct store_key key = {0};
     struct store_key got = {0};
     struct adcp_error err = {0};
 
-    open_store(fx);
+    store_fixture_open(fx);
     snprintf(key.label, sizeof(key.label), "app-signing");
     snprintf(key.type, sizeof(key.type), "ec");
     key.bits = 384;
@@ -709,12 +619,12 @@ key_add_and_get(void **state)
 static void
 audit_append_and_count(void **state)
 {
-    struct fixture *fx = *state;
+    struct store_fixture *fx = *state;
     struct store_audit_entry entry = {0};
     struct adcp_error err = {0};
     int64_t count = -1;
 
-    open_store(fx);
+    store_fixture_open(fx);
     snprintf(entry.direction, sizeof(entry.direction), "request");
     snprintf(entry.message_type, sizeof(entry.message_type), "keypairgen");
     entry.json = "{\"header\":{\"message_id\":\"1\"},\"body\":{}}";
@@ -746,11 +656,11 @@ count_each_table(void **state)
     static const char *const tables[] = {
         "hosts", "certificates", "keys", "audit_log", "enrollment_tokens",
     };
-    struct fixture *fx = *state;
+    struct store_fixture *fx = *state;
     struct adcp_error err = {0};
     int64_t count;
 
-    open_store(fx);
+    store_fixture_open(fx);
     add_host(fx, "web1");
     for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
         count = -1;
@@ -763,11 +673,11 @@ count_each_table(void **state)
 static void
 count_unknown_table_rejected(void **state)
 {
-    struct fixture *fx = *state;
+    struct store_fixture *fx = *state;
     struct adcp_error err = {0};
     int64_t count = -1;
 
-    open_store(fx);
+    store_fixture_open(fx);
     add_host(fx, "web1");
     assert_status(store_count(fx->store, "settings", &count, &err),
                   ADCP_ERR_INVALID_FIELD, err);
@@ -784,11 +694,11 @@ count_unknown_table_rejected(void **state)
 static void
 setting_set_get_and_replace(void **state)
 {
-    struct fixture *fx = *state;
+    struct store_fixture *fx = *state;
     struct adcp_error err = {0};
     char value[64];
 
-    open_store(fx);
+    store_fixture_open(fx);
     assert_status(
         store_setting_get(fx->store, "root_serial", value, sizeof(value), &err),
         ADCP_ERR_NOT_FOUND, err);
@@ -810,11 +720,11 @@ setting_set_get_and_replace(void **state)
 static void
 setting_small_buffer_rejected(void **state)
 {
-    struct fixture *fx = *state;
+    struct store_fixture *fx = *state;
     struct adcp_error err = {0};
     char value[4];
 
-    open_store(fx);
+    store_fixture_open(fx);
     assert_status(store_setting_set(fx->store, "name", "abcdef", &err), ADCP_OK,
                   err);
     assert_status(
@@ -865,13 +775,13 @@ insert_rows(void *arg)
 static void
 concurrent_inserts_all_stored(void **state)
 {
-    struct fixture *fx = *state;
+    struct store_fixture *fx = *state;
     struct worker workers[WORKERS] = {0};
     pthread_t threads[WORKERS];
     struct adcp_error err = {0};
     int64_t count = 0;
 
-    open_store(fx);
+    store_fixture_open(fx);
     for (int i = 0; i < WORKERS; i++) {
         workers[i].store = fx->store;
         workers[i].index = i;
@@ -913,7 +823,7 @@ consume_token(void *arg)
 static void
 concurrent_consume_succeeds_once(void **state)
 {
-    struct fixture *fx = *state;
+    struct store_fixture *fx = *state;
     unsigned char verifier[STORE_VERIFIER_LEN];
     struct consumer consumers[WORKERS] = {0};
     pthread_t threads[WORKERS];
@@ -921,7 +831,7 @@ concurrent_consume_succeeds_once(void **state)
     int64_t host_id;
     int succeeded = 0;
 
-    open_store(fx);
+    store_fixture_open(fx);
     host_id = add_host(fx, "web1");
     make_verifier(verifier, 7);
     assert_status(store_enrollment_add(fx->store, host_id, verifier,
@@ -973,7 +883,7 @@ insert_certs(void *arg)
 }
 
 static uint64_t
-commit_count(const struct fixture *fx)
+commit_count(const struct store_fixture *fx)
 {
     struct store_sqlite_stats stats;
 
@@ -985,14 +895,14 @@ static void
 group_commit_batches_inserts(void **state)
 {
     const int total = GROUP_WORKERS * GROUP_CERTS_PER_WORKER;
-    struct fixture *fx = *state;
+    struct store_fixture *fx = *state;
     struct worker workers[GROUP_WORKERS] = {0};
     pthread_t threads[GROUP_WORKERS];
     struct adcp_error err = {0};
     int64_t count = 0;
     uint64_t commits;
 
-    open_store(fx);
+    store_fixture_open(fx);
     commits = commit_count(fx);
     for (int i = 0; i < GROUP_WORKERS; i++) {
         workers[i].store = fx->store;
@@ -1034,7 +944,7 @@ mark_finished(void *arg)
 }
 
 static void
-queue_cert(struct fixture *fx, struct queued_write *write,
+queue_cert(struct store_fixture *fx, struct queued_write *write,
            const char *serial)
 {
     struct adcp_error err = {0};
@@ -1078,11 +988,11 @@ finish_queued(struct queued_write *write)
 static void
 batch_waits_for_announced_write(void **state)
 {
-    struct fixture *fx = *state;
+    struct store_fixture *fx = *state;
     struct queued_write first, second;
     uint64_t commits;
 
-    open_store(fx);
+    store_fixture_open(fx);
     store_sqlite_set_batch_wait(fx->store, 5 * 1000 * 1000);
     commits = commit_count(fx);
     store_expect_write(fx->store);
@@ -1105,10 +1015,10 @@ batch_waits_for_announced_write(void **state)
 static void
 batch_wait_is_bounded(void **state)
 {
-    struct fixture *fx = *state;
+    struct store_fixture *fx = *state;
     struct queued_write write;
 
-    open_store(fx);
+    store_fixture_open(fx);
     store_sqlite_set_batch_wait(fx->store, 300 * 1000);
     store_expect_write(fx->store);
     store_expect_write(fx->store);
@@ -1124,10 +1034,10 @@ batch_wait_is_bounded(void **state)
 static void
 batch_without_announcement_commits_at_once(void **state)
 {
-    struct fixture *fx = *state;
+    struct store_fixture *fx = *state;
     struct queued_write write;
 
-    open_store(fx);
+    store_fixture_open(fx);
     store_sqlite_set_batch_wait(fx->store, 60 * 1000 * 1000);
     queue_cert(fx, &write, "0C01");
     wait_finished(&write);
@@ -1137,7 +1047,7 @@ batch_without_announcement_commits_at_once(void **state)
 /* Takes SQLite's write lock on a raw connection, so that the store's
  * writer waits in BEGIN IMMEDIATE (for up to its 5 s busy timeout). */
 static sqlite3 *
-raw_lock(const struct fixture *fx)
+raw_lock(const struct store_fixture *fx)
 {
     sqlite3 *db = NULL;
 
@@ -1159,7 +1069,7 @@ raw_unlock(sqlite3 *db)
 /* Waits up to 4 s, less than the writer's busy timeout, until the writer
  * runs a batch of running jobs and queued more wait behind it. */
 static void
-wait_for_writer(const struct fixture *fx, size_t running, size_t queued)
+wait_for_writer(const struct store_fixture *fx, size_t running, size_t queued)
 {
     struct store_sqlite_stats stats = {0};
 
@@ -1197,7 +1107,7 @@ run_write_call(void *arg)
 }
 
 static void
-start_write_call(struct fixture *fx, struct write_call *call)
+start_write_call(struct store_fixture *fx, struct write_call *call)
 {
     call->store = fx->store;
     call->status = ADCP_ERR_INTERNAL;
@@ -1209,14 +1119,14 @@ static void
 batch_conflict_fails_only_its_job(void **state)
 {
     static char *repeated_dns[] = {"web1.example.test", "web1.example.test"};
-    struct fixture *fx = *state;
+    struct store_fixture *fx = *state;
     struct write_call calls[5] = {0};
     struct adcp_error err = {0};
     struct store_cert cert;
     uint64_t commits;
     sqlite3 *lock;
 
-    open_store(fx);
+    store_fixture_open(fx);
     make_cert(&cert, "AA", 0);
     assert_status(store_cert_add(fx->store, &cert, &err), ADCP_OK, err);
     make_cert(&calls[0].cert, "01", 0);
@@ -1296,13 +1206,13 @@ run_audit_appends(void *arg)
 static void
 audit_durable_when_later_cert_returns(void **state)
 {
-    struct fixture *fx = *state;
+    struct store_fixture *fx = *state;
     struct audit_call audit = {.first_id = 1, .count = 1};
     struct write_call cert_call = {0};
     pthread_t thread;
     sqlite3 *lock;
 
-    open_store(fx);
+    store_fixture_open(fx);
     audit.store = fx->store;
     lock = raw_lock(fx);
     /* The append returns although the writer cannot commit it yet. */
@@ -1330,7 +1240,7 @@ audit_durable_when_later_cert_returns(void **state)
 
 /* Returns the json column of the audit entry with sequence number seq. */
 static char *
-raw_audit_json(const struct fixture *fx, int seq)
+raw_audit_json(const struct store_fixture *fx, int seq)
 {
     sqlite3 *db = NULL;
     sqlite3_stmt *stmt = NULL;
@@ -1366,13 +1276,13 @@ audit_text_matches_json_dumps(void **state)
         "caf\xc3\xa9 \xe2\x82\xac",
         "",
     };
-    struct fixture *fx = *state;
+    struct store_fixture *fx = *state;
     struct service svc;
     struct adcp_error err = {0};
     int64_t count = 0;
     int seq = 0;
 
-    open_store(fx);
+    store_fixture_open(fx);
     memset(&svc, 0, sizeof(svc));
     svc.store = fx->store;
     for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
@@ -1429,14 +1339,14 @@ run_store_close(void *arg)
 static void
 close_commits_queued_audit_entries(void **state)
 {
-    struct fixture *fx = *state;
+    struct store_fixture *fx = *state;
     struct audit_call audit = {.first_id = 2, .count = 499};
     struct store_audit_entry entry;
     struct adcp_error err = {0};
     pthread_t thread;
     sqlite3 *lock;
 
-    open_store(fx);
+    store_fixture_open(fx);
     audit.store = fx->store;
     lock = raw_lock(fx);
     /* Entry 1 keeps the writer waiting, so the other 499 stay queued. */
@@ -1465,7 +1375,7 @@ static void
 audit_append_waits_when_queue_full(void **state)
 {
     const int total = STORE_SQLITE_QUEUE_MAX + 2;
-    struct fixture *fx = *state;
+    struct store_fixture *fx = *state;
     struct audit_call audit = {.first_id = 2, .count = total - 1};
     struct store_audit_entry entry;
     struct adcp_error err = {0};
@@ -1473,7 +1383,7 @@ audit_append_waits_when_queue_full(void **state)
     pthread_t thread;
     sqlite3 *lock;
 
-    open_store(fx);
+    store_fixture_open(fx);
     audit.store = fx->store;
     lock = raw_lock(fx);
     make_audit_entry(&entry, 1);
@@ -1499,14 +1409,14 @@ audit_append_waits_when_queue_full(void **state)
 static void
 commit_failure_fails_whole_batch(void **state)
 {
-    struct fixture *fx = *state;
+    struct store_fixture *fx = *state;
     struct write_call calls[3] = {0};
     struct store_audit_entry entry;
     struct adcp_error err = {0};
     struct store_cert cert;
     sqlite3 *lock;
 
-    open_store(fx);
+    store_fixture_open(fx);
     make_cert(&calls[0].cert, "01", 0);
     make_cert(&calls[1].cert, "02", 0);
     make_cert(&calls[2].cert, "03", 0);
@@ -1542,85 +1452,92 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(open_sets_schema_version, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(open_uses_wal_journal, setup, teardown),
-        cmocka_unit_test_setup_teardown(reopen_keeps_data, setup, teardown),
+                                        store_fixture_teardown),
+        cmocka_unit_test_setup_teardown(open_uses_wal_journal, setup,
+                                        store_fixture_teardown),
+        cmocka_unit_test_setup_teardown(reopen_keeps_data, setup,
+                                        store_fixture_teardown),
         cmocka_unit_test_setup_teardown(write_is_visible_to_other_connection,
-                                        setup, teardown),
+                                        setup, store_fixture_teardown),
         cmocka_unit_test_setup_teardown(open_rejects_newer_schema, setup,
-                                        teardown),
+                                        store_fixture_teardown),
         cmocka_unit_test_setup_teardown(open_rejects_missing_directory, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(files_have_mode_0600, setup, teardown),
+                                        store_fixture_teardown),
+        cmocka_unit_test_setup_teardown(files_have_mode_0600, setup,
+                                        store_fixture_teardown),
         cmocka_unit_test_setup_teardown(open_narrows_wide_mode, setup,
-                                        teardown),
+                                        store_fixture_teardown),
         cmocka_unit_test_setup_teardown(host_add_and_get_with_names, setup,
-                                        teardown),
+                                        store_fixture_teardown),
         cmocka_unit_test_setup_teardown(host_duplicate_name_conflicts, setup,
-                                        teardown),
+                                        store_fixture_teardown),
         cmocka_unit_test_setup_teardown(host_repeated_dns_name_rolls_back,
-                                        setup, teardown),
+                                        setup, store_fixture_teardown),
         cmocka_unit_test_setup_teardown(host_unknown_is_not_found, setup,
-                                        teardown),
+                                        store_fixture_teardown),
         cmocka_unit_test_setup_teardown(host_empty_name_rejected, setup,
-                                        teardown),
+                                        store_fixture_teardown),
         cmocka_unit_test_setup_teardown(token_consumed_only_once, setup,
-                                        teardown),
+                                        store_fixture_teardown),
         cmocka_unit_test_setup_teardown(token_expired_rejected, setup,
-                                        teardown),
+                                        store_fixture_teardown),
         cmocka_unit_test_setup_teardown(token_unknown_rejected, setup,
-                                        teardown),
+                                        store_fixture_teardown),
         cmocka_unit_test_setup_teardown(token_lookup_does_not_consume, setup,
-                                        teardown),
+                                        store_fixture_teardown),
         cmocka_unit_test_setup_teardown(token_for_unknown_host_not_found, setup,
-                                        teardown),
+                                        store_fixture_teardown),
         cmocka_unit_test_setup_teardown(token_duplicate_verifier_conflicts,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(cert_add_and_get, setup, teardown),
+                                        setup, store_fixture_teardown),
+        cmocka_unit_test_setup_teardown(cert_add_and_get, setup,
+                                        store_fixture_teardown),
         cmocka_unit_test_setup_teardown(cert_of_ca_has_no_host, setup,
-                                        teardown),
+                                        store_fixture_teardown),
         cmocka_unit_test_setup_teardown(cert_duplicate_serial_keeps_first,
-                                        setup, teardown),
+                                        setup, store_fixture_teardown),
         cmocka_unit_test_setup_teardown(cert_for_unknown_host_not_found, setup,
-                                        teardown),
+                                        store_fixture_teardown),
         cmocka_unit_test_setup_teardown(cert_lower_case_serial_rejected, setup,
-                                        teardown),
+                                        store_fixture_teardown),
         cmocka_unit_test_setup_teardown(cert_unknown_is_not_found, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(key_add_and_get, setup, teardown),
+                                        store_fixture_teardown),
+        cmocka_unit_test_setup_teardown(key_add_and_get, setup,
+                                        store_fixture_teardown),
         cmocka_unit_test_setup_teardown(audit_append_and_count, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(count_each_table, setup, teardown),
+                                        store_fixture_teardown),
+        cmocka_unit_test_setup_teardown(count_each_table, setup,
+                                        store_fixture_teardown),
         cmocka_unit_test_setup_teardown(count_unknown_table_rejected, setup,
-                                        teardown),
+                                        store_fixture_teardown),
         cmocka_unit_test_setup_teardown(setting_set_get_and_replace, setup,
-                                        teardown),
+                                        store_fixture_teardown),
         cmocka_unit_test_setup_teardown(setting_small_buffer_rejected, setup,
-                                        teardown),
+                                        store_fixture_teardown),
         cmocka_unit_test_setup_teardown(concurrent_inserts_all_stored, setup,
-                                        teardown),
+                                        store_fixture_teardown),
         cmocka_unit_test_setup_teardown(concurrent_consume_succeeds_once, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(batch_waits_for_announced_write,
-                                        setup, teardown),
+                                        store_fixture_teardown),
+        cmocka_unit_test_setup_teardown(batch_waits_for_announced_write, setup,
+                                        store_fixture_teardown),
         cmocka_unit_test_setup_teardown(batch_wait_is_bounded, setup,
-                                        teardown),
+                                        store_fixture_teardown),
         cmocka_unit_test_setup_teardown(
-            batch_without_announcement_commits_at_once, setup, teardown),
+            batch_without_announcement_commits_at_once, setup,
+            store_fixture_teardown),
         cmocka_unit_test_setup_teardown(group_commit_batches_inserts, setup,
-                                        teardown),
+                                        store_fixture_teardown),
         cmocka_unit_test_setup_teardown(batch_conflict_fails_only_its_job,
-                                        setup, teardown),
+                                        setup, store_fixture_teardown),
         cmocka_unit_test_setup_teardown(audit_durable_when_later_cert_returns,
-                                        setup, teardown),
+                                        setup, store_fixture_teardown),
         cmocka_unit_test_setup_teardown(audit_text_matches_json_dumps, setup,
-                                        teardown),
+                                        store_fixture_teardown),
         cmocka_unit_test_setup_teardown(close_commits_queued_audit_entries,
-                                        setup, teardown),
+                                        setup, store_fixture_teardown),
         cmocka_unit_test_setup_teardown(audit_append_waits_when_queue_full,
-                                        setup, teardown),
+                                        setup, store_fixture_teardown),
         cmocka_unit_test_setup_teardown(commit_failure_fails_whole_batch, setup,
-                                        teardown),
+                                        store_fixture_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

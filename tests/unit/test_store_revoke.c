@@ -4,108 +4,33 @@
  * revoked list, the CRL number and the upgrade of a schema version 2
  * database. Each test gets a fresh temporary directory and database.
  */
-#include <errno.h>
-#include <limits.h>
 #include <setjmp.h>
-#include <sqlite3.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "common/crl_reason.h"
 #include "store/store-internal.h"
 #include "store/store.h"
-
-#define assert_status(call, want, err)                                         \
-    do {                                                                       \
-        enum adcp_status got_ = (call);                                        \
-        if (got_ != (want))                                                    \
-            fail_msg("%s returned %s, expected %s: %s", #call,                 \
-                     adcp_status_name(got_), adcp_status_name(want),           \
-                     (err).message);                                           \
-    } while (0)
+#include "store_fixture.h"
 
 /* 2023-11-14T22:13:20Z and one day later. */
 #define REVOKED_AT 1700000000
 #define LATER (REVOKED_AT + 86400)
 
-struct fixture {
-    char dir[PATH_MAX];
-    char path[PATH_MAX + 16];
-    struct store *store;
-};
-
-static const char test_pem[] = "-----BEGIN CERTIFICATE-----\n"
-                               "MIIBtest\n"
-                               "-----END CERTIFICATE-----\n";
-
 static int
 setup(void **state)
 {
-    struct fixture *fx = calloc(1, sizeof(*fx));
-    const char *tmp = getenv("TMPDIR");
-
-    if (fx == NULL)
-        return -1;
-    snprintf(fx->dir, sizeof(fx->dir), "%s/test_store_revoke.XXXXXX",
-             tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
-    if (mkdtemp(fx->dir) == NULL) {
-        free(fx);
-        return -1;
-    }
-    snprintf(fx->path, sizeof(fx->path), "%s/hsm4ssl.db", fx->dir);
-    *state = fx;
-    return 0;
-}
-
-static int
-teardown(void **state)
-{
-    static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
-    struct fixture *fx = *state;
-    char name[PATH_MAX + 32];
-
-    store_close(fx->store);
-    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
-        snprintf(name, sizeof(name), "%s%s", fx->path, suffixes[i]);
-        if (unlink(name) != 0 && errno != ENOENT)
-            fprintf(stderr, "cannot remove %s: %s\n", name, strerror(errno));
-    }
-    if (rmdir(fx->dir) != 0)
-        fprintf(stderr, "cannot remove %s: %s\n", fx->dir, strerror(errno));
-    free(fx);
-    return 0;
+    return store_fixture_setup(state, "test_store_revoke");
 }
 
 static void
-open_store(struct fixture *fx)
-{
-    struct adcp_error err = {0};
-
-    if (store_open_sqlite(fx->path, &fx->store, &err) != ADCP_OK)
-        fail_msg("store_open_sqlite: %s", err.message);
-}
-
-static void
-raw_exec(const struct fixture *fx, const char *sql)
-{
-    sqlite3 *db = NULL;
-    char *message = NULL;
-
-    assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
-    if (sqlite3_exec(db, sql, NULL, NULL, &message) != SQLITE_OK)
-        fail_msg("%s: %s", sql, message);
-    sqlite3_close(db);
-}
-
-static void
-add_cert(struct fixture *fx, const char *serial)
+add_cert(struct store_fixture *fx, const char *serial)
 {
     struct store_cert cert;
     struct adcp_error err = {0};
@@ -115,7 +40,7 @@ add_cert(struct fixture *fx, const char *serial)
     snprintf(cert.subject, sizeof(cert.subject), "CN=web1.example.test");
     cert.not_before = 1690000000;
     cert.not_after = 1790000000;
-    cert.pem = (char *)test_pem;
+    cert.pem = (char *)store_fixture_pem;
     snprintf(cert.hsm, sizeof(cert.hsm), "softhsm-1");
     assert_status(store_cert_add(fx->store, &cert, &err), ADCP_OK, err);
 }
@@ -144,11 +69,11 @@ collect_entry(void *arg, const struct store_revoked *entry,
 static void
 revoke_sets_time_and_reason(void **state)
 {
-    struct fixture *fx = *state;
+    struct store_fixture *fx = *state;
     struct store_cert cert = {0};
     struct adcp_error err = {0};
 
-    open_store(fx);
+    store_fixture_open(fx);
     add_cert(fx, "0A1B");
     assert_status(store_cert_revoke(fx->store, "0A1B",
                                     CRL_REASON_KEY_COMPROMISE, REVOKED_AT,
@@ -164,11 +89,11 @@ revoke_sets_time_and_reason(void **state)
 static void
 revoke_twice_is_conflict(void **state)
 {
-    struct fixture *fx = *state;
+    struct store_fixture *fx = *state;
     struct store_cert cert = {0};
     struct adcp_error err = {0};
 
-    open_store(fx);
+    store_fixture_open(fx);
     add_cert(fx, "0A1B");
     assert_status(store_cert_revoke(fx->store, "0A1B",
                                     CRL_REASON_SUPERSEDED, REVOKED_AT, &err),
@@ -189,10 +114,10 @@ revoke_twice_is_conflict(void **state)
 static void
 revoke_unknown_serial_not_found(void **state)
 {
-    struct fixture *fx = *state;
+    struct store_fixture *fx = *state;
     struct adcp_error err = {0};
 
-    open_store(fx);
+    store_fixture_open(fx);
     add_cert(fx, "0A1B");
     assert_status(store_cert_revoke(fx->store, "0A1C", 0, REVOKED_AT, &err),
                   ADCP_ERR_NOT_FOUND, err);
@@ -203,10 +128,10 @@ revoke_unknown_serial_not_found(void **state)
 static void
 revoke_rejects_bad_arguments(void **state)
 {
-    struct fixture *fx = *state;
+    struct store_fixture *fx = *state;
     struct adcp_error err = {0};
 
-    open_store(fx);
+    store_fixture_open(fx);
     add_cert(fx, "0A1B");
     assert_status(store_cert_revoke(fx->store, "0a1b", 0, REVOKED_AT, &err),
                   ADCP_ERR_INVALID_FIELD, err);
@@ -225,13 +150,13 @@ revoke_rejects_bad_arguments(void **state)
 static void
 revoked_list_in_serial_order(void **state)
 {
-    struct fixture *fx = *state;
+    struct store_fixture *fx = *state;
     struct collected list = {0};
     struct adcp_error err = {0};
     static const char *const serials[] = {"FF01", "0A", "7FFFFF", "0B02",
                                           "0C"};
 
-    open_store(fx);
+    store_fixture_open(fx);
     for (size_t i = 0; i < 5; i++)
         add_cert(fx, serials[i]);
     add_cert(fx, "0D"); /* not revoked: not listed */
@@ -256,11 +181,11 @@ revoked_list_in_serial_order(void **state)
 static void
 revoked_list_stops_on_callback_error(void **state)
 {
-    struct fixture *fx = *state;
+    struct store_fixture *fx = *state;
     struct collected list = {.stop_after = 1};
     struct adcp_error err = {0};
 
-    open_store(fx);
+    store_fixture_open(fx);
     add_cert(fx, "0A");
     add_cert(fx, "0B");
     assert_status(store_cert_revoke(fx->store, "0A", 0, REVOKED_AT, &err),
@@ -277,20 +202,18 @@ revoked_list_stops_on_callback_error(void **state)
 static void
 crl_number_grows_across_reopen(void **state)
 {
-    struct fixture *fx = *state;
+    struct store_fixture *fx = *state;
     struct adcp_error err = {0};
     int64_t number = 0;
 
-    open_store(fx);
+    store_fixture_open(fx);
     assert_status(store_crl_number_next(fx->store, &number, &err), ADCP_OK,
                   err);
     assert_int_equal(number, 1);
     assert_status(store_crl_number_next(fx->store, &number, &err), ADCP_OK,
                   err);
     assert_int_equal(number, 2);
-    store_close(fx->store);
-    fx->store = NULL;
-    open_store(fx);
+    store_fixture_reopen(fx);
     assert_status(store_crl_number_next(fx->store, &number, &err), ADCP_OK,
                   err);
     assert_int_equal(number, 3);
@@ -299,31 +222,31 @@ crl_number_grows_across_reopen(void **state)
 /* A database of schema version 2, with one certificate revoked by a
  * direct UPDATE (no reason column yet) and one not revoked. */
 static void
-make_version_2_database(const struct fixture *fx)
+make_version_2_database(const struct store_fixture *fx)
 {
     char sql[256];
 
-    raw_exec(fx, store_sqlite_schema_script(1));
-    raw_exec(fx, store_sqlite_schema_script(2));
-    raw_exec(fx, "PRAGMA user_version = 2");
+    store_fixture_exec(fx, store_sqlite_schema_script(1));
+    store_fixture_exec(fx, store_sqlite_schema_script(2));
+    store_fixture_exec(fx, "PRAGMA user_version = 2");
     snprintf(sql, sizeof(sql),
              "INSERT INTO certificates (serial, subject, not_before,"
              " not_after, pem, hsm, revoked_at, created) VALUES"
              " ('0B', 'CN=a', 1, 2, 'pem', 'h', %d, 1),"
              " ('0A', 'CN=b', 1, 2, 'pem', 'h', NULL, 1)",
              REVOKED_AT);
-    raw_exec(fx, sql);
+    store_fixture_exec(fx, sql);
 }
 
 static void
 version_2_database_upgraded(void **state)
 {
-    struct fixture *fx = *state;
+    struct store_fixture *fx = *state;
     struct collected list = {0};
     struct adcp_error err = {0};
 
     make_version_2_database(fx);
-    open_store(fx);
+    store_fixture_open(fx);
     assert_status(store_cert_revoke(fx->store, "0A",
                                     CRL_REASON_CESSATION_OF_OPERATION, LATER,
                                     &err),
@@ -385,21 +308,21 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(revoke_sets_time_and_reason, setup,
-                                        teardown),
+                                        store_fixture_teardown),
         cmocka_unit_test_setup_teardown(revoke_twice_is_conflict, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(revoke_unknown_serial_not_found,
-                                        setup, teardown),
+                                        store_fixture_teardown),
+        cmocka_unit_test_setup_teardown(revoke_unknown_serial_not_found, setup,
+                                        store_fixture_teardown),
         cmocka_unit_test_setup_teardown(revoke_rejects_bad_arguments, setup,
-                                        teardown),
+                                        store_fixture_teardown),
         cmocka_unit_test_setup_teardown(revoked_list_in_serial_order, setup,
-                                        teardown),
+                                        store_fixture_teardown),
         cmocka_unit_test_setup_teardown(revoked_list_stops_on_callback_error,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(crl_number_grows_across_reopen,
-                                        setup, teardown),
+                                        setup, store_fixture_teardown),
+        cmocka_unit_test_setup_teardown(crl_number_grows_across_reopen, setup,
+                                        store_fixture_teardown),
         cmocka_unit_test_setup_teardown(version_2_database_upgraded, setup,
-                                        teardown),
+                                        store_fixture_teardown),
         cmocka_unit_test(reason_parse_names_and_values),
     };
 
