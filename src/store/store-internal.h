@@ -98,9 +98,27 @@ struct store_ops {
                                     struct adcp_error *err);
 };
 
+struct store_host_cache;
+
 struct store {
     const struct store_ops *ops;
+    /* Host records read before, or NULL to read every lookup from the
+     * back end. The back end creates and frees it. */
+    struct store_host_cache *hosts;
 };
+
+/* Host record cache (store_host_cache.c). A lookup copies the entry into
+ * *out and returns true, or returns false when the host is not cached;
+ * put stores a copy. All of them accept a NULL cache and are safe to call
+ * from several threads. */
+struct store_host_cache *store_host_cache_new(void);
+void store_host_cache_free(struct store_host_cache *cache);
+bool store_host_cache_get_by_name(struct store_host_cache *cache,
+                                  const char *name, struct store_host *out);
+bool store_host_cache_get_by_id(struct store_host_cache *cache, int64_t id,
+                                struct store_host *out);
+void store_host_cache_put(struct store_host_cache *cache,
+                          const struct store_host *host);
 
 /* The start of a back end's ticket, so that store.c can find the store
  * whose operations end it. */

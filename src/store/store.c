@@ -293,17 +293,29 @@ store_host_get_by_name(struct store *store, const char *name,
     status = check_string(name, "name", err);
     if (status != ADCP_OK)
         return status;
-    return store->ops->host_get_by_name(store, name, out, err);
+    if (store_host_cache_get_by_name(store->hosts, name, out))
+        return ADCP_OK;
+    status = store->ops->host_get_by_name(store, name, out, err);
+    if (status == ADCP_OK)
+        store_host_cache_put(store->hosts, out);
+    return status;
 }
 
 enum adcp_status
 store_host_get_by_id(struct store *store, int64_t id, struct store_host *out,
                      struct adcp_error *err)
 {
+    enum adcp_status status;
+
     if (store == NULL || out == NULL)
         return fail_null(err, __func__, store == NULL ? "store" : "out");
     memset(out, 0, sizeof(*out));
-    return store->ops->host_get_by_id(store, id, out, err);
+    if (store_host_cache_get_by_id(store->hosts, id, out))
+        return ADCP_OK;
+    status = store->ops->host_get_by_id(store, id, out, err);
+    if (status == ADCP_OK)
+        store_host_cache_put(store->hosts, out);
+    return status;
 }
 
 static void

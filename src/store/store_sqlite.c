@@ -610,6 +610,7 @@ sqlite_close(struct store *base)
         store_sqlite_conn_close(store->idle[i]);
     pthread_cond_destroy(&store->released);
     pthread_mutex_destroy(&store->lock);
+    store_host_cache_free(store->base.hosts);
     free(store->path);
     free(store);
 }
@@ -655,6 +656,7 @@ sqlite_store_new(const char *path)
         return NULL;
     }
     store->base.ops = &sqlite_ops;
+    store->base.hosts = store_host_cache_new();
     pthread_mutex_init(&store->lock, NULL);
     pthread_cond_init(&store->released, NULL);
     atomic_init(&store->commits, 0);

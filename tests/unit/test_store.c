@@ -268,6 +268,44 @@ host_add_and_get_with_names(void **state)
     store_host_clear(&got);
 }
 
+/* A host read once is served from memory afterwards: a change made behind
+ * the store's back (hosts are never changed through it) does not show,
+ * and each lookup gets a copy of its own. */
+static void
+host_lookups_served_from_cache(void **state)
+{
+    struct store_fixture *fx = *state;
+    char *dns[] = {"web1.example.test"};
+    struct store_host host = {0};
+    struct store_host first = {0};
+    struct store_host second = {0};
+    struct adcp_error err = {0};
+
+    store_fixture_open(fx);
+    snprintf(host.name, sizeof(host.name), "web1");
+    host.dns_names = dns;
+    host.dns_count = 1;
+    assert_status(store_host_add(fx->store, &host, &err), ADCP_OK, err);
+    assert_status(store_host_get_by_name(fx->store, "web1", &first, &err),
+                  ADCP_OK, err);
+    store_fixture_exec(fx, "DELETE FROM host_names");
+
+    assert_status(store_host_get_by_name(fx->store, "web1", &second, &err),
+                  ADCP_OK, err);
+    assert_int_equal(second.id, host.id);
+    assert_int_equal(second.dns_count, 1);
+    assert_string_equal(second.dns_names[0], "web1.example.test");
+    assert_ptr_not_equal(second.dns_names, first.dns_names);
+    store_host_clear(&first);
+    store_host_clear(&second);
+
+    assert_status(store_host_get_by_id(fx->store, host.id, &second, &err),
+                  ADCP_OK, err);
+    assert_string_equal(second.name, "web1");
+    assert_int_equal(second.dns_count, 1);
+    store_host_clear(&second);
+}
+
 static void
 host_duplicate_name_conflicts(void **state)
 {
@@ -1468,6 +1506,8 @@ main(void)
         cmocka_unit_test_setup_teardown(open_narrows_wide_mode, setup,
                                         store_fixture_teardown),
         cmocka_unit_test_setup_teardown(host_add_and_get_with_names, setup,
+                                        store_fixture_teardown),
+        cmocka_unit_test_setup_teardown(host_lookups_served_from_cache, setup,
                                         store_fixture_teardown),
         cmocka_unit_test_setup_teardown(host_duplicate_name_conflicts, setup,
                                         store_fixture_teardown),
