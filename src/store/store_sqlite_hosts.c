@@ -11,22 +11,24 @@
 
 /* Hosts. */
 
-/* Reports a DNS name or address that is listed twice or that another host
- * holds, naming that host. */
+/* Reports a DNS name or address, entry index of its list, that is listed
+ * twice or that another host holds, naming that host. */
 static enum adcp_status
 name_conflict(struct store_sqlite_conn *conn, int64_t host_id,
-              const char *kind, const char *value, struct adcp_error *err)
+              const char *kind, size_t index, const char *value,
+              struct adcp_error *err)
 {
     static const char sql[] =
         "SELECT h.id, h.name FROM host_names n JOIN hosts h "
         "ON h.id = n.host_id WHERE n.kind = ?1 AND n.value = ?2";
-    const char *field = strcmp(kind, "dns") == 0 ? "dns_names"
-                                                  : "ip_addresses";
+    char field[32];
     const char *what = strcmp(kind, "dns") == 0 ? "DNS name" : "IP address";
     char holder[ADCP_NAME_MAX] = "";
     int64_t holder_id = 0;
     sqlite3_stmt *stmt = NULL;
 
+    snprintf(field, sizeof(field), "%s[%zu]",
+             strcmp(kind, "dns") == 0 ? "dns_names" : "ip_addresses", index);
     if (sqlite3_prepare_v2(conn->db, sql, -1, &stmt, NULL) == SQLITE_OK) {
         sqlite3_bind_text(stmt, 1, kind, -1, SQLITE_STATIC);
         sqlite3_bind_text(stmt, 2, value, -1, SQLITE_STATIC);
@@ -67,7 +69,7 @@ host_insert_names(struct store_sqlite_conn *conn, int64_t host_id,
         if (rc == SQLITE_OK)
             rc = sqlite3_step(stmt);
         if (is_unique_violation(rc))
-            status = name_conflict(conn, host_id, kind, values[i], err);
+            status = name_conflict(conn, host_id, kind, i, values[i], err);
         else if (rc != SQLITE_DONE)
             status = store_sqlite_fail(conn, rc, op, err);
         store_sqlite_stmt_done(stmt);

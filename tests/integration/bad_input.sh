@@ -113,12 +113,12 @@ expect_rejected "certificate request without csr_details" 400 \
 log_step "names another host holds"
 admin_json POST /v1/hosts "$(jq -cn --arg dns "$HOST_DNS" \
     '{name: "thief", dns_names: [$dns]}')"
-expect_rejected "a DNS name of another host" 409 conflict 'dns_names'
+expect_rejected "a DNS name of another host" 409 conflict 'dns_names\[0\]'
 assert_contains "$(json_get .error.message)" "\"$HOST\"" \
     "the conflict names the host that holds the name"
 admin_json POST /v1/hosts "$(jq -cn --arg ip "$HOST_IP" \
     '{name: "thief", ip_addresses: [$ip]}')"
-expect_rejected "an IP address of another host" 409 conflict 'ip_addresses'
+expect_rejected "an IP address of another host" 409 conflict 'ip_addresses\[0\]'
 admin_json POST /v1/hosts "$(jq -cn --arg name "${HOST^^}" \
     '{name: $name, dns_names: ["upper.example.test"]}')"
 expect_rejected "the host name in upper case" 409 conflict name

@@ -129,7 +129,7 @@ expect_invalid "::ffff: form through POST /v1/adcp" \
     '(host\.)?ip_addresses\[0\]' "::ffff:$HOST_IP" "\"$HOST_IP\""
 admin_json POST /v1/hosts "$(jq -cn --arg ip "$HOST_IP" \
     '{name: "thief", ip_addresses: [$ip]}')"
-assert_http 409 conflict 'ip_addresses(\[0\])?'
+assert_http 409 conflict 'ip_addresses\[0\]'
 assert_contains "$(json_get .error.message)" "\"$HOST\"" \
     "the IPv4 form is still a conflict that names the holder"
 
@@ -143,7 +143,7 @@ LIB_SECRETS+=("$V6_TOKEN")
 V6_HEADER=$(bearer_header v6host "$V6_TOKEN")
 SNAPSHOT=$(hosts_snapshot)
 post_host v6copy '[]' '["2001:db8:0:0:0:0:0:10"]'
-assert_http 409 conflict 'ip_addresses(\[0\])?'
+assert_http 409 conflict 'ip_addresses\[0\]'
 assert_contains "$(json_get .error.message)" '"v6host"' \
     "another spelling of the address is a conflict"
 assert_eq "$SNAPSHOT" "$(hosts_snapshot)" "stored hosts after the conflict"

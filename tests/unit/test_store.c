@@ -338,7 +338,7 @@ host_repeated_dns_name_rolls_back(void **state)
     host.dns_count = 2;
     assert_status(store_host_add(fx->store, &host, &err), ADCP_ERR_CONFLICT,
                   err);
-    assert_string_equal(err.field, "dns_names");
+    assert_string_equal(err.field, "dns_names[1]");
     /* The host row was inserted first; the transaction must undo it. */
     assert_int_equal(raw_query_int(fx, "SELECT count(*) FROM hosts"), 0);
     assert_int_equal(raw_query_int(fx, "SELECT count(*) FROM host_names"), 0);
@@ -1193,7 +1193,7 @@ batch_conflict_fails_only_its_job(void **state)
     assert_status(calls[0].status, ADCP_OK, calls[0].err);
     assert_status(calls[1].status, ADCP_OK, calls[1].err);
     assert_status(calls[2].status, ADCP_ERR_CONFLICT, calls[2].err);
-    assert_string_equal(calls[2].err.field, "dns_names");
+    assert_string_equal(calls[2].err.field, "dns_names[1]");
     assert_int_equal(calls[2].host.id, 0);
     assert_status(calls[3].status, ADCP_ERR_CONFLICT, calls[3].err);
     assert_string_equal(calls[3].err.field, "serial");
