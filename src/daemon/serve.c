@@ -37,13 +37,40 @@ struct runtime {
 };
 
 static struct api_server *volatile running_server;
+static volatile sig_atomic_t stop_requested;
 
+/* Handles SIGTERM and SIGINT. A stop during the start lets the current
+ * step end, so that a new data directory is never left half made. */
 static void
 on_stop_signal(int signo)
 {
     (void)signo;
+    stop_requested = 1;
     if (running_server != NULL)
         api_server_stop(running_server);
+}
+
+static void
+catch_stop_signals(void)
+{
+    struct sigaction action;
+
+    memset(&action, 0, sizeof(action));
+    action.sa_handler = on_stop_signal;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGTERM, &action, NULL);
+    sigaction(SIGINT, &action, NULL);
+}
+
+/* Returns whether a stop signal came during the start, after logging it
+ * with the step that had just ended. */
+static bool
+stopped_during_start(const char *step)
+{
+    if (!stop_requested)
+        return false;
+    log_info("hsm4ssld stopping: signal received while %s", step);
+    return true;
 }
 
 static X509 *
@@ -316,7 +343,6 @@ static int
 run_server(struct runtime *rt)
 {
     struct api_server_config server_cfg;
-    struct sigaction action;
     int rc;
 
     memset(&server_cfg, 0, sizeof(server_cfg));
@@ -346,12 +372,13 @@ run_server(struct runtime *rt)
                      "%d", api_server_port(rt->server));
     }
 
-    memset(&action, 0, sizeof(action));
-    action.sa_handler = on_stop_signal;
-    sigemptyset(&action.sa_mask);
+    /* A signal from here on stops the server, and the check below
+     * catches one that came earlier. */
     running_server = rt->server;
-    sigaction(SIGTERM, &action, NULL);
-    sigaction(SIGINT, &action, NULL);
+    if (stopped_during_start("starting the HTTPS server")) {
+        running_server = NULL;
+        return 0;
+    }
 
     print_banner(rt);
     log_info("hsm4ssld started: data directory %s, %zu HSM(s), listening on "
@@ -429,12 +456,17 @@ serve_run(const struct serve_options *options)
     int lock_fd;
 
     memset(&rt, 0, sizeof(rt));
+    catch_stop_signals();
     lock_fd = data_dir_lock(options->data_dir);
     if (lock_fd < 0)
         return 1;
     if (!bootstrap_is_initialised(options->data_dir)) {
         if (create_default(options) != 0)
             goto out;
+        if (stopped_during_start("creating the data directory")) {
+            rc = 0;
+            goto out;
+        }
     } else if (options->boot_options_given) {
         log_warn("--ca-key, --module, --api-dns and --api-ip apply only to a "
                  "new data directory; %s exists, so they are ignored",
@@ -455,6 +487,10 @@ serve_run(const struct serve_options *options)
     if (start_hal(&rt) != 0 || start_service(&rt) != 0 ||
         start_tls(&rt) != 0)
         goto out;
+    if (stopped_during_start("starting the HSMs and the service")) {
+        rc = 0;
+        goto out;
+    }
     if (run_server(&rt) == 0)
         rc = 0;
 out:
