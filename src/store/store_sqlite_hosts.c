@@ -21,7 +21,7 @@ name_conflict(struct store_sqlite_conn *conn, int64_t host_id,
     static const char sql[] =
         "SELECT h.id, h.name FROM host_names n JOIN hosts h "
         "ON h.id = n.host_id WHERE n.kind = ?1 AND n.value = ?2";
-    char field[32];
+    char field[48];
     const char *what = strcmp(kind, "dns") == 0 ? "DNS name" : "IP address";
     char holder[ADCP_NAME_MAX] = "";
     int64_t holder_id = 0;
