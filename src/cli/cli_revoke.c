@@ -19,6 +19,13 @@
  * 4.1.2.2) and a sign octet. */
 #define SERIAL_HEX_MAX 42
 
+#define REVOKE_PATH_PREFIX "/v1/certificates/"
+#define REVOKE_PATH_SUFFIX "/revoke"
+/* Room for the request path of the longest serial and its NUL. */
+#define REVOKE_PATH_SIZE                                                   \
+    (sizeof(REVOKE_PATH_PREFIX) - 1 + SERIAL_HEX_MAX +                     \
+     sizeof(REVOKE_PATH_SUFFIX))
+
 /* Copies -serial as upper-case hex without the colons openssl may print
  * between octets. */
 static int
@@ -101,14 +108,24 @@ static int
 send_request(const char *serial, int reason, const char *server,
              const struct cli_http_trust *trust, const struct cli_auth *auth)
 {
-    char path[64];
-    json_t *body = json_pack("{s:s}", "reason", crl_reason_name(reason));
+    char path[REVOKE_PATH_SIZE];
+    json_t *body = NULL;
     json_t *response = NULL;
+    int len;
     int rc;
 
+    /* Defensive: parse_serial keeps serial within SERIAL_HEX_MAX, so the
+     * path always fits. A truncated path would name another endpoint. */
+    len = snprintf(path, sizeof(path), REVOKE_PATH_PREFIX "%s"
+                   REVOKE_PATH_SUFFIX, serial);
+    if (len < 0 || (size_t)len >= sizeof(path))
+        return cli_fail(CLI_EXIT_USAGE,
+                        "invalid -serial \"%.60s\": give at most %d hex "
+                        "digits",
+                        serial, SERIAL_HEX_MAX);
+    body = json_pack("{s:s}", "reason", crl_reason_name(reason));
     if (body == NULL)
         return cli_fail(CLI_EXIT_LOCAL, "cannot encode the request");
-    snprintf(path, sizeof(path), "/v1/certificates/%s/revoke", serial);
     rc = cli_http_request(server, "POST", path, trust, &auth->http, body,
                           &response);
     json_decref(body);

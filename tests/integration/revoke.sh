@@ -154,6 +154,17 @@ cli -dir "$TEST_TMP/web" -revoke -serial "$ROOT_SERIAL" \
     -passin "pass:$WEB_PASS"
 assert_cli_status 4 "-revoke the root"
 
+log_step "-revoke sends the longest serials it accepts whole"
+# 20 octets (RFC 5280's maximum), and 21 with a sign octet: the server
+# must get the whole path and report the serial as unknown.
+for SERIAL in "$(printf '7F%.0s' {1..20})" "00$(printf '8F%.0s' {1..20})"; do
+    cli -dir "$TEST_TMP/web" -revoke -serial "$SERIAL" \
+        -passin "pass:$WEB_PASS"
+    assert_cli_status 4 "-revoke -serial of ${#SERIAL} digits"
+    assert_contains "$CLI_ERR" "no certificate with serial $SERIAL" \
+        "-revoke -serial of ${#SERIAL} digits: message"
+done
+
 log_step "the admin revokes a host's identity, which then stops working"
 cli -dir "$TEST_TMP/web" -revoke -serial "$OTHER_ID" -reason 5 \
     -admin_token_file "$SERVER_DATA/admin.token"
