@@ -22,8 +22,6 @@
 #include "common/time_rfc3339.h"
 #include "managers/service.h"
 
-/* The digest of CRL signatures, the one certificates get by default. */
-#define CRL_DIGEST "sha256"
 
 struct cert_crl {
     atomic_uint refs;
@@ -113,10 +111,11 @@ build_crl(struct service *svc, struct adcp_header *header, time_t now,
 
     memset(&request, 0, sizeof(request));
     request.ca_cert = svc->ca.root;
-    request.ca_key = service_ca_signing_key(svc, header, CRL_DIGEST, err);
+    request.ca_key = service_ca_signing_key(svc, header, svc->ca.digest,
+                                            err);
     if (request.ca_key == NULL)
         return err->code;
-    request.digest = CRL_DIGEST;
+    request.digest = svc->ca.digest;
     request.store = svc->store;
     request.this_update = now;
     request.next_update = now + svc->crl->lifetime;

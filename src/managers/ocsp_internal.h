@@ -88,6 +88,7 @@ struct ocsp_single {
 struct ocsp_sign_request {
     X509 *ca_cert;
     EVP_PKEY *ca_key;       /* signs; an HSM key of the provider */
+    const char *digest;     /* "sha256", "sha384" or "sha512" */
     OCSP_REQUEST *request;  /* its nonce, if any, is echoed; or NULL */
     const struct ocsp_single *singles;
     size_t count;
@@ -96,8 +97,8 @@ struct ocsp_sign_request {
 };
 
 /*
- * Builds the BasicOCSPResponse of request, signs it with SHA-256 and the
- * CA key, checks the signature against ca_cert as certificate signatures
+ * Builds the BasicOCSPResponse of request, signs it with its digest and
+ * the CA key, checks the signature against ca_cert as certificate signatures
  * are checked, and encodes the successful OCSPResponse into *der (free
  * with OPENSSL_free). Returns ADCP_OK, ADCP_ERR_HSM when signing or the
  * check fails, or ADCP_ERR_INTERNAL.

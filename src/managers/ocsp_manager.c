@@ -11,9 +11,6 @@
 #include "common/log.h"
 #include "managers/service.h"
 
-/* The digest that routing requests of the HSM, as ocsp_response.c
- * signs. */
-#define OCSP_ROUTE_DIGEST "sha256"
 
 static void
 reply_error(int status, struct ocsp_reply *reply)
@@ -77,7 +74,7 @@ signing_key(struct service *svc, const char *peer_ip,
 
     memset(&header, 0, sizeof(header));
     snprintf(header.source_ip, sizeof(header.source_ip), "%s", peer_ip);
-    return service_ca_signing_key(svc, &header, OCSP_ROUTE_DIGEST, err);
+    return service_ca_signing_key(svc, &header, svc->ca.digest, err);
 }
 
 /* Signs the response for singles; sets *out on success. Returns the
@@ -94,6 +91,7 @@ sign_singles(struct service *svc, const struct ocsp_query *query,
 
     memset(&request, 0, sizeof(request));
     request.ca_cert = svc->ocsp->ca_cert;
+    request.digest = svc->ca.digest;
     request.ca_key = signing_key(svc, peer_ip, &err);
     if (request.ca_key == NULL) {
         log_warn("ocsp from=%s tryLater: no HSM can sign with the CA key: "

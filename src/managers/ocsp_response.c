@@ -11,9 +11,6 @@
 #include "common/log.h"
 #include "managers/cert_internal.h"
 
-/* The digest of response signatures, the one certificates get by
- * default. */
-#define OCSP_SIGNATURE_DIGEST "SHA256"
 
 /* An OCSPResponse without responseBytes: SEQUENCE { ENUMERATED status }.
  * The last byte is the status. */
@@ -90,8 +87,8 @@ sign_basic(OCSP_BASICRESP *basic, const struct ocsp_sign_request *request)
     bool ok;
 
     ok = md_ctx != NULL &&
-         EVP_DigestSignInit_ex(md_ctx, NULL, OCSP_SIGNATURE_DIGEST, NULL,
-                               NULL, request->ca_key, NULL) == 1 &&
+         EVP_DigestSignInit_ex(md_ctx, NULL, request->digest, NULL, NULL,
+                               request->ca_key, NULL) == 1 &&
          OCSP_basic_sign_ctx(basic, request->ca_cert, md_ctx, NULL,
                              OCSP_NOCERTS | OCSP_RESPID_KEY) == 1;
     EVP_MD_CTX_free(md_ctx);

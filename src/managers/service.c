@@ -2,6 +2,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/objects.h>
 #include <openssl/pem.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,6 +82,20 @@ load_admin_verifier(struct service *svc)
     svc->admin_verifier_set = true;
 }
 
+/* Writes the hash of root's own signature: SHA-384 or SHA-512 where the
+ * root uses them (P-384 and P-521 keys), SHA-256 otherwise. */
+static void
+ca_digest_of(X509 *root, char *out, size_t size)
+{
+    int md_nid = NID_undef;
+
+    OBJ_find_sigid_algs(X509_get_signature_nid(root), &md_nid, NULL);
+    snprintf(out, size, "%s",
+             md_nid == NID_sha384   ? "sha384"
+             : md_nid == NID_sha512 ? "sha512"
+                                    : "sha256");
+}
+
 enum adcp_status
 service_init(struct service *svc, struct hal *hal, struct store *store,
              X509 *root, const char *ca_key_label, struct adcp_error *err)
@@ -119,6 +134,7 @@ service_init(struct service *svc, struct hal *hal, struct store *store,
     snprintf(svc->ca.key_label, sizeof(svc->ca.key_label), "%s",
              ca_key_label);
 
+    ca_digest_of(root, svc->ca.digest, sizeof(svc->ca.digest));
     root_key = X509_get0_pubkey(root);
     if (root_key != NULL && EVP_PKEY_is_a(root_key, "EC"))
         snprintf(svc->ca.key_algorithm, sizeof(svc->ca.key_algorithm), "ec");

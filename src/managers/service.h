@@ -28,6 +28,9 @@ struct service_ca {
     char fingerprint[65]; /* SHA-256 of the root, upper-case hex */
     char key_label[ADCP_NAME_MAX];
     char key_algorithm[8]; /* "rsa" or "ec", for routing */
+    /* The hash of the root's own signature, "sha256", "sha384" or
+     * "sha512", which CRLs and OCSP responses are signed with too. */
+    char digest[8];
 };
 
 struct service_key_cache;

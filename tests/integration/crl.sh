@@ -3,7 +3,8 @@
 # it verifies against the root, lists each revoked serial with its
 # reason, its number grows with each revocation and across a restart,
 # and a TLS server that checks it with -crl_check rejects a revoked host
-# certificate and accepts a good one.
+# certificate and accepts a good one. A P-384 CA signs its CRL and its
+# OCSP responses with SHA-384, as it signs itself.
 source "$(dirname "$0")/lib.sh"
 
 require_commands openssl curl jq timeout
@@ -142,5 +143,21 @@ RESTARTED=$(crl_number restarted)
     fail "CRL number after the restart: $RESTARTED is not above $TWO"
 assert_contains "$(crl_text restarted)" "Serial Number: $BAD" \
     "CRL after the restart lists the revoked serial"
+
+log_step "a P-384 CA signs its CRL and OCSP responses with SHA-384"
+server_stop
+SERVER_ARGS=(--ca-key ec:384)
+server_start "$TEST_TMP/data-p384"
+fetch_crl p384
+assert_contains "$(crl_text p384)" "Signature Algorithm: ecdsa-with-SHA384" \
+    "signature algorithm of a P-384 CA's CRL"
+root=$(server_root_cert)
+ocsp_text=$(timeout 30 openssl ocsp -issuer "$root" -CAfile "$root" \
+    -url "$SERVER_URL/ocsp" -serial 0x1 -resp_text 2>&1) ||
+    fail "openssl ocsp against the P-384 CA failed: $ocsp_text"
+assert_contains "$ocsp_text" "Signature Algorithm: ecdsa-with-SHA384" \
+    "signature algorithm of a P-384 CA's OCSP response"
+assert_contains "$ocsp_text" "Response verify OK" \
+    "the P-384 CA's OCSP response verifies"
 
 pass

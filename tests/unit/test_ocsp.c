@@ -296,6 +296,7 @@ sign_and_verify(struct fixture *fx, OCSP_REQUEST *request,
     struct ocsp_sign_request sign = {
         .ca_cert = fx->root,
         .ca_key = fx->key,
+        .digest = "sha256",
         .request = request,
         .singles = singles,
         .count = count,
