@@ -81,12 +81,29 @@ crl_reason_parse(const char *text, int *value, char *problem, size_t size)
         set_problem(problem, size, "is not assigned in RFC 5280");
         return -1;
     }
-    if (parsed == CRL_REASON_REMOVE_FROM_CRL) {
+    switch (parsed) {
+    case CRL_REASON_REMOVE_FROM_CRL:
         set_problem(problem, size,
                     "is removeFromCRL, which applies only to delta CRLs, "
                     "and this CA issues none");
         return -1;
+    case CRL_REASON_CERTIFICATE_HOLD:
+        set_problem(problem, size,
+                    "is certificateHold, a hold that only removeFromCRL "
+                    "in a delta CRL could lift, and this CA issues none");
+        return -1;
+    case CRL_REASON_CA_COMPROMISE:
+        set_problem(problem, size,
+                    "is cACompromise, which reports a compromised CA key, "
+                    "and host certificates are not CA certificates");
+        return -1;
+    case CRL_REASON_AA_COMPROMISE:
+        set_problem(problem, size,
+                    "is aACompromise, which applies to attribute "
+                    "certificates, and this CA issues none");
+        return -1;
+    default:
+        *value = parsed;
+        return 0;
     }
-    *value = parsed;
-    return 0;
 }

@@ -4,6 +4,10 @@
  *
  * Value 7 is not assigned. removeFromCRL (8) belongs to delta CRLs,
  * which this CA does not issue, so a revocation request cannot use it.
+ * Nor can it use the reasons that do not apply to a host certificate:
+ * cACompromise (2) is for a CA's key, aACompromise (10) for attribute
+ * certificates, and certificateHold (6) is a hold that only
+ * removeFromCRL could lift.
  */
 #ifndef HSM4SSL_COMMON_CRL_REASON_H
 #define HSM4SSL_COMMON_CRL_REASON_H
@@ -19,9 +23,9 @@
 /* The names a revocation request accepts, comma-separated, for error
  * messages and help text. */
 #define CRL_REASON_ACCEPTED                                                 \
-    "unspecified, keyCompromise, cACompromise, affiliationChanged, "        \
-    "superseded, cessationOfOperation, certificateHold, "                   \
-    "privilegeWithdrawn, aACompromise (or their values 0 to 6, 9, 10)"
+    "unspecified, keyCompromise, affiliationChanged, superseded, "          \
+    "cessationOfOperation, privilegeWithdrawn (or their values 0, 1, 3, "   \
+    "4, 5, 9)"
 
 /* Returns the RFC 5280 name of value, or NULL when value is not assigned
  * (below 0, 7, above 10). */

@@ -67,6 +67,12 @@ revoke_rest "$A" '{"reason": 7}'
 assert_http 400 invalid_field reason
 assert_contains "$(json_get .error.message)" "not assigned" \
     "reason 7: message"
+for reason in cACompromise 6 certificateHold aACompromise; do
+    revoke_rest "$A" "$(jq -cn --arg r "$reason" '{reason: $r}')"
+    assert_http 400 invalid_field reason
+    assert_contains "$(json_get .error.message)" privilegeWithdrawn \
+        "reason $reason: accepted names"
+done
 revoke_rest "$A" '{"reason": ["keyCompromise"]}'
 assert_http 400 invalid_field reason
 revoke_rest "$A" 'not json'
@@ -81,7 +87,7 @@ assert_http 404 not_found serial
 revoke_rest "$A" '{}' -H 'X-None: 1'
 assert_http 401 unauthenticated
 ROOT_SERIAL=$(cert_serial "$(server_root_cert)")
-revoke_rest "$ROOT_SERIAL" '{"reason": "cACompromise"}'
+revoke_rest "$ROOT_SERIAL" '{"reason": "keyCompromise"}'
 assert_http 403 forbidden serial
 assert_contains "$(json_get .error.message)" "CA's own" "root: message"
 API_SERIAL=$(db_query "select serial from certificates

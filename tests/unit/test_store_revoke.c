@@ -277,10 +277,21 @@ reason_parse_names_and_values(void **state)
                                       sizeof(problem)),
                      0);
     assert_int_equal(value, 1);
+    assert_int_equal(crl_reason_parse("CESSATIONOFOPERATION", &value,
+                                      problem, sizeof(problem)),
+                     0);
+    assert_int_equal(value, 5);
     assert_int_equal(crl_reason_parse("AACOMPROMISE", &value, problem,
                                       sizeof(problem)),
-                     0);
-    assert_int_equal(value, 10);
+                     -1);
+    assert_non_null(strstr(problem, "attribute certificates"));
+    assert_int_equal(crl_reason_parse("2", &value, problem, sizeof(problem)),
+                     -1);
+    assert_non_null(strstr(problem, "CA key"));
+    assert_int_equal(crl_reason_parse("certificateHold", &value, problem,
+                                      sizeof(problem)),
+                     -1);
+    assert_non_null(strstr(problem, "lift"));
     assert_int_equal(crl_reason_parse("9", &value, problem, sizeof(problem)),
                      0);
     assert_int_equal(value, 9);
