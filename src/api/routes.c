@@ -21,29 +21,35 @@ struct route {
     const char *suffix;
     bool body_optional; /* an empty body counts as {} */
     const char *format; /* the body's "format", for crl_get */
+    /* The members the body may have, NULL-terminated, for requests that
+     * cannot be undone, so that a misspelt member is not ignored; NULL:
+     * members the message type does not use are ignored. */
+    const char *const *members;
 };
 
+static const char *const revoke_members[] = {"reason", NULL};
+
 static const struct route routes[] = {
-    {"GET", "/healthz", false, ADCP_TYPE_HEALTH, false, 200, NULL, false,
+    {"GET", "/healthz", false, ADCP_TYPE_HEALTH, false, 200, NULL, false, NULL,
      NULL},
-    {"GET", "/v1/ca", false, ADCP_TYPE_CA_GET, false, 200, NULL, false,
+    {"GET", "/v1/ca", false, ADCP_TYPE_CA_GET, false, 200, NULL, false, NULL,
      NULL},
     {"POST", "/v1/hosts", false, ADCP_TYPE_HOST_REGISTER, true, 201, NULL,
-     false, NULL},
+     false, NULL, NULL},
     {"POST", "/v1/tokens", false, ADCP_TYPE_INITSESSION, true, 200, NULL,
-     false, NULL},
-    {"POST", "/v1/keys", false, ADCP_TYPE_KEYPAIRGEN, true, 201, NULL,
-     false, NULL},
+     false, NULL, NULL},
+    {"POST", "/v1/keys", false, ADCP_TYPE_KEYPAIRGEN, true, 201, NULL, false,
+     NULL, NULL},
     {"POST", "/v1/certificates", false, ADCP_TYPE_CERTIFICATE_GEN, true,
-     201, NULL, false, NULL},
+     201, NULL, false, NULL, NULL},
     {"GET", "/v1/certificates/", true, ADCP_TYPE_CERTIFICATE_GET, false,
-     200, NULL, false, NULL},
+     200, NULL, false, NULL, NULL},
     {"POST", "/v1/certificates/", true, ADCP_TYPE_CERTIFICATE_REVOKE, true,
-     200, "/revoke", true, NULL},
+     200, "/revoke", true, NULL, revoke_members},
     {"GET", "/v1/crl", false, ADCP_TYPE_CRL_GET, false, 200, NULL, false,
-     "der"},
+     "der", NULL},
     {"GET", "/v1/crl.pem", false, ADCP_TYPE_CRL_GET, false, 200, NULL,
-     false, "pem"},
+     false, "pem", NULL},
 };
 
 #define ADCP_ROUTE "/v1/adcp"
@@ -201,6 +207,31 @@ copy_path_serial(const struct route *route, const char *path,
  * ADCP message that can be audited. Returns ADCP_OK, or the decoding error
  * with *out still set (NULL only when memory ran out).
  */
+/* Rejects a body member that route->members does not list. */
+static enum adcp_status
+check_members(const struct route *route, json_t *body,
+              struct adcp_error *err)
+{
+    const char *key;
+    json_t *value;
+    size_t i;
+
+    if (route->members == NULL)
+        return ADCP_OK;
+    json_object_foreach(body, key, value) {
+        for (i = 0; route->members[i] != NULL; i++)
+            if (strcmp(key, route->members[i]) == 0)
+                break;
+        if (route->members[i] == NULL)
+            return adcp_error_set(err, ADCP_ERR_INVALID_FIELD, key,
+                                  "member \"%.64s\" is not part of this "
+                                  "request, which cannot be undone; send "
+                                  "only \"%s\"",
+                                  key, route->members[0]);
+    }
+    return ADCP_OK;
+}
+
 static enum adcp_status
 build_rest_request(const struct route *route,
                    const struct api_request *request, struct adcp_msg **out,
@@ -219,7 +250,9 @@ build_rest_request(const struct route *route,
         body = parse_body(request, err);
         if (body == NULL)
             return err->code;
-        rc = adcp_body_decode(body, &msg->body, err);
+        rc = check_members(route, body, err);
+        if (rc == ADCP_OK)
+            rc = adcp_body_decode(body, &msg->body, err);
         json_decref(body);
         if (rc != ADCP_OK)
             return rc;

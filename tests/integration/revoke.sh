@@ -73,6 +73,12 @@ for reason in cACompromise 6 certificateHold aACompromise; do
     assert_contains "$(json_get .error.message)" privilegeWithdrawn \
         "reason $reason: accepted names"
 done
+revoke_rest "$A" '{"reson": "keyCompromise"}'
+assert_http 400 invalid_field reson
+assert_contains "$(json_get .error.message)" '"reason"' \
+    "misspelt member: the member to send"
+revoke_rest "$A" '{"reason": "superseded", "serial": "0A0B0C"}'
+assert_http 400 invalid_field serial
 revoke_rest "$A" '{"reason": ["keyCompromise"]}'
 assert_http 400 invalid_field reason
 revoke_rest "$A" 'not json'
