@@ -159,14 +159,15 @@ parse_args(int argc, char **argv, struct options *o)
 
 /* Inserts entries revoked rows with random 16-byte serials (top bit
  * clear, as the CA draws them) in one transaction. A quarter of them
- * have the reason unspecified, the rest keyCompromise to superseded. */
+ * have the reason unspecified, the rest keyCompromise to superseded. All
+ * expire in 2100, so that the CRL lists every one. */
 static int
 fill_database(const char *path, long entries)
 {
     static const char sql[] =
         "INSERT INTO certificates (serial, subject, not_before, not_after,"
         " pem, hsm, revoked_at, created, revocation_reason)"
-        " VALUES (?1, 'CN=bench', 1700000000, 1800000000, 'pem', 'bench',"
+        " VALUES (?1, 'CN=bench', 1700000000, 4102444800, 'pem', 'bench',"
         " ?2, 1700000000, ?3)";
     unsigned char serial[16];
     char hex[33];

@@ -45,8 +45,10 @@ struct cert_crl_der {
 
 /*
  * Encodes the CRL of request in one pass over the revoked certificates,
- * which the store hands out in serial order, signs its tbsCertList with
- * request->ca_key and checks the signature against ca_cert. Entries carry
+ * which the store hands out in serial order, leaving out those that
+ * expired more than one CRL lifetime before this_update. Signs its
+ * tbsCertList with request->ca_key and checks the signature against
+ * ca_cert. Entries carry
  * the reasonCode extension unless their reason is unspecified; the CRL
  * carries authorityKeyIdentifier and cRLNumber. Returns ADCP_OK with out
  * filled (free out->der), or the store's error, ADCP_ERR_HSM when signing

@@ -529,6 +529,17 @@ encoder_finish(struct crl_encoder *encoder, struct cert_crl_der *out)
     buffer->data = NULL;
 }
 
+/* Returns the notAfter before which a revoked certificate is left out:
+ * one lifetime of a CRL before thisUpdate. RFC 5280, section 5.1, lets
+ * an entry go once one scheduled CRL issued after the certificate expired
+ * has listed it, and every CRL issued within a lifetime after that does. */
+static time_t
+expired_before(const struct cert_crl_request *request)
+{
+    return request->this_update -
+           (request->next_update - request->this_update);
+}
+
 /* Encodes the tbsCertList into encoder's buffer. */
 static enum adcp_status
 encode_tbs(const struct cert_crl_request *request, struct crl_head *head,
@@ -540,8 +551,8 @@ encode_tbs(const struct cert_crl_request *request, struct crl_head *head,
     if (!encoder_init(encoder, head))
         return adcp_error_set(err, ADCP_ERR_INTERNAL, "",
                               "out of memory while starting the CRL");
-    status = store_revoked_foreach(request->store, append_entry, encoder,
-                                   err);
+    status = store_revoked_foreach(request->store, expired_before(request),
+                                   append_entry, encoder, err);
     if (status != ADCP_OK)
         return status;
     entries_end = encoder->buffer.end;

@@ -71,6 +71,7 @@ struct store_ops {
                                     int reason, time_t revoked_at,
                                     struct adcp_error *err);
     enum adcp_status (*revoked_foreach)(struct store *store,
+                                        time_t expired_before,
                                         store_revoked_fn fn, void *arg,
                                         struct adcp_error *err);
     enum adcp_status (*crl_number_next)(struct store *store,

@@ -486,12 +486,12 @@ store_cert_revoke(struct store *store, const char *serial, int reason,
 }
 
 enum adcp_status
-store_revoked_foreach(struct store *store, store_revoked_fn fn, void *arg,
-                      struct adcp_error *err)
+store_revoked_foreach(struct store *store, time_t expired_before,
+                      store_revoked_fn fn, void *arg, struct adcp_error *err)
 {
     if (store == NULL || fn == NULL)
         return fail_null(err, __func__, store == NULL ? "store" : "fn");
-    return store->ops->revoked_foreach(store, fn, arg, err);
+    return store->ops->revoked_foreach(store, expired_before, fn, arg, err);
 }
 
 enum adcp_status

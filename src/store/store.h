@@ -170,9 +170,10 @@ enum adcp_status store_cert_revoke(struct store *store, const char *serial,
                                    struct adcp_error *err);
 
 /*
- * Calls fn once per revoked certificate, ordered by serial number (as
- * numbers: shorter hex first, then by text), from one snapshot of the
- * database, reading only the serial, time and reason of each row. fn
+ * Calls fn once per revoked certificate whose notAfter is at or after
+ * expired_before, ordered by serial number (as numbers: shorter hex
+ * first, then by text), from one snapshot of the database, reading only
+ * the serial, time and reason of each row. fn
  * returns ADCP_OK to go on; any other status stops the walk, and
  * store_revoked_foreach returns it with fn's err. The entry is valid
  * during the call only.
@@ -181,6 +182,7 @@ typedef enum adcp_status (*store_revoked_fn)(void *arg,
                                              const struct store_revoked *entry,
                                              struct adcp_error *err);
 enum adcp_status store_revoked_foreach(struct store *store,
+                                       time_t expired_before,
                                        store_revoked_fn fn, void *arg,
                                        struct adcp_error *err);
 

@@ -389,6 +389,7 @@ enum adcp_status store_sqlite_cert_revoke(struct store *base,
                                           time_t revoked_at,
                                           struct adcp_error *err);
 enum adcp_status store_sqlite_revoked_foreach(struct store *base,
+                                              time_t expired_before,
                                               store_revoked_fn fn, void *arg,
                                               struct adcp_error *err);
 enum adcp_status store_sqlite_crl_number_next(struct store *base,

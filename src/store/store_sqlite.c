@@ -74,7 +74,8 @@ static const char *const stmt_sql[STMT_ID_COUNT] = {
      * which covers the columns, so SQLite walks only that index. */
     [STMT_REVOKED_LIST] =
         "SELECT serial, revoked_at, revocation_reason FROM certificates"
-        " WHERE revoked_at IS NOT NULL ORDER BY length(serial), serial",
+        " WHERE revoked_at IS NOT NULL AND not_after >= ?1"
+        " ORDER BY length(serial), serial",
     [STMT_CRL_NUMBER_NEXT] =
         "INSERT INTO settings (name, value) VALUES ('crl_number', '1')"
         " ON CONFLICT (name) DO UPDATE"

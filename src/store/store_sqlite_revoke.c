@@ -123,8 +123,9 @@ revoked_read_row(sqlite3_stmt *stmt, struct store_revoked *entry,
  * certificates_revoked index, and only one entry is in memory at a time.
  */
 enum adcp_status
-store_sqlite_revoked_foreach(struct store *base, store_revoked_fn fn,
-                             void *arg, struct adcp_error *err)
+store_sqlite_revoked_foreach(struct store *base, time_t expired_before,
+                             store_revoked_fn fn, void *arg,
+                             struct adcp_error *err)
 {
     static const char op[] = "list revoked certificates";
     struct store_sqlite *store = store_sqlite_from(base);
@@ -139,6 +140,10 @@ store_sqlite_revoked_foreach(struct store *base, store_revoked_fn fn,
         status = store_sqlite_begin_read(conn, op, err);
     if (status == ADCP_OK)
         status = store_sqlite_stmt(conn, STMT_REVOKED_LIST, &stmt, op, err);
+    if (status == ADCP_OK &&
+        sqlite3_bind_int64(stmt, 1, (sqlite3_int64)expired_before) !=
+            SQLITE_OK)
+        status = store_sqlite_fail(conn, sqlite3_errcode(conn->db), op, err);
     while (status == ADCP_OK) {
         rc = sqlite3_step(stmt);
         if (rc != SQLITE_ROW)

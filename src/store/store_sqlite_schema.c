@@ -88,15 +88,16 @@ static const char schema_v2[] =
  * value of a revoked certificate; rows revoked before version 3 keep NULL,
  * which reads as unspecified. The partial index lists revoked rows only,
  * in the CRL's order (serial numbers as numbers: shorter hex first), and
- * contains every column the CRL needs, so the CRL is read from the index
- * alone, without the rows and their PEM text. */
+ * contains every column the CRL needs, notAfter included, which leaves
+ * out the long expired, so the CRL is read from the index alone, without
+ * the rows and their PEM text. */
 static const char schema_v3[] =
     "ALTER TABLE certificates ADD COLUMN revocation_reason INTEGER"
     "    CHECK (revocation_reason BETWEEN 0 AND 10"
     "           AND revocation_reason NOT IN (7, 8));"
     "CREATE INDEX certificates_revoked"
     "    ON certificates(length(serial), serial, revoked_at,"
-    "                    revocation_reason)"
+    "                    revocation_reason, not_after)"
     "    WHERE revoked_at IS NOT NULL;";
 
 static const char *const scripts[] = {

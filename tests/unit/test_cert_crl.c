@@ -84,7 +84,8 @@ teardown(void **state)
 }
 
 static void
-add_revoked(struct fixture *fx, const char *serial, time_t when, int reason)
+add_revoked_until(struct fixture *fx, const char *serial, time_t when,
+                  int reason, time_t not_after)
 {
     static const char pem[] = "-----BEGIN CERTIFICATE-----\n"
                               "MIIBtest\n"
@@ -96,9 +97,18 @@ add_revoked(struct fixture *fx, const char *serial, time_t when, int reason)
     snprintf(cert.serial, sizeof(cert.serial), "%s", serial);
     snprintf(cert.subject, sizeof(cert.subject), "CN=test");
     cert.pem = (char *)pem;
+    cert.not_after = not_after;
     if (store_cert_add(fx->store, &cert, &err) != ADCP_OK ||
         store_cert_revoke(fx->store, serial, reason, when, &err) != ADCP_OK)
         fail_msg("%s: %s", serial, err.message);
+}
+
+/* Revokes a certificate that is valid for a year after the CRLs of the
+ * tests. */
+static void
+add_revoked(struct fixture *fx, const char *serial, time_t when, int reason)
+{
+    add_revoked_until(fx, serial, when, reason, REVOKED_2023 + 365 * 86400);
 }
 
 /* Builds the CRL and parses it into fx->crl. */
@@ -217,6 +227,24 @@ crl_without_entries_omits_list(void **state)
                      0);
 }
 
+/* A certificate that expired more than one CRL lifetime before
+ * thisUpdate is left out; one that expired more recently is listed. */
+static void
+crl_leaves_out_long_expired(void **state)
+{
+    struct fixture *fx = *state;
+
+    add_revoked_until(fx, "0A", REVOKED_2023 - 86400,
+                      CRL_REASON_KEY_COMPROMISE,
+                      REVOKED_2023 - CERT_CRL_DEFAULT_LIFETIME - 1);
+    add_revoked_until(fx, "0B", REVOKED_2023 - 86400,
+                      CRL_REASON_KEY_COMPROMISE,
+                      REVOKED_2023 - CERT_CRL_DEFAULT_LIFETIME);
+    build_and_parse(fx, 1, 1);
+    assert_serial(sk_X509_REVOKED_value(X509_CRL_get_REVOKED(fx->crl), 0),
+                  "0B");
+}
+
 int
 main(void)
 {
@@ -225,6 +253,8 @@ main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(crl_without_entries_omits_list,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(crl_leaves_out_long_expired, setup,
+                                        teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

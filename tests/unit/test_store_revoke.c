@@ -29,8 +29,11 @@ setup(void **state)
     return store_fixture_setup(state, "test_store_revoke");
 }
 
+/* 2026-09-21T14:13:20Z, when the certificates of add_cert expire. */
+#define NOT_AFTER 1790000000
+
 static void
-add_cert(struct store_fixture *fx, const char *serial)
+add_cert_until(struct store_fixture *fx, const char *serial, time_t not_after)
 {
     struct store_cert cert;
     struct adcp_error err = {0};
@@ -39,10 +42,16 @@ add_cert(struct store_fixture *fx, const char *serial)
     snprintf(cert.serial, sizeof(cert.serial), "%s", serial);
     snprintf(cert.subject, sizeof(cert.subject), "CN=web1.example.test");
     cert.not_before = 1690000000;
-    cert.not_after = 1790000000;
+    cert.not_after = not_after;
     cert.pem = (char *)store_fixture_pem;
     snprintf(cert.hsm, sizeof(cert.hsm), "softhsm-1");
     assert_status(store_cert_add(fx->store, &cert, &err), ADCP_OK, err);
+}
+
+static void
+add_cert(struct store_fixture *fx, const char *serial)
+{
+    add_cert_until(fx, serial, NOT_AFTER);
 }
 
 /* Collects what store_revoked_foreach hands out. */
@@ -164,7 +173,7 @@ revoked_list_in_serial_order(void **state)
         assert_status(store_cert_revoke(fx->store, serials[i], (int)i,
                                         REVOKED_AT + (time_t)i, &err),
                       ADCP_OK, err);
-    assert_status(store_revoked_foreach(fx->store, collect_entry, &list,
+    assert_status(store_revoked_foreach(fx->store, 0, collect_entry, &list,
                                         &err),
                   ADCP_OK, err);
     assert_int_equal(list.count, 5);
@@ -176,6 +185,32 @@ revoked_list_in_serial_order(void **state)
     assert_int_equal(list.entries[3].revoked_at, REVOKED_AT);
     assert_int_equal(list.entries[3].reason, 0);
     assert_int_equal(list.entries[4].reason, 2);
+}
+
+/* A certificate that expired before expired_before is left out; one that
+ * expires at that second is still listed. */
+static void
+revoked_list_leaves_out_expired(void **state)
+{
+    static const char *const serials[] = {"0A", "0B", "0C"};
+    struct store_fixture *fx = *state;
+    struct collected list = {0};
+    struct adcp_error err = {0};
+
+    store_fixture_open(fx);
+    add_cert_until(fx, "0A", NOT_AFTER - 1);
+    add_cert_until(fx, "0B", NOT_AFTER);
+    add_cert_until(fx, "0C", NOT_AFTER + 86400);
+    for (size_t i = 0; i < 3; i++)
+        assert_status(store_cert_revoke(fx->store, serials[i], 0,
+                                        REVOKED_AT, &err),
+                      ADCP_OK, err);
+    assert_status(store_revoked_foreach(fx->store, NOT_AFTER, collect_entry,
+                                        &list, &err),
+                  ADCP_OK, err);
+    assert_int_equal(list.count, 2);
+    assert_string_equal(list.entries[0].serial, "0B");
+    assert_string_equal(list.entries[1].serial, "0C");
 }
 
 static void
@@ -192,7 +227,7 @@ revoked_list_stops_on_callback_error(void **state)
                   ADCP_OK, err);
     assert_status(store_cert_revoke(fx->store, "0B", 0, REVOKED_AT, &err),
                   ADCP_OK, err);
-    assert_status(store_revoked_foreach(fx->store, collect_entry, &list,
+    assert_status(store_revoked_foreach(fx->store, 0, collect_entry, &list,
                                         &err),
                   ADCP_ERR_UNAVAILABLE, err);
     assert_string_equal(err.message, "stopped");
@@ -254,7 +289,7 @@ version_2_database_upgraded(void **state)
     assert_status(store_cert_revoke(fx->store, "0B", 1, LATER, &err),
                   ADCP_ERR_CONFLICT, err);
     assert_non_null(strstr(err.message, "unspecified"));
-    assert_status(store_revoked_foreach(fx->store, collect_entry, &list,
+    assert_status(store_revoked_foreach(fx->store, 0, collect_entry, &list,
                                         &err),
                   ADCP_OK, err);
     assert_int_equal(list.count, 2);
@@ -328,6 +363,8 @@ main(void)
                                         store_fixture_teardown),
         cmocka_unit_test_setup_teardown(revoked_list_in_serial_order, setup,
                                         store_fixture_teardown),
+        cmocka_unit_test_setup_teardown(revoked_list_leaves_out_expired,
+                                        setup, store_fixture_teardown),
         cmocka_unit_test_setup_teardown(revoked_list_stops_on_callback_error,
                                         setup, store_fixture_teardown),
         cmocka_unit_test_setup_teardown(crl_number_grows_across_reopen, setup,
