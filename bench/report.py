@@ -240,6 +240,55 @@ def extra_lines(http, rows, keys):
     return lines
 
 
+CRL_SECONDS_TARGET = 10
+OCSP_RPS_TARGET = 10000
+
+
+def lifecycle_lines(out_dir):
+    """Return the report lines of the CRL build (--crl) and the OCSP
+    rates (--ocsp), when they ran, with their targets."""
+    lines = []
+    crl_path = os.path.join(out_dir, "crl.json")
+    if os.path.exists(crl_path):
+        with open(crl_path, encoding="utf-8") as f:
+            crl = json.load(f)
+        state = "met" if crl["median_s"] <= CRL_SECONDS_TARGET else "NOT met"
+        lines += [f"### CRL of {crl['entries']} revoked certificates "
+                  f"({crl['key']})", "",
+                  f"- build and sign: median {fmt(crl['median_s'])} s of "
+                  f"{', '.join(fmt(x) for x in crl['runs_s'])} "
+                  f"(target <= {CRL_SECONDS_TARGET} s: {state})",
+                  f"- {crl['der_bytes']} bytes of DER, peak RSS "
+                  f"{crl['peak_rss_kib'] / 1024:.1f} MiB; filling the "
+                  f"database took {fmt(crl['fill_s'])} s (not counted)", ""]
+    ocsp_path = os.path.join(out_dir, "ocsp.json")
+    if os.path.exists(ocsp_path):
+        with open(ocsp_path, encoding="utf-8") as f:
+            ocsp = json.load(f)
+        lines += ["### OCSP responses (wrk, medians)", "",
+                  "| requests | clients | responses/s | p99 ms "
+                  "| server CPU us/response | errors |",
+                  "|---|---|---|---|---|---|"]
+        for row in ocsp:
+            kind = ("no nonce, cached" if row["system"] == "ocsp-cached"
+                    else "with a nonce, signed")
+            lines.append(f"| {kind} | {row['clients']} "
+                         f"| {fmt(row['median_rps'])} "
+                         f"| {fmt(row['median_p99_ms'])} "
+                         f"| {fmt(row['median_cpu_us_per_response'])} "
+                         f"| {row['errors']} |")
+        cached = [r["median_rps"] for r in ocsp
+                  if r["system"] == "ocsp-cached" and r["clients"] >= 10]
+        if cached:
+            low = min(cached)
+            state = "met" if low >= OCSP_RPS_TARGET else "NOT met"
+            lines += ["", f"- cached responses at 10 clients and more: "
+                      f"lowest {fmt(low)}/s (target >= "
+                      f"{OCSP_RPS_TARGET}/s: {state})"]
+        lines.append("")
+    return lines
+
+
 def write_plot_data(out_dir, http):
     plot_dir = os.path.join(out_dir, "plot")
     os.makedirs(plot_dir, exist_ok=True)
@@ -274,6 +323,7 @@ def main():
     lines += limit_table(limits, keys)
     lines += openssl_table(rows, keys)
     lines += extra_lines(http, rows, keys)
+    lines += lifecycle_lines(out_dir)
     text = "\n".join(lines)
     with open(os.path.join(out_dir, "report.md"), "w",
               encoding="utf-8") as f:
