@@ -752,12 +752,25 @@ open_and_send(struct client *c, int port, const char *target)
     assert_int_equal(client_send(c, "GET", target, NULL, NULL, 0), 0);
 }
 
+/* Reads the next reply on c and returns its status, -1 when none came. */
+static int
+reply_status(struct client *c)
+{
+    struct reply r;
+    int status;
+
+    if (client_read_reply(c, &r) != 0)
+        return -1;
+    status = r.status;
+    reply_free(&r);
+    return status;
+}
+
 static void
 queue_keeps_arrival_order(void **state)
 {
     struct running_server one;
     struct client first, second, third;
-    struct reply r;
     int port;
 
     (void)state;
@@ -773,15 +786,9 @@ queue_keeps_arrival_order(void **state)
     usleep(100 * 1000);
     for (int i = 0; i < 3; i++)
         unblock_handler();
-    assert_int_equal(client_read_reply(&first, &r), 0);
-    assert_int_equal(r.status, 200);
-    reply_free(&r);
-    assert_int_equal(client_read_reply(&third, &r), 0);
-    assert_int_equal(r.status, 200);
-    reply_free(&r);
-    assert_int_equal(client_read_reply(&second, &r), 0);
-    assert_int_equal(r.status, 200);
-    reply_free(&r);
+    assert_int_equal(reply_status(&first), 200);
+    assert_int_equal(reply_status(&third), 200);
+    assert_int_equal(reply_status(&second), 200);
     assert_string_equal(block_gate.handled_order, "abc");
     client_close(&first);
     client_close(&second);
@@ -794,7 +801,6 @@ slow_calls_leave_handler_threads_free(void **state)
 {
     struct running_server one;
     struct client slow1, slow2, quick;
-    struct reply r;
     int port;
 
     (void)state;
@@ -816,20 +822,14 @@ slow_calls_leave_handler_threads_free(void **state)
                      1);
     assert_int_equal(client_send(&quick, "GET", "/v1/status", NULL, NULL, 0),
                      0);
-    assert_int_equal(client_read_reply(&quick, &r), 0);
-    assert_int_equal(r.status, 200);
-    reply_free(&r);
+    assert_int_equal(reply_status(&quick), 200);
     assert_false(client_readable(&slow1, 0));
 
     unblock_handler();
-    assert_int_equal(client_read_reply(&slow1, &r), 0);
-    assert_int_equal(r.status, 200);
-    reply_free(&r);
+    assert_int_equal(reply_status(&slow1), 200);
     assert_int_equal(wait_blocked(), 0);
     unblock_handler();
-    assert_int_equal(client_read_reply(&slow2, &r), 0);
-    assert_int_equal(r.status, 200);
-    reply_free(&r);
+    assert_int_equal(reply_status(&slow2), 200);
     assert_string_equal(block_gate.handled_order, "slow1slow2");
     client_close(&slow1);
     client_close(&slow2);
@@ -842,7 +842,6 @@ stop_refuses_queued_slow_calls(void **state)
 {
     struct running_server one;
     struct client running, queued;
-    struct reply r;
     int port;
 
     (void)state;
@@ -858,12 +857,8 @@ stop_refuses_queued_slow_calls(void **state)
     /* The running slow call finishes; the queued one is refused, not
      * run. */
     unblock_handler();
-    assert_int_equal(client_read_reply(&running, &r), 0);
-    assert_int_equal(r.status, 200);
-    reply_free(&r);
-    assert_int_equal(client_read_reply(&queued, &r), 0);
-    assert_int_equal(r.status, 503);
-    reply_free(&r);
+    assert_int_equal(reply_status(&running), 200);
+    assert_int_equal(reply_status(&queued), 503);
     assert_string_equal(block_gate.handled_order, "slowA");
     client_close(&running);
     client_close(&queued);
