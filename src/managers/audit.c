@@ -188,6 +188,18 @@ mask_secret_members(json_t *message)
             json_object_set_new(body, secret_members[i], json_string("***"));
 }
 
+/* Returns whether messages of type go to the audit log. Public reads
+ * (health, ca_get, crl_get) need no credentials and change nothing, and
+ * anyone may send them at any rate, so they are only logged, as OCSP
+ * requests are: otherwise an anonymous client could fill the disk with
+ * audit entries. */
+static bool
+is_audited(enum adcp_type type)
+{
+    return type != ADCP_TYPE_HEALTH && type != ADCP_TYPE_CA_GET &&
+           type != ADCP_TYPE_CRL_GET;
+}
+
 void
 audit_record(struct service *svc, const struct adcp_msg *msg)
 {
@@ -196,6 +208,8 @@ audit_record(struct service *svc, const struct adcp_msg *msg)
     json_t *json;
     char *text;
 
+    if (!is_audited(msg->header.type))
+        return;
     json = adcp_msg_encode(msg);
     if (json == NULL) {
         log_error("audit: cannot encode message id=%s; not recorded",
