@@ -9,6 +9,7 @@
 #include <openssl/rand.h>
 #include <stdbool.h>
 #include <ctype.h>
+#include <string.h>
 #include <stddef.h>
 
 #include "common/log.h"
@@ -94,6 +95,24 @@ cert_serial_hex(const X509 *cert, char out[ADCP_SERIAL_MAX])
         cert_serial_hex_of(X509_get0_serialNumber(cert), out);
 }
 
+/* Brings hex digits of length len to the stored form, two digits per
+ * byte of the value without leading zero bytes ("0028AB" and "28AB" both
+ * become "28AB", "8AB" becomes "08AB"), as cert_serial_hex_of writes. */
+static void
+strip_leading_zeros(char *hex, size_t len)
+{
+    size_t skip = 0;
+
+    if (len % 2 == 1) {
+        memmove(hex + 1, hex, len + 1);
+        hex[0] = '0';
+        len++;
+    }
+    while (len - skip > 2 && hex[skip] == '0' && hex[skip + 1] == '0')
+        skip += 2;
+    memmove(hex, hex + skip, len - skip + 1);
+}
+
 enum adcp_status
 cert_serial_normalise(const char *text, char out[ADCP_SERIAL_MAX],
                       struct adcp_error *err)
@@ -114,5 +133,6 @@ cert_serial_normalise(const char *text, char out[ADCP_SERIAL_MAX],
     if (used == 0)
         return adcp_error_set(err, ADCP_ERR_MISSING_FIELD, "serial",
                               "the serial number is missing");
+    strip_leading_zeros(out, used);
     return ADCP_OK;
 }

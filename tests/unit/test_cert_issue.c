@@ -1735,6 +1735,32 @@ server_certificate_is_server_only(void **state)
     issue_result_clear(&out);
 }
 
+/* A serial from a client becomes the stored form: upper case, without
+ * separators or leading zero bytes, two digits per byte. */
+static void
+serial_normalised_to_stored_form(void **state)
+{
+    static const struct {
+        const char *given;
+        const char *stored;
+    } cases[] = {
+        {"0a:1b", "0A1B"},   {"0028ab", "28AB"}, {"00000028AB", "28AB"},
+        {"8ab", "08AB"},     {"00", "00"},       {"0", "00"},
+        {"0000", "00"},      {"0080", "80"},     {"7F", "7F"},
+    };
+    char out[ADCP_SERIAL_MAX];
+    struct adcp_error err;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(cert_serial_normalise(cases[i].given, out, &err),
+                         ADCP_OK);
+        if (strcmp(out, cases[i].stored) != 0)
+            fail_msg("serial \"%s\" became \"%s\", expected \"%s\"",
+                     cases[i].given, out, cases[i].stored);
+    }
+}
+
 int
 main(void)
 {
@@ -1788,6 +1814,7 @@ main(void)
         cmocka_unit_test(root_has_ca_profile),
         cmocka_unit_test(root_rejects_bad_arguments),
         cmocka_unit_test(server_certificate_is_server_only),
+        cmocka_unit_test(serial_normalised_to_stored_form),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
