@@ -95,7 +95,7 @@ cert_serial_hex(const X509 *cert, char out[ADCP_SERIAL_MAX])
         cert_serial_hex_of(X509_get0_serialNumber(cert), out);
 }
 
-/* Brings hex digits of length len to the stored form, two digits per
+/* Rewrites hex digits of length len in the stored form, two digits per
  * byte of the value without leading zero bytes ("0028AB" and "28AB" both
  * become "28AB", "8AB" becomes "08AB"), as cert_serial_hex_of writes. */
 static void
