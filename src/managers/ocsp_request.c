@@ -64,6 +64,43 @@ read_nonce(struct ocsp_query *query, const char **problem)
     return true;
 }
 
+/* Returns whether ext is critical and not the Nonce, so that this
+ * responder would have to understand it to answer (RFC 5280, section
+ * 4.2, applied to OCSP's extensions). */
+static bool
+is_unknown_critical(X509_EXTENSION *ext)
+{
+    return X509_EXTENSION_get_critical(ext) &&
+           OBJ_obj2nid(X509_EXTENSION_get_object(ext)) !=
+               NID_id_pkix_OCSP_Nonce;
+}
+
+/* Rejects a request with a critical extension it does not know, in its
+ * requestExtensions or in a Request's singleRequestExtensions. */
+static bool
+check_critical(struct ocsp_query *query, const char **problem)
+{
+    OCSP_REQUEST *request = query->request;
+
+    for (int i = 0; i < OCSP_REQUEST_get_ext_count(request); i++)
+        if (is_unknown_critical(OCSP_REQUEST_get_ext(request, i))) {
+            *problem = "the request has a critical extension that this "
+                       "responder does not support";
+            return false;
+        }
+    for (int r = 0; r < OCSP_request_onereq_count(request); r++) {
+        OCSP_ONEREQ *one = OCSP_request_onereq_get0(request, r);
+
+        for (int i = 0; i < OCSP_ONEREQ_get_ext_count(one); i++)
+            if (is_unknown_critical(OCSP_ONEREQ_get_ext(one, i))) {
+                *problem = "a Request has a critical extension that this "
+                           "responder does not support";
+                return false;
+            }
+    }
+    return true;
+}
+
 /* Collects the CertIDs of the requestList. */
 static bool
 read_cert_ids(struct ocsp_query *query, const char **problem)
@@ -107,7 +144,8 @@ ocsp_query_decode(const unsigned char *der, size_t len,
                        : "bytes follow the DER OCSPRequest";
         return false;
     }
-    return read_cert_ids(query, problem) && read_nonce(query, problem);
+    return read_cert_ids(query, problem) && read_nonce(query, problem) &&
+           check_critical(query, problem);
 }
 
 void

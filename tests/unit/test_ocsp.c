@@ -226,6 +226,53 @@ request_two_nonces_rejected(void **state)
     OCSP_REQUEST_free(request);
 }
 
+/* A critical extension the responder does not know rejects the request,
+ * in the requestExtensions and in a Request; a non-critical one is
+ * ignored. */
+static void
+request_unknown_critical_rejected(void **state)
+{
+    static const struct {
+        bool critical;
+        bool in_single;
+        bool accepted;
+    } cases[] = {
+        {false, false, true}, {true, false, false},
+        {false, true, true},  {true, true, false},
+    };
+    struct fixture *fx = *state;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        OCSP_REQUEST *request = OCSP_REQUEST_new();
+        ASN1_OCTET_STRING *value = ASN1_OCTET_STRING_new();
+        unsigned char null_der[] = {0x05, 0x00};
+        X509_EXTENSION *ext;
+        OCSP_ONEREQ *one;
+        unsigned char *der = NULL;
+        int len;
+
+        assert_true(ASN1_OCTET_STRING_set(value, null_der,
+                                          sizeof(null_der)));
+        /* The CRL reason OID stands for any extension OCSP does not
+         * define. */
+        ext = X509_EXTENSION_create_by_NID(NULL, NID_crl_reason,
+                                           cases[i].critical, value);
+        one = OCSP_request_add0_id(request,
+                                   cert_id_of(EVP_sha1(), fx->root, "0x10"));
+        assert_non_null(one);
+        if (cases[i].in_single)
+            assert_int_equal(OCSP_ONEREQ_add_ext(one, ext, -1), 1);
+        else
+            assert_int_equal(OCSP_REQUEST_add_ext(request, ext, -1), 1);
+        len = i2d_OCSP_REQUEST(request, &der);
+        assert_int_equal(decodes(der, len, NULL), cases[i].accepted);
+        OPENSSL_free(der);
+        X509_EXTENSION_free(ext);
+        ASN1_OCTET_STRING_free(value);
+        OCSP_REQUEST_free(request);
+    }
+}
+
 static void
 request_malformed_rejected(void **state)
 {
@@ -563,6 +610,7 @@ main(void)
         cmocka_unit_test(request_nonce_lengths_checked),
         cmocka_unit_test(request_empty_nonce_rejected),
         cmocka_unit_test(request_two_nonces_rejected),
+        cmocka_unit_test(request_unknown_critical_rejected),
         cmocka_unit_test(request_malformed_rejected),
         cmocka_unit_test(request_cert_id_count_limited),
         cmocka_unit_test(issuer_matched_per_digest),
