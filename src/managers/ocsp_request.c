@@ -89,10 +89,10 @@ check_critical(struct ocsp_query *query, const char **problem)
             return false;
         }
     for (int r = 0; r < OCSP_request_onereq_count(request); r++) {
-        OCSP_ONEREQ *one = OCSP_request_onereq_get0(request, r);
+        OCSP_ONEREQ *single = OCSP_request_onereq_get0(request, r);
 
-        for (int i = 0; i < OCSP_ONEREQ_get_ext_count(one); i++)
-            if (is_unknown_critical(OCSP_ONEREQ_get_ext(one, i))) {
+        for (int i = 0; i < OCSP_ONEREQ_get_ext_count(single); i++)
+            if (is_unknown_critical(OCSP_ONEREQ_get_ext(single, i))) {
                 *problem = "a Request has a critical extension that this "
                            "responder does not support";
                 return false;
