@@ -602,6 +602,9 @@ handle_request(struct evhttp_request *req, void *arg)
     if (call == NULL) {
         log_error("out of memory for a request from a connection of %s; "
                   "sending 500", worker->server->address);
+        /* The reply ends this request, so a pipelined request after it
+         * gets its deadlines, as in api_call_answer. */
+        api_conn_reply_ready(api_tls_of(req));
         evhttp_send_error(req, 500, NULL);
         return;
     }

@@ -9,6 +9,7 @@
 #include "cli/cli_exit.h"
 #include "cli/cli_http.h"
 #include "common/crl_reason.h"
+#include "common/serial_hex.h"
 
 #include <ctype.h>
 #include <jansson.h>
@@ -27,7 +28,8 @@
      sizeof(REVOKE_PATH_SUFFIX))
 
 /* Copies -serial as upper-case hex without the colons openssl may print
- * between octets. */
+ * between octets, and without leading zero bytes, as the server stores
+ * it and names it in its confirmation. */
 static int
 parse_serial(const char *text, char *out, size_t size)
 {
@@ -49,6 +51,7 @@ parse_serial(const char *text, char *out, size_t size)
         return cli_fail(CLI_EXIT_USAGE,
                         "invalid -serial \"%s\": it has no hex digits",
                         text);
+    serial_hex_strip_leading_zeros(out, used);
     return CLI_EXIT_OK;
 }
 

@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include "common/log.h"
+#include "common/serial_hex.h"
 #include "managers/cert_internal.h"
 
 #define CERT_SERIAL_BYTES 16
@@ -95,28 +96,13 @@ cert_serial_hex(const X509 *cert, char out[ADCP_SERIAL_MAX])
         cert_serial_hex_of(X509_get0_serialNumber(cert), out);
 }
 
-/* Rewrites hex digits of length len in the stored form, two digits per
- * byte of the value without leading zero bytes ("0028AB" and "28AB" both
- * become "28AB", "8AB" becomes "08AB"), as cert_serial_hex_of writes. */
-static void
-strip_leading_zeros(char *hex, size_t len)
-{
-    size_t skip = 0;
-
-    if (len % 2 == 1) {
-        memmove(hex + 1, hex, len + 1);
-        hex[0] = '0';
-        len++;
-    }
-    while (len - skip > 2 && hex[skip] == '0' && hex[skip + 1] == '0')
-        skip += 2;
-    memmove(hex, hex + skip, len - skip + 1);
-}
-
 enum adcp_status
 cert_serial_normalise(const char *text, char out[ADCP_SERIAL_MAX],
                       struct adcp_error *err)
 {
+    /* One byte more than out, because an odd number of digits gains a
+     * leading zero before the zero bytes are stripped. */
+    char digits[ADCP_SERIAL_MAX + 1];
     size_t used = 0;
 
     for (const char *c = text; *c; c++) {
@@ -127,12 +113,19 @@ cert_serial_normalise(const char *text, char out[ADCP_SERIAL_MAX],
                                   "serial \"%.60s\" is not a hexadecimal "
                                   "serial number of at most %d digits",
                                   text, ADCP_SERIAL_MAX - 1);
-        out[used++] = (char)toupper((unsigned char)*c);
+        digits[used++] = (char)toupper((unsigned char)*c);
     }
-    out[used] = '\0';
+    digits[used] = '\0';
     if (used == 0)
         return adcp_error_set(err, ADCP_ERR_MISSING_FIELD, "serial",
                               "the serial number is missing");
-    strip_leading_zeros(out, used);
+    serial_hex_strip_leading_zeros(digits, used);
+    used = strlen(digits);
+    if (used >= ADCP_SERIAL_MAX)
+        return adcp_error_set(err, ADCP_ERR_INVALID_FIELD, "serial",
+                              "serial \"%.60s\" takes %zu digits as whole "
+                              "bytes, more than the %d a serial may have",
+                              text, used, ADCP_SERIAL_MAX - 1);
+    memcpy(out, digits, used + 1);
     return ADCP_OK;
 }

@@ -150,6 +150,17 @@ assert_cli_status 0 "-revoke own certificate"
 assert_match "$CLI_OUT" "^revoked $WEB2 at [0-9T:Z-]+, reason superseded$" \
     "-revoke output"
 
+log_step "-revoke takes a serial with a leading zero byte and colons"
+# The server stores and returns the serial without the zero byte, and
+# -revoke must still recognise the confirmation as its own.
+B=$(admin_issue web-b web)
+cli -dir "$TEST_TMP/web" -revoke \
+    -serial "00:$(sed 's/../&:/g; s/:$//' <<<"$B" | tr 'A-F' 'a-f')" \
+    -admin_token_file "$SERVER_DATA/admin.token"
+assert_cli_status 0 "-revoke -serial 00:..."
+assert_match "$CLI_OUT" "^revoked $B at [0-9T:Z-]+, reason unspecified$" \
+    "-revoke -serial 00:...: output"
+
 log_step "a host cannot revoke another host's certificate"
 cli -dir "$TEST_TMP/other" -revoke -serial "$WEB_ID" \
     -passin "pass:$OTHER_PASS"

@@ -1761,6 +1761,37 @@ serial_normalised_to_stored_form(void **state)
     }
 }
 
+/* A serial of the maximum 47 digits takes 48 once padded to whole bytes,
+ * so with its NUL it does not fit the output. It is rejected without a
+ * write past the output. With a leading zero digit it fits. */
+static void
+serial_normalise_longest_odd_length(void **state)
+{
+    struct {
+        char out[ADCP_SERIAL_MAX];
+        char after; /* a canary that must not change */
+    } buffer;
+    char given[ADCP_SERIAL_MAX];
+    struct adcp_error err;
+
+    (void)state;
+    memset(given, '7', ADCP_SERIAL_MAX - 1);
+    given[ADCP_SERIAL_MAX - 1] = '\0';
+    memset(&buffer, 0, sizeof(buffer));
+    buffer.after = 'x';
+    assert_int_equal(cert_serial_normalise(given, buffer.out, &err),
+                     ADCP_ERR_INVALID_FIELD);
+    assert_int_equal(buffer.after, 'x');
+    assert_string_equal(err.field, "serial");
+
+    given[0] = '0';
+    assert_int_equal(cert_serial_normalise(given, buffer.out, &err),
+                     ADCP_OK);
+    assert_int_equal(buffer.after, 'x');
+    assert_int_equal(strlen(buffer.out), ADCP_SERIAL_MAX - 2);
+    assert_string_equal(buffer.out, given + 1);
+}
+
 int
 main(void)
 {
@@ -1815,6 +1846,7 @@ main(void)
         cmocka_unit_test(root_rejects_bad_arguments),
         cmocka_unit_test(server_certificate_is_server_only),
         cmocka_unit_test(serial_normalised_to_stored_form),
+        cmocka_unit_test(serial_normalise_longest_odd_length),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
