@@ -37,17 +37,25 @@ struct runtime {
 };
 
 static struct api_server *volatile running_server;
+static volatile sig_atomic_t creating_data_dir;
 static volatile sig_atomic_t stop_requested;
 
-/* Handles SIGTERM and SIGINT. A stop during the start lets the current
- * step end, so that a new data directory is never left half made. */
+/* Handles SIGTERM and SIGINT. A running server stops cleanly. While a new
+ * data directory is being created, the stop waits until it is whole, so
+ * it is never left half made. Otherwise the signal ends the process as
+ * it would without a handler, so that a start that hangs, on a network
+ * HSM say, can still be stopped. */
 static void
 on_stop_signal(int signo)
 {
-    (void)signo;
-    stop_requested = 1;
-    if (running_server != NULL)
+    if (running_server != NULL) {
         api_server_stop(running_server);
+    } else if (creating_data_dir) {
+        stop_requested = 1;
+    } else {
+        signal(signo, SIG_DFL);
+        raise(signo);
+    }
 }
 
 static void
@@ -62,14 +70,15 @@ catch_stop_signals(void)
     sigaction(SIGINT, &action, NULL);
 }
 
-/* Returns whether a stop signal came during the start, after logging it
- * with the step that had just ended. */
+/* Returns whether a stop signal came while the data directory was being
+ * created, after logging it. */
 static bool
-stopped_during_start(const char *step)
+stopped_during_creation(void)
 {
     if (!stop_requested)
         return false;
-    log_info("hsm4ssld stopping: signal received while %s", step);
+    log_info("hsm4ssld stopping: signal received while creating the data "
+             "directory");
     return true;
 }
 
@@ -372,13 +381,7 @@ run_server(struct runtime *rt)
                      "%d", api_server_port(rt->server));
     }
 
-    /* A signal from here on stops the server, and the check below
-     * catches one that came earlier. */
     running_server = rt->server;
-    if (stopped_during_start("starting the HTTPS server")) {
-        running_server = NULL;
-        return 0;
-    }
 
     print_banner(rt);
     log_info("hsm4ssld started: data directory %s, %zu HSM(s), listening on "
@@ -448,6 +451,19 @@ create_default(const struct serve_options *options)
     return bootstrap_create(&boot);
 }
 
+/* Creates the embedded default, with stop signals held back until the
+ * data directory is whole. */
+static int
+create_data_dir(const struct serve_options *options)
+{
+    int rc;
+
+    creating_data_dir = 1;
+    rc = create_default(options);
+    creating_data_dir = 0;
+    return rc;
+}
+
 int
 serve_run(const struct serve_options *options)
 {
@@ -461,9 +477,9 @@ serve_run(const struct serve_options *options)
     if (lock_fd < 0)
         return 1;
     if (!bootstrap_is_initialised(options->data_dir)) {
-        if (create_default(options) != 0)
+        if (create_data_dir(options) != 0)
             goto out;
-        if (stopped_during_start("creating the data directory")) {
+        if (stopped_during_creation()) {
             rc = 0;
             goto out;
         }
@@ -487,10 +503,6 @@ serve_run(const struct serve_options *options)
     if (start_hal(&rt) != 0 || start_service(&rt) != 0 ||
         start_tls(&rt) != 0)
         goto out;
-    if (stopped_during_start("starting the HSMs and the service")) {
-        rc = 0;
-        goto out;
-    }
     if (run_server(&rt) == 0)
         rc = 0;
 out:
