@@ -43,8 +43,8 @@ static volatile sig_atomic_t stop_requested;
 /* Handles SIGTERM and SIGINT. A running server stops cleanly. While a new
  * data directory is being created, the stop waits until it is whole, so
  * it is never left half made. Otherwise the signal ends the process as
- * it would without a handler, so that a start that hangs, on a network
- * HSM say, can still be stopped. */
+ * it would without a handler, so that a start that hangs (on a network
+ * HSM, for example) can still be stopped. */
 static void
 on_stop_signal(int signo)
 {
