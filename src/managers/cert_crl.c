@@ -114,7 +114,7 @@ build_crl(struct service *svc, struct adcp_header *header, time_t now,
     request.ca_key = service_ca_signing_key(svc, header, svc->ca.digest,
                                             err);
     if (request.ca_key == NULL)
-        return err->code;
+        return err->code != ADCP_OK ? err->code : ADCP_ERR_HSM;
     request.digest = svc->ca.digest;
     request.store = svc->store;
     request.this_update = now;
