@@ -203,6 +203,20 @@ parse_hsms(struct config *cfg, const json_t *root)
     return 0;
 }
 
+/* Writes the value of an env variable: a relative path is taken in the
+ * data directory, but a value with ':' or '=' in it, such as p11-kit's
+ * P11_KIT_SERVER_ADDRESS=unix:path=/run/p11-kit.sock, is an address or a
+ * list rather than a file name, and is used as it is. */
+static void
+resolve_env_value(const struct config *cfg, const char *value, char *out,
+                  size_t size)
+{
+    if (strchr(value, ':') != NULL || strchr(value, '=') != NULL)
+        snprintf(out, size, "%s", value);
+    else
+        config_resolve(cfg, value, out, size);
+}
+
 static int
 parse_env(struct config *cfg, const json_t *root)
 {
@@ -227,8 +241,8 @@ parse_env(struct config *cfg, const json_t *root)
             return -1;
         }
         snprintf(slot->name, sizeof(slot->name), "%s", name);
-        config_resolve(cfg, json_string_value(value), slot->value,
-                       sizeof(slot->value));
+        resolve_env_value(cfg, json_string_value(value), slot->value,
+                          sizeof(slot->value));
         cfg->env_count++;
     }
     return 0;
