@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # SIGTERM stops hsm4ssld within seconds even when many requests wait in
-# the handler queue. With one handler thread, twenty RSA-4096 key pair
-# requests queue behind each other, and each took 0.5 to 2.5 s in
-# SoftHSM2 on the 2-core development container. Only the request that a
-# handler thread has started may delay the stop, so the server must not
-# run every queued request first.
+# a queue. With one handler thread, and so one thread for slow calls,
+# twenty RSA-4096 key pair requests queue behind each other, and each
+# took 0.5 to 2.5 s in SoftHSM2 on the 2-core development container.
+# Only the request that a thread has started may delay the stop: the
+# queued ones get 503 at once.
 source "$(dirname "$0")/lib.sh"
 
 require_commands curl jq
