@@ -85,6 +85,9 @@ parse_ocsp(struct config *cfg, const json_t *ca)
                 OCSP_DEFAULT_LIFETIME / 3600, 8, 240) != 0 ||
         get_int(ca, "ca", "ocsp_cache_mb", &cfg->ocsp_cache_mb,
                 (int)(OCSP_DEFAULT_CACHE_BYTES >> 20), 1, 65536) != 0 ||
+        get_int(ca, "ca", "ocsp_signed_per_address",
+                &cfg->ocsp_signed_per_address,
+                OCSP_DEFAULT_SIGNED_PER_ADDRESS, 0, 1000000) != 0 ||
         get_string(ca, "ca", "ocsp_url", cfg->ocsp_url,
                    sizeof(cfg->ocsp_url), "") != 0)
         return -1;

@@ -52,6 +52,7 @@ struct config {
     int crl_lifetime_hours; /* nextUpdate - thisUpdate of each CRL */
     int ocsp_lifetime_hours; /* nextUpdate - thisUpdate of OCSP responses */
     int ocsp_cache_mb;       /* memory of cached OCSP responses */
+    int ocsp_signed_per_address; /* signed responses per second, 0: any */
     char ocsp_url[ADCP_PATH_MAX]; /* AIA OCSP URI of host certificates */
 
     char tls_hsm[ADCP_NAME_MAX];

@@ -249,7 +249,8 @@ start_service(struct runtime *rt)
     if (service_set_crl_lifetime(&rt->svc,
                                  rt->cfg.crl_lifetime_hours * 3600) != 0 ||
         service_set_ocsp(&rt->svc, rt->cfg.ocsp_lifetime_hours * 3600,
-                         (size_t)rt->cfg.ocsp_cache_mb << 20) != 0)
+                         (size_t)rt->cfg.ocsp_cache_mb << 20,
+                         (unsigned)rt->cfg.ocsp_signed_per_address) != 0)
         return -1;
     snprintf(rt->svc.ocsp_url, sizeof(rt->svc.ocsp_url), "%s",
              rt->cfg.ocsp_url);

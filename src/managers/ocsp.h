@@ -39,6 +39,10 @@
 #define OCSP_DEFAULT_LIFETIME (24 * 3600)
 /* The memory that cached responses may take by default, in bytes. */
 #define OCSP_DEFAULT_CACHE_BYTES ((size_t)64 * 1024 * 1024)
+/* The responses one client address may have signed per second by
+ * default, with a burst of twice as many; cached responses are not
+ * counted. */
+#define OCSP_DEFAULT_SIGNED_PER_ADDRESS 100
 /* The most CertIDs one request may ask about; more is malformedRequest. */
 #define OCSP_MAX_CERT_IDS 16
 /* The longest OCSPRequest accepted, in bytes: 16 CertIDs with SHA-512
@@ -50,10 +54,17 @@ struct ocsp_responder;
 
 /* Creates the responder for ca_cert (a reference is taken). lifetime is
  * in seconds and cache_bytes bounds the cache; 0 picks the defaults.
- * Returns NULL after logging when memory runs out or ca_cert cannot be
- * hashed. */
+ * Each client address may have OCSP_DEFAULT_SIGNED_PER_ADDRESS responses
+ * signed per second; see ocsp_responder_set_rate. Returns NULL after
+ * logging when memory runs out or ca_cert cannot be hashed. */
 struct ocsp_responder *ocsp_responder_new(X509 *ca_cert, int lifetime,
                                           size_t cache_bytes);
+
+/* Sets the responses one client address may have signed per second (0:
+ * no limit); more get tryLater. Returns false, with the limit as it was,
+ * when memory runs out. */
+bool ocsp_responder_set_rate(struct ocsp_responder *responder,
+                             unsigned per_second);
 void ocsp_responder_free(struct ocsp_responder *responder);
 
 /* The DER OCSPResponse of one request, which the caller sends and then

@@ -183,7 +183,23 @@ struct ocsp_responder {
     struct ocsp_issuer issuer;
     int lifetime;         /* seconds from thisUpdate to nextUpdate */
     struct ocsp_cache *cache;
+    struct ocsp_rate *rate; /* signatures per address, or NULL */
 };
+
+/* ocsp_rate.c: the signed responses one client address may cause. */
+struct ocsp_rate;
+
+/* Creates a limit of per_second signed responses per address, with a
+ * burst of two seconds' worth; 0 gives NULL, no limit. Returns NULL
+ * when memory runs out too. */
+struct ocsp_rate *ocsp_rate_new(unsigned per_second);
+void ocsp_rate_free(struct ocsp_rate *rate);
+
+/* Takes one signature from address's bucket at time now (seconds on a
+ * monotonic clock). Returns false when the bucket is empty; a NULL rate
+ * always gives true. Safe to call from several threads. */
+bool ocsp_rate_take(struct ocsp_rate *rate, const char *address,
+                    double now);
 
 /* A CertID as the cache files it. */
 struct ocsp_cache_key {

@@ -136,6 +136,16 @@ cache_response(struct ocsp_responder *responder,
                    ocsp_responder_refresh_at(responder, now));
 }
 
+/* Returns the time on the monotonic clock, in seconds. */
+static double
+monotonic_seconds(void)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+}
+
 /* Builds the response to a query whose CertIDs are all this CA's.
  * Returns the OCSPResponseStatus, and on success sets *out to the signed
  * response. */
@@ -153,6 +163,13 @@ respond_to_query(struct service *svc, const struct ocsp_query *query,
     *out = ocsp_responder_lookup(responder, query, now);
     if (*out != NULL)
         return OCSP_RESPONSE_STATUS_SUCCESSFUL;
+    if (!ocsp_rate_take(responder->rate, peer_ip, monotonic_seconds())) {
+        log_warn("ocsp from=%s tryLater: this address asked for more "
+                 "signed responses than its limit per second (not cached: "
+                 "a nonce, several CertIDs or an unknown serial)",
+                 peer_ip);
+        return OCSP_RESPONSE_STATUS_TRYLATER;
+    }
     /* Read before the store, so that a revocation committed after the
      * read below keeps this response out of the cache. */
     generation = ocsp_cache_generation(responder->cache);

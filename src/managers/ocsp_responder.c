@@ -29,7 +29,10 @@ ocsp_responder_new(X509 *ca_cert, int lifetime, size_t cache_bytes)
         free(responder);
         return NULL;
     }
-    if (!ocsp_issuer_init(&responder->issuer, ca_cert)) {
+    responder->rate = ocsp_rate_new(OCSP_DEFAULT_SIGNED_PER_ADDRESS);
+    if (responder->rate == NULL ||
+        !ocsp_issuer_init(&responder->issuer, ca_cert)) {
+        log_error("out of memory creating the OCSP responder");
         ocsp_responder_free(responder);
         return NULL;
     }
@@ -44,8 +47,22 @@ ocsp_responder_free(struct ocsp_responder *responder)
     if (responder == NULL)
         return;
     ocsp_cache_free(responder->cache);
+    ocsp_rate_free(responder->rate);
     X509_free(responder->ca_cert);
     free(responder);
+}
+
+bool
+ocsp_responder_set_rate(struct ocsp_responder *responder,
+                        unsigned per_second)
+{
+    struct ocsp_rate *rate = ocsp_rate_new(per_second);
+
+    if (per_second > 0 && rate == NULL)
+        return false;
+    ocsp_rate_free(responder->rate);
+    responder->rate = rate;
+    return true;
 }
 
 time_t

@@ -179,13 +179,19 @@ service_set_crl_lifetime(struct service *svc, int seconds)
 }
 
 int
-service_set_ocsp(struct service *svc, int lifetime, size_t cache_bytes)
+service_set_ocsp(struct service *svc, int lifetime, size_t cache_bytes,
+                 unsigned signed_per_address)
 {
     struct ocsp_responder *responder =
         ocsp_responder_new(svc->ca.root, lifetime, cache_bytes);
 
     if (responder == NULL)
         return -1;
+    if (!ocsp_responder_set_rate(responder, signed_per_address)) {
+        log_error("out of memory creating the OCSP rate limit");
+        ocsp_responder_free(responder);
+        return -1;
+    }
     ocsp_responder_free(svc->ocsp);
     svc->ocsp = responder;
     return 0;

@@ -97,8 +97,11 @@ int service_set_crl_lifetime(struct service *svc, int seconds);
 
 /* Replaces the OCSP responder with one whose responses live lifetime
  * seconds and whose cache takes at most cache_bytes (0: the defaults of
- * managers/ocsp.h). Returns 0, or -1 after logging. */
-int service_set_ocsp(struct service *svc, int lifetime, size_t cache_bytes);
+ * managers/ocsp.h), and which signs at most signed_per_address responses
+ * per second for one client address (0: no limit). Returns 0, or -1
+ * after logging. */
+int service_set_ocsp(struct service *svc, int lifetime, size_t cache_bytes,
+                     unsigned signed_per_address);
 
 /* Records where hsm's user PIN file is. Returns 0, or -1 without memory. */
 int service_add_pin_file(struct service *svc, const char *hsm,

@@ -154,4 +154,40 @@ assert_http 405 method_not_allowed
 http_call POST /ocsp/abc --data-binary "@$TEST_TMP/request.der"
 assert_http 405 method_not_allowed
 
+log_step "one address gets tryLater past its signed responses per second"
+server_stop
+CONFIG=$SERVER_DATA/hsm4ssld.json
+jq '.ca.ocsp_signed_per_address = 1' "$CONFIG" >"$CONFIG.new"
+chmod 0600 "$CONFIG.new"
+mv "$CONFIG.new" "$CONFIG"
+server_start "$SERVER_DATA"
+# Filling the cache costs one of the two signatures of the burst.
+post_ocsp "$TEST_TMP/request.der"
+assert_eq successful "$(response_status)" "the request without a nonce"
+for i in $(seq 6); do
+    openssl ocsp -issuer "$ROOT" -cert "$TEST_TMP/second.crt" \
+        -reqout "$TEST_TMP/nonce-$i.der" >/dev/null 2>&1
+done
+refused=0
+for i in $(seq 6); do
+    post_ocsp "$TEST_TMP/nonce-$i.der"
+    cp "$OCSP_RESPONSE" "$TEST_TMP/nonce-$i.resp"
+done
+for i in $(seq 6); do
+    OCSP_RESPONSE=$TEST_TMP/nonce-$i.resp
+    [ "$(response_status)" = trylater ] && refused=$((refused + 1))
+done
+OCSP_RESPONSE=$TEST_TMP/ocsp.resp
+# One signature is left in the burst and one comes back each second, so
+# at most three of six requests sent within two seconds are signed.
+[ "$refused" -ge 3 ] ||
+    fail "only $refused of 6 requests with a nonce got tryLater at a" \
+         "limit of 1 signed response per second"
+assert_contains "$(cat "$SERVER_LOG")" "tryLater: this address asked" \
+    "the server log names the limit"
+post_ocsp "$TEST_TMP/request.der"
+assert_eq successful "$(response_status)" \
+    "the cached answer while the address is at its limit"
+server_stop
+
 pass

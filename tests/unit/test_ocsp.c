@@ -602,6 +602,33 @@ cache_refreshes_and_evicts(void **state)
     ocsp_cache_free(cache);
 }
 
+/* A bucket holds two seconds' worth of signatures and refills at the
+ * rate; each address has its own, and no limit lets everything pass. */
+static void
+rate_limits_each_address(void **state)
+{
+    struct ocsp_rate *rate = ocsp_rate_new(5);
+
+    (void)state;
+    assert_non_null(rate);
+    for (int i = 0; i < 10; i++)
+        assert_true(ocsp_rate_take(rate, "192.0.2.1", 100.0));
+    assert_false(ocsp_rate_take(rate, "192.0.2.1", 100.0));
+    assert_true(ocsp_rate_take(rate, "192.0.2.2", 100.0));
+    /* A fifth of a second later one signature has come back. */
+    assert_true(ocsp_rate_take(rate, "192.0.2.1", 100.2));
+    assert_false(ocsp_rate_take(rate, "192.0.2.1", 100.2));
+    /* Later than the burst's two seconds, the bucket is full but not
+     * fuller. */
+    for (int i = 0; i < 10; i++)
+        assert_true(ocsp_rate_take(rate, "192.0.2.1", 110.0));
+    assert_false(ocsp_rate_take(rate, "192.0.2.1", 110.0));
+    ocsp_rate_free(rate);
+
+    assert_null(ocsp_rate_new(0));
+    assert_true(ocsp_rate_take(NULL, "192.0.2.1", 0.0));
+}
+
 int
 main(void)
 {
@@ -611,6 +638,7 @@ main(void)
         cmocka_unit_test(request_empty_nonce_rejected),
         cmocka_unit_test(request_two_nonces_rejected),
         cmocka_unit_test(request_unknown_critical_rejected),
+        cmocka_unit_test(rate_limits_each_address),
         cmocka_unit_test(request_malformed_rejected),
         cmocka_unit_test(request_cert_id_count_limited),
         cmocka_unit_test(issuer_matched_per_digest),
