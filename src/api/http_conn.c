@@ -27,6 +27,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "common/hash.h"
 #include "common/log.h"
 
 /* Bounds of the deadline timer's period, a quarter of the shorter
@@ -95,14 +96,8 @@ now_ms(void)
 static size_t
 peer_bucket(const struct in6_addr *addr)
 {
-    /* FNV-1a over the 16 address bytes. */
-    unsigned hash = 2166136261u;
-
-    for (size_t i = 0; i < sizeof(addr->s6_addr); i++) {
-        hash ^= addr->s6_addr[i];
-        hash *= 16777619u;
-    }
-    return hash % API_PEER_BUCKETS;
+    return hash_fnv1a(addr->s6_addr, sizeof(addr->s6_addr)) %
+           API_PEER_BUCKETS;
 }
 
 int

@@ -5,11 +5,11 @@
  * every time, and anyone may send them. Without a limit, one address
  * could keep the CA's HSM busy.
  *
- * Each address has a token bucket that holds up to two seconds' worth
+ * Each address has a token bucket that contains up to two seconds' worth
  * of signatures and refills at the configured rate. The buckets live in
- * a fixed table of OCSP_RATE_SLOTS, filed by a hash of the address; an
- * address that lands on a slot held by another one takes it over with a
- * full bucket, which errs towards answering.
+ * a fixed table of OCSP_RATE_SLOTS, filed by a hash of the address. An
+ * address that lands on another address's slot takes it over with a full
+ * bucket, so a collision errs towards signing.
  */
 #include "managers/ocsp_internal.h"
 
@@ -18,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "common/hash.h"
 
 #define OCSP_RATE_SLOTS 4096 /* a power of two */
 #define OCSP_RATE_BURST_SECONDS 2
@@ -58,15 +60,10 @@ ocsp_rate_free(struct ocsp_rate *rate)
     free(rate);
 }
 
-/* Returns the slot of address by FNV-1a. */
 static size_t
 slot_of(const char *address)
 {
-    uint32_t hash = 2166136261u;
-
-    for (const unsigned char *c = (const unsigned char *)address; *c; c++)
-        hash = (hash ^ *c) * 16777619u;
-    return hash & (OCSP_RATE_SLOTS - 1);
+    return hash_fnv1a(address, strlen(address)) & (OCSP_RATE_SLOTS - 1);
 }
 
 bool

@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hash.h"
+
 #define STORE_HOST_CACHE_MAX 4096
 #define STORE_HOST_CACHE_BUCKETS 1024 /* per index, a power of two */
 
@@ -34,16 +36,10 @@ struct store_host_cache {
     struct host_entry *by_id[STORE_HOST_CACHE_BUCKETS];
 };
 
-/* Returns the bucket of name by FNV-1a, which spreads host names well
- * enough. */
 static size_t
 name_bucket(const char *name)
 {
-    uint32_t hash = 2166136261u;
-
-    for (const unsigned char *c = (const unsigned char *)name; *c; c++)
-        hash = (hash ^ *c) * 16777619u;
-    return hash & (STORE_HOST_CACHE_BUCKETS - 1);
+    return hash_fnv1a(name, strlen(name)) & (STORE_HOST_CACHE_BUCKETS - 1);
 }
 
 static size_t
