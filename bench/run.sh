@@ -452,7 +452,7 @@ ocsp_run() {
     register_bench_host "$dir/data"
     ocsp_issue_certs "$dir/data" "$dir"
     # The signed responses are measured, not the limit per client
-    # address (ca.ocsp_signed_per_address), which would answer most of
+    # address (ca.ocsp_signed_per_address), which would reply to most of
     # them with tryLater.
     stop_process "$SERVER_PID"
     jq '.ca.ocsp_signed_per_address = 0' "$dir/data/hsm4ssld.json" \

@@ -129,8 +129,8 @@ struct adcp_body {
 /*
  * A non-JSON payload of a response, such as a DER CRL, which the REST
  * layer sends as the HTTP body. The JSON encoder never writes it. data
- * stays valid until release(owner) is called, once, by adcp_msg_free or
- * by whoever takes the attachment out of the message.
+ * stays valid until release(owner) is called, once: by adcp_msg_free, or
+ * by the code that takes the attachment out of the message.
  */
 struct adcp_attachment {
     const unsigned char *data; /* NULL: no attachment */

@@ -119,7 +119,7 @@ struct api_server {
     unsigned worker_count;           /* event loops */
     struct api_worker *workers;
     struct api_queue queue;          /* and its handler threads */
-    struct api_queue slow_queue;     /* calls that slow says are slow */
+    struct api_queue slow_queue;     /* calls for which slow is true */
     bool running;
 };
 
@@ -239,8 +239,8 @@ void api_conn_handshake_done(const SSL *ssl);
  * deadlines end, and none runs until api_conn_reply_ready. */
 void api_conn_request_done(SSL *ssl);
 
-/* Marks that the reply to the request on ssl's connection is being sent;
- * input left over is the start of the next request, whose deadline
+/* Marks that the reply to the request on ssl's connection is being sent.
+ * Input left over is the start of the next request, so its deadline
  * starts now. */
 void api_conn_reply_ready(SSL *ssl);
 

@@ -298,12 +298,12 @@ api_queue_worker_free(struct api_worker *worker)
     worker->ready_lock_made = false;
 }
 
-/* Takes worker's calls out of queue and answers each with 503 at once, so
- * that none waits for a free thread of its lane only to be refused. */
+/* Takes worker's calls out of queue and replies to each with 503 at once,
+ * so that none waits for a free thread of its lane only to be rejected. */
 static void
-refuse_queued(struct api_queue *queue, struct api_worker *worker)
+reject_queued(struct api_queue *queue, struct api_worker *worker)
 {
-    struct api_call *call, *next, *refused = NULL, *kept = NULL;
+    struct api_call *call, *next, *rejected = NULL, *kept = NULL;
     struct api_call **kept_tail = &kept;
 
     if (!queue->ready)
@@ -312,8 +312,8 @@ refuse_queued(struct api_queue *queue, struct api_worker *worker)
     for (call = queue->head; call != NULL; call = next) {
         next = call->next;
         if (call->worker == worker) {
-            call->next = refused;
-            refused = call;
+            call->next = rejected;
+            rejected = call;
             continue;
         }
         *kept_tail = call;
@@ -325,7 +325,7 @@ refuse_queued(struct api_queue *queue, struct api_worker *worker)
     if (kept == NULL)
         queue->tail = NULL;
     pthread_mutex_unlock(&queue->lock);
-    for (call = refused; call != NULL; call = next) {
+    for (call = rejected; call != NULL; call = next) {
         next = call->next;
         api_call_refuse(call);
         call_ready(call);
@@ -338,8 +338,8 @@ api_worker_stop(struct api_worker *worker)
     atomic_store(&worker->stopping, true);
     if (worker->listener != NULL)
         evconnlistener_disable(worker->listener);
-    refuse_queued(&worker->server->queue, worker);
-    refuse_queued(&worker->server->slow_queue, worker);
+    reject_queued(&worker->server->queue, worker);
+    reject_queued(&worker->server->slow_queue, worker);
     if (worker->pending == 0) {
         exit_after_flush(worker);
         return;

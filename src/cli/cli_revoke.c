@@ -16,8 +16,8 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The longest serial in hex digits: 20 octets (RFC 5280, section
- * 4.1.2.2) and a sign octet. */
+/* The maximum length of a serial in hex digits: 20 octets (RFC 5280,
+ * section 4.1.2.2) and a sign octet. */
 #define SERIAL_HEX_MAX 42
 
 #define REVOKE_PATH_PREFIX "/v1/certificates/"

@@ -23,7 +23,7 @@
  *
  * NOTE: OCSP requests do not become ADCP messages and are not audited,
  * because they are public, read only and far more frequent than other
- * requests; errors the server causes are logged.
+ * requests. Errors the server causes are logged.
  */
 #ifndef HSM4SSL_MANAGERS_OCSP_H
 #define HSM4SSL_MANAGERS_OCSP_H

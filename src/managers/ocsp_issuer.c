@@ -7,7 +7,7 @@
  *
  * SHA-1 stays accepted here although certificates no longer use it: a
  * CertID only has to tell this CA from other issuers, and `openssl ocsp`
- * sends SHA-1 unless told otherwise.
+ * sends SHA-1 unless an option selects another hash.
  */
 #include "managers/ocsp_internal.h"
 

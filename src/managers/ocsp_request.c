@@ -65,7 +65,7 @@ read_nonce(struct ocsp_query *query, const char **problem)
 }
 
 /* Returns whether ext is critical and not the Nonce, so that this
- * responder would have to understand it to answer (RFC 5280, section
+ * responder would have to understand it to respond (RFC 5280, section
  * 4.2, applied to OCSP's extensions). */
 static bool
 is_unknown_critical(X509_EXTENSION *ext)

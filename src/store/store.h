@@ -172,11 +172,10 @@ enum adcp_status store_cert_revoke(struct store *store, const char *serial,
 /*
  * Calls fn once per revoked certificate whose notAfter is at or after
  * expired_before, ordered by serial number (as numbers: shorter hex
- * first, then by text), from one snapshot of the database, reading only
- * the serial, time and reason of each row. fn
- * returns ADCP_OK to go on; any other status stops the walk, and
- * store_revoked_foreach returns it with fn's err. The entry is valid
- * during the call only.
+ * first, then by text). The walk reads one snapshot of the database and
+ * only the serial, time and reason of each row. fn returns ADCP_OK to go
+ * on. Any other status stops the walk, and store_revoked_foreach returns
+ * it with fn's err. The entry is valid during the call only.
  */
 typedef enum adcp_status (*store_revoked_fn)(void *arg,
                                              const struct store_revoked *entry,

@@ -119,7 +119,7 @@ revoked_read_row(sqlite3_stmt *stmt, struct store_revoked *entry,
 
 /*
  * Steps through the revoked rows in one read transaction, so the walk
- * sees one snapshot however long fn takes. Each row costs one step of the
+ * reads one snapshot however long fn takes. Each row costs one step of the
  * certificates_revoked index, and only one entry is in memory at a time.
  */
 enum adcp_status

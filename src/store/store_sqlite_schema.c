@@ -87,10 +87,10 @@ static const char schema_v2[] =
 /* Version 3: revocation. revocation_reason is the RFC 5280 CRLReason
  * value of a revoked certificate; rows revoked before version 3 keep NULL,
  * which reads as unspecified. The partial index lists revoked rows only,
- * in the CRL's order (serial numbers as numbers: shorter hex first), and
- * contains every column the CRL needs, notAfter included, which leaves
- * out the long expired, so the CRL is read from the index alone, without
- * the rows and their PEM text. */
+ * in the CRL's order (serial numbers as numbers: shorter hex first). It
+ * contains every column the CRL needs, notAfter included to leave out the
+ * long expired, so the CRL is read from the index alone, without the rows
+ * and their PEM text. */
 static const char schema_v3[] =
     "ALTER TABLE certificates ADD COLUMN revocation_reason INTEGER"
     "    CHECK (revocation_reason BETWEEN 0 AND 10"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The CRL at GET /v1/crl (DER) and GET /v1/crl.pem: anyone may fetch it,
-# it verifies against the root, lists each revoked serial with its
-# reason, its number grows with each revocation and across a restart,
-# and a TLS server that checks it with -crl_check rejects a revoked host
+# it verifies against the root and it lists each revoked serial with its
+# reason. Its number grows with each revocation and across a restart. A
+# TLS server that checks it with -crl_check rejects a revoked host
 # certificate and accepts a good one. A P-384 CA signs its CRL and its
 # OCSP responses with SHA-384, as it signs itself.
 source "$(dirname "$0")/lib.sh"

@@ -4,8 +4,8 @@
 # revoked with its reason, although a response for the certificate was
 # cached before. Unknown serials, another issuer, nonces, a malformed
 # body, the GET form, SHA-256 CertIDs and several CertIDs in one request
-# each get the answer of RFC 6960, and every signed response verifies
-# against the root. New certificates carry the configured OCSP URL.
+# each get the response RFC 6960 requires, and every signed response
+# verifies against the root. New certificates carry the configured OCSP URL.
 source "$(dirname "$0")/lib.sh"
 
 require_commands openssl curl jq setsid

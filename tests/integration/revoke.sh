@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Revocation through REST and ssleverywhere -revoke: the administrator
-# revokes any host certificate, a host only its own, nobody the CA's own
-# certificates. Bad serials and reasons get 400 naming the value, an
+# revokes any host certificate and a host only its own, while the CA's
+# own certificates cannot be revoked. Bad serials and reasons get 400 naming the value, an
 # unknown serial 404, a second revocation 409 with the first one's time,
 # and a revoked client certificate no longer authenticates.
 source "$(dirname "$0")/lib.sh"

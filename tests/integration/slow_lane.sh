@@ -3,9 +3,9 @@
 # an enrolled host or the admin sends, certificates are still issued.
 # With --threads 1 the server has one handler thread and one thread for
 # slow calls. Four RSA-4096 generations, two by REST and two as ADCP
-# messages, queue on the slow lane (each took 0.5 to 2.5 s in SoftHSM2 on
-# the 2-core development container); a certificate request sent after
-# them must be answered while at least one of them still waits.
+# messages, queue on the slow lane. Each took 0.5 to 2.5 s in SoftHSM2 on
+# the 2-core development container. A certificate request sent after
+# them must get its reply while at least one of them still waits.
 source "$(dirname "$0")/lib.sh"
 
 require_commands curl jq openssl
@@ -72,7 +72,7 @@ log_step "every generation finishes with its key pair"
 for pid in "${client_pids[@]}"; do
     wait "$pid" || fail "a key pair request's curl failed"
 done
-# REST answers 201 Created, POST /v1/adcp 200 with an ADCP response.
+# REST replies 201 Created, POST /v1/adcp 200 with an ADCP response.
 for i in 1 2 3 4; do
     want=201
     [ "$i" -gt 2 ] && want=200

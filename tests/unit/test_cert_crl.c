@@ -1,9 +1,9 @@
 /*
  * The CRL encoder (cert_crl_encode.c) with a software CA key and a real
- * SQLite store: OpenSSL must parse the result, verify its signature, and
- * read back every serial, time, reason and extension, including the
- * encodings at the edges (a serial whose top bit is set, an odd number
- * of hex digits, a date from 2050, an empty list).
+ * SQLite store. OpenSSL must parse the result, verify its signature, and
+ * read back every serial, time, reason and extension. The encodings at
+ * the edges are included: a serial whose top bit is set, an odd number
+ * of hex digits, a date from 2050, an empty list.
  */
 #include <setjmp.h>
 #include <stdarg.h>

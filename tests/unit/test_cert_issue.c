@@ -1741,7 +1741,7 @@ static void
 serial_normalised_to_stored_form(void **state)
 {
     static const struct {
-        const char *given;
+        const char *input;
         const char *stored;
     } cases[] = {
         {"0a:1b", "0A1B"},   {"0028ab", "28AB"}, {"00000028AB", "28AB"},
@@ -1753,11 +1753,11 @@ serial_normalised_to_stored_form(void **state)
 
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        assert_int_equal(cert_serial_normalise(cases[i].given, out, &err),
+        assert_int_equal(cert_serial_normalise(cases[i].input, out, &err),
                          ADCP_OK);
         if (strcmp(out, cases[i].stored) != 0)
             fail_msg("serial \"%s\" became \"%s\", expected \"%s\"",
-                     cases[i].given, out, cases[i].stored);
+                     cases[i].input, out, cases[i].stored);
     }
 }
 
@@ -1771,25 +1771,25 @@ serial_normalise_longest_odd_length(void **state)
         char out[ADCP_SERIAL_MAX];
         char after; /* a canary that must not change */
     } buffer;
-    char given[ADCP_SERIAL_MAX];
+    char input[ADCP_SERIAL_MAX];
     struct adcp_error err;
 
     (void)state;
-    memset(given, '7', ADCP_SERIAL_MAX - 1);
-    given[ADCP_SERIAL_MAX - 1] = '\0';
+    memset(input, '7', ADCP_SERIAL_MAX - 1);
+    input[ADCP_SERIAL_MAX - 1] = '\0';
     memset(&buffer, 0, sizeof(buffer));
     buffer.after = 'x';
-    assert_int_equal(cert_serial_normalise(given, buffer.out, &err),
+    assert_int_equal(cert_serial_normalise(input, buffer.out, &err),
                      ADCP_ERR_INVALID_FIELD);
     assert_int_equal(buffer.after, 'x');
     assert_string_equal(err.field, "serial");
 
-    given[0] = '0';
-    assert_int_equal(cert_serial_normalise(given, buffer.out, &err),
+    input[0] = '0';
+    assert_int_equal(cert_serial_normalise(input, buffer.out, &err),
                      ADCP_OK);
     assert_int_equal(buffer.after, 'x');
     assert_int_equal(strlen(buffer.out), ADCP_SERIAL_MAX - 2);
-    assert_string_equal(buffer.out, given + 1);
+    assert_string_equal(buffer.out, input + 1);
 }
 
 int

@@ -854,8 +854,8 @@ stop_refuses_queued_slow_calls(void **state)
     usleep(200 * 1000);
     api_server_stop(one.server);
 
-    /* The queued slow call is refused at once, while the running one
-     * still holds the slow lane's only thread, and is never run. */
+    /* The queued slow call is rejected at once and never run, while the
+     * running one still occupies the slow lane's only thread. */
     assert_int_equal(reply_status(&queued), 503);
     assert_false(client_readable(&running, 0));
     unblock_handler();

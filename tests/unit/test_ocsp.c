@@ -247,7 +247,7 @@ request_unknown_critical_rejected(void **state)
         ASN1_OCTET_STRING *value = ASN1_OCTET_STRING_new();
         unsigned char null_der[] = {0x05, 0x00};
         X509_EXTENSION *ext;
-        OCSP_ONEREQ *one;
+        OCSP_ONEREQ *single;
         unsigned char *der = NULL;
         int len;
 
@@ -257,11 +257,11 @@ request_unknown_critical_rejected(void **state)
          * define. */
         ext = X509_EXTENSION_create_by_NID(NULL, NID_crl_reason,
                                            cases[i].critical, value);
-        one = OCSP_request_add0_id(request,
-                                   cert_id_of(EVP_sha1(), fx->root, "0x10"));
-        assert_non_null(one);
+        single = OCSP_request_add0_id(
+            request, cert_id_of(EVP_sha1(), fx->root, "0x10"));
+        assert_non_null(single);
         if (cases[i].in_single)
-            assert_int_equal(OCSP_ONEREQ_add_ext(one, ext, -1), 1);
+            assert_int_equal(OCSP_ONEREQ_add_ext(single, ext, -1), 1);
         else
             assert_int_equal(OCSP_REQUEST_add_ext(request, ext, -1), 1);
         len = i2d_OCSP_REQUEST(request, &der);
@@ -602,8 +602,8 @@ cache_refreshes_and_evicts(void **state)
     ocsp_cache_free(cache);
 }
 
-/* A bucket holds two seconds' worth of signatures and refills at the
- * rate; each address has its own, and no limit lets everything pass. */
+/* A bucket contains up to two seconds' worth of signatures and refills
+ * at the rate. Each address has its own, and no limit lets all pass. */
 static void
 rate_limits_each_address(void **state)
 {
