@@ -21,13 +21,14 @@ struct route {
     const char *suffix;
     bool body_optional; /* an empty body counts as {} */
     const char *format; /* the body's "format", for crl_get */
-    /* The members the body may have, NULL-terminated, for requests that
-     * cannot be undone, so that a misspelt member is not ignored; NULL:
-     * members the message type does not use are ignored. */
+    /* The members the body may have (see check_members), or NULL when
+     * the members the message type does not use are ignored. */
     const char *const *members;
 };
 
 static const char *const revoke_members[] = {"reason", NULL};
+/* The same through POST /v1/adcp, which has no path for the serial. */
+static const char *const adcp_revoke_members[] = {"serial", "reason", NULL};
 
 static const struct route routes[] = {
     {"GET", "/healthz", false, ADCP_TYPE_HEALTH, false, 200, NULL, false, NULL,
@@ -201,37 +202,43 @@ copy_path_serial(const struct route *route, const char *path,
     return ADCP_OK;
 }
 
+/* Rejects a body member that members, a NULL-terminated list, does not
+ * name. Such lists are kept for requests that cannot be undone, so that a
+ * misspelt member is not ignored. */
+static enum adcp_status
+check_members(const char *const *members, json_t *body,
+              struct adcp_error *err)
+{
+    char accepted[64] = "";
+    const char *key;
+    json_t *value;
+    size_t i;
+
+    json_object_foreach(body, key, value) {
+        for (i = 0; members[i] != NULL; i++)
+            if (strcmp(key, members[i]) == 0)
+                break;
+        if (members[i] != NULL)
+            continue;
+        for (i = 0; members[i] != NULL; i++)
+            snprintf(accepted + strlen(accepted),
+                     sizeof(accepted) - strlen(accepted), "%s\"%s\"",
+                     i > 0 ? ", " : "", members[i]);
+        return adcp_error_set(err, ADCP_ERR_INVALID_FIELD, key,
+                              "member \"%.64s\" is not part of this "
+                              "request, which cannot be undone; send only "
+                              "%s",
+                              key, accepted);
+    }
+    return ADCP_OK;
+}
+
 /*
  * Builds the ADCP request for a REST route into *out. The header is
  * stamped first, so that even a request whose body fails to decode is one
  * ADCP message that can be audited. Returns ADCP_OK, or the decoding error
  * with *out still set (NULL only when memory ran out).
  */
-/* Rejects a body member that route->members does not list. */
-static enum adcp_status
-check_members(const struct route *route, json_t *body,
-              struct adcp_error *err)
-{
-    const char *key;
-    json_t *value;
-    size_t i;
-
-    if (route->members == NULL)
-        return ADCP_OK;
-    json_object_foreach(body, key, value) {
-        for (i = 0; route->members[i] != NULL; i++)
-            if (strcmp(key, route->members[i]) == 0)
-                break;
-        if (route->members[i] == NULL)
-            return adcp_error_set(err, ADCP_ERR_INVALID_FIELD, key,
-                                  "member \"%.64s\" is not part of this "
-                                  "request, which cannot be undone; send "
-                                  "only \"%s\"",
-                                  key, route->members[0]);
-    }
-    return ADCP_OK;
-}
-
 static enum adcp_status
 build_rest_request(const struct route *route,
                    const struct api_request *request, struct adcp_msg **out,
@@ -250,7 +257,8 @@ build_rest_request(const struct route *route,
         body = parse_body(request, err);
         if (body == NULL)
             return err->code;
-        rc = check_members(route, body, err);
+        if (route->members != NULL)
+            rc = check_members(route->members, body, err);
         if (rc == ADCP_OK)
             rc = adcp_body_decode(body, &msg->body, err);
         json_decref(body);
@@ -301,6 +309,9 @@ build_adcp_request(const struct api_request *request, struct adcp_msg **out,
     rc = root == NULL ? err->code : check_direction(root, err);
     if (rc == ADCP_OK)
         rc = adcp_msg_decode(root, msg, err);
+    if (rc == ADCP_OK && msg->header.type == ADCP_TYPE_CERTIFICATE_REVOKE)
+        rc = check_members(adcp_revoke_members,
+                           json_object_get(root, "body"), err);
     json_decref(root);
     stamp_header(msg, msg->header.type, request);
     return rc;

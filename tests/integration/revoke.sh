@@ -79,6 +79,13 @@ assert_contains "$(json_get .error.message)" '"reason"' \
     "misspelt member: the member to send"
 revoke_rest "$A" '{"reason": "superseded", "serial": "0A0B0C"}'
 assert_http 400 invalid_field serial
+admin_json POST /v1/adcp "$(jq -cn --arg serial "$A" '{
+    header: {message_direction: "request", message_id: "1",
+             message_type: "certificate_revoke"},
+    body: {serial: $serial, reson: "keyCompromise"}}')"
+assert_http 400 invalid_field reson
+assert_contains "$(json_get .body.error.message)" '"reason"' \
+    "misspelt member through POST /v1/adcp: the members to send"
 revoke_rest "$A" '{"reason": ["keyCompromise"]}'
 assert_http 400 invalid_field reason
 revoke_rest "$A" 'not json'
