@@ -188,6 +188,24 @@ mask_secret_members(json_t *message)
             json_object_set_new(body, secret_members[i], json_string("***"));
 }
 
+/* The CA chain is the same in every certificate response, and the log
+ * keeps it once per certificate otherwise (a third of a response's
+ * entry). When a body's "chain" is the CA's current chain, the entry
+ * names it by the root's SHA-256 fingerprint instead. */
+static void
+replace_ca_chain(const struct service *svc, json_t *message)
+{
+    json_t *body = json_object_get(message, "body");
+    const char *chain = json_string_value(json_object_get(body, "chain"));
+
+    if (chain == NULL || svc->ca.chain_pem == NULL ||
+        strcmp(chain, svc->ca.chain_pem) != 0)
+        return;
+    json_object_del(body, "chain");
+    json_object_set_new(body, "chain_root_sha256",
+                        json_string(svc->ca.fingerprint));
+}
+
 /* Returns whether messages of type go to the audit log. Public reads
  * (health, ca_get, crl_get) need no credentials and change nothing, and
  * anyone may send them at any rate, so they are only logged, as OCSP
@@ -217,6 +235,7 @@ audit_record(struct service *svc, const struct adcp_msg *msg)
         return;
     }
     mask_secret_members(json);
+    replace_ca_chain(svc, json);
     text = audit_text_of(json);
     json_decref(json);
     if (text == NULL) {

@@ -97,6 +97,12 @@ http_json POST /v1/adcp "$(adcp_request keypairgen '{
 assert_http 401 unauthenticated authorization
 assert_adcp_error_response
 
+log_step "the audit entry of a certificate names the CA chain by its root"
+register_host web web.example.test 127.0.0.1
+admin_issue_for_host web web
+ISSUED_ID=$(json_get .message_id)
+ISSUED_SERIAL=$(json_get .serial)
+
 log_step "initsession credentials never reach the audit log"
 admin_json POST /v1/adcp "$(adcp_request initsession '{
     "session_label": "hsm4ssl", "hsm": "softhsm",
@@ -117,5 +123,16 @@ response=$(db_query "select json from audit_log where direction = 'response'
     and message_id = '$ID'")
 assert_eq softhsm "$(jq -r .header.dest_hsm_name <<<"$response")" \
     "audit: the HSM that ran it"
+issued=$(db_query "select json from audit_log where direction = 'response'
+    and message_id = '$ISSUED_ID'")
+assert_eq "$ISSUED_SERIAL" "$(jq -r .body.serial <<<"$issued")" \
+    "audit: the serial of certificate $ISSUED_ID"
+assert_contains "$(jq -r .body.certificate <<<"$issued")" \
+    "BEGIN CERTIFICATE" "audit: the certificate of message $ISSUED_ID"
+assert_eq null "$(jq -c '.body.chain // null' <<<"$issued")" \
+    "audit: the CA chain in the entry of message $ISSUED_ID"
+assert_eq "$(root_fingerprint | tr -d :)" \
+    "$(jq -r .body.chain_root_sha256 <<<"$issued")" \
+    "audit: chain_root_sha256 of message $ISSUED_ID"
 
 pass
