@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "adcp/adcp_error.h"
+#include "common/json_text.h"
 #include "common/log.h"
 #include "common/thread.h"
 #include "common/secret.h"
@@ -161,7 +162,7 @@ add_payload(struct evbuffer *out, struct api_response *response,
         *type = response->content_type != NULL ? response->content_type
                                                : "text/plain; charset=utf-8";
     } else if (response->body != NULL) {
-        payload = json_dumps(response->body, JSON_COMPACT);
+        payload = json_text_compact(response->body);
         if (payload == NULL)
             return -1;
         cleanup = free_json_payload;

@@ -48,29 +48,54 @@ escape_controls(char *text)
             *text = '?';
 }
 
+/* Writes the date and time of second into stamp, reusing the text of the
+ * thread's previous line when it fell in the same second. */
+static void
+format_stamp(time_t second, char stamp[32])
+{
+    static _Thread_local time_t cached_second = -1;
+    static _Thread_local char cached[32];
+    struct tm tm;
+
+    if (second != cached_second) {
+        if (gmtime_r(&second, &tm) == NULL ||
+            strftime(cached, sizeof(cached), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+            snprintf(cached, sizeof(cached), "@%lld", (long long)second);
+        cached_second = second;
+    }
+    memcpy(stamp, cached, sizeof(cached));
+}
+
 void
 log_write(enum log_level level, const char *func, const char *fmt, ...)
 {
-    char message[2048];
+    char line[2048 + 160];
     char stamp[32];
     struct timeval now;
-    struct tm tm;
     va_list ap;
+    int prefix, len;
 
     if (level > log_get_level())
         return;
-    va_start(ap, fmt);
-    vsnprintf(message, sizeof(message), fmt, ap);
-    va_end(ap);
-    escape_controls(message);
-
     gettimeofday(&now, NULL);
-    gmtime_r(&now.tv_sec, &tm);
-    strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+    format_stamp(now.tv_sec, stamp);
+    prefix = snprintf(line, sizeof(line), "%s.%06ldZ %-5s %s: ", stamp,
+                      (long)now.tv_usec, level_names[level], func);
+    if (prefix < 0 || (size_t)prefix >= sizeof(line) - 2048)
+        prefix = 0;
+    va_start(ap, fmt);
+    len = vsnprintf(line + prefix, 2048, fmt, ap);
+    va_end(ap);
+    if (len < 0)
+        len = 0;
+    else if (len > 2047)
+        len = 2047;
+    escape_controls(line + prefix);
+    len += prefix;
+    line[len++] = '\n';
 
     pthread_mutex_lock(&log_lock);
-    fprintf(stderr, "%s.%06ldZ %-5s %s: %s\n", stamp, (long)now.tv_usec,
-            level_names[level], func, message);
+    fwrite(line, 1, (size_t)len, stderr);
     fflush(stderr);
     pthread_mutex_unlock(&log_lock);
 }

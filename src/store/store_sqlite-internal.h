@@ -109,6 +109,9 @@ typedef enum adcp_status (*store_sqlite_job_fn)(struct store_sqlite_conn *conn,
 struct store_sqlite_job {
     store_sqlite_job_fn run;
     const char *op; /* verb phrase for logs, such as "add certificate" */
+    /* The job runs one statement. SQLite backs out a failed statement's
+     * changes on its own, so the job needs no savepoint of its own. */
+    bool one_statement;
     /* Set by the queue functions and the writer, under writer.lock. */
     struct store_sqlite_job *next;
     bool detached;

@@ -72,7 +72,9 @@ store_sqlite_cert_add(struct store *base, const struct store_cert *cert,
                       struct adcp_error *err)
 {
     struct cert_add_job add = {
-        .job = {.run = cert_insert, .op = cert_add_op},
+        .job = {.run = cert_insert,
+                .op = cert_add_op,
+                .one_statement = true},
         .cert = cert,
     };
 
@@ -114,6 +116,7 @@ store_sqlite_cert_add_queued(struct store *base,
     }
     queued->add.job.run = cert_insert;
     queued->add.job.op = cert_add_op;
+    queued->add.job.one_statement = true;
     queued->add.cert = &queued->cert;
     queued->ticket.store = base;
     status = store_sqlite_write_queued(store_sqlite_from(base),
@@ -395,6 +398,7 @@ store_sqlite_audit_append(struct store *base,
     memset(audit, 0, sizeof(*audit));
     audit->job.run = audit_insert;
     audit->job.op = audit_append_op;
+    audit->job.one_statement = true;
     audit->entry = *entry;
     memcpy(audit->json, entry->json, json_len + 1);
     audit->entry.json = audit->json;

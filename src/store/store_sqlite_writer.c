@@ -57,19 +57,22 @@ store_sqlite_writer_init(struct store_sqlite *store)
 /* Running a batch. */
 
 /*
- * Runs one job inside its own savepoint. The job's result goes into
- * job->status and job->err. Returns ADCP_OK while the batch's transaction
- * can go on, or ADCP_ERR_STORAGE with err filled when it cannot: a
- * savepoint statement failed, or SQLite rolled the whole transaction back
- * after an error such as SQLITE_FULL or SQLITE_IOERR.
+ * Runs one job, inside its own savepoint unless it is one statement, so
+ * that a failed job leaves the batch's other writes alone. The job's
+ * result goes into job->status and job->err. Returns ADCP_OK while the
+ * batch's transaction can go on, or ADCP_ERR_STORAGE with err filled when
+ * it cannot: a savepoint statement failed, or SQLite rolled the whole
+ * transaction back after an error such as SQLITE_FULL or SQLITE_IOERR.
  */
 static enum adcp_status
 job_run(struct store_sqlite_conn *conn, struct store_sqlite_job *job,
         struct adcp_error *err)
 {
-    enum adcp_status status;
+    enum adcp_status status = ADCP_OK;
 
-    status = store_sqlite_run(conn, STMT_SAVEPOINT, "begin a savepoint", err);
+    if (!job->one_statement)
+        status = store_sqlite_run(conn, STMT_SAVEPOINT, "begin a savepoint",
+                                  err);
     if (status != ADCP_OK)
         return status;
     job->status = job->run(conn, job, &job->err);
@@ -78,6 +81,8 @@ job_run(struct store_sqlite_conn *conn, struct store_sqlite_job *job,
         err->code = ADCP_ERR_STORAGE;
         return ADCP_ERR_STORAGE;
     }
+    if (job->one_statement)
+        return ADCP_OK;
     if (job->status != ADCP_OK)
         status = store_sqlite_run(conn, STMT_SAVEPOINT_ROLLBACK,
                                   "roll back a savepoint", err);
