@@ -157,6 +157,45 @@ def openssl_table(rows, keys):
     return lines + [""]
 
 
+def transport_floor_lines(http, limits, keys, levels):
+    """The table of GET /healthz against issuance: what the limit's work
+    plus the transport alone costs, and the best limit/CPU ratio a server
+    could reach that did nothing else (no certificate encoding, storage or
+    audit)."""
+    lines = [
+        "### Transport floor: GET /healthz, wrk",
+        "",
+        "GET /healthz needs no HSM, no storage and no handler thread: its "
+        "CPU is what TLS, HTTP and the event loop cost for one request.",
+        "",
+        "| CA key | clients | /healthz req/s | /healthz CPU ms/req "
+        "| limit CPU ms | limit + floor ms | best possible limit/CPU "
+        "| HSM4SSL CPU ms/req | HSM4SSL above limit + floor ms |",
+        "|" + "---|" * 9,
+    ]
+    found = False
+    for key in keys:
+        limit_cpu = floor_cpu(limits, key, "verify+sign")
+        for clients in levels:
+            f = http.get(("hsm4ssl-healthz", key, "wrk", clients))
+            h = http.get(("hsm4ssl", key, "wrk", clients)) or {}
+            if f is None:
+                continue
+            found = True
+            both = (limit_cpu + f["cpu_ms"]
+                    if limit_cpu is not None and f["cpu_ms"] is not None
+                    else None)
+            above = (h["cpu_ms"] - both
+                     if both is not None and h.get("cpu_ms") is not None
+                     else None)
+            lines.append(
+                f"| {key} | {clients} | {fmt(f['rps'])} "
+                f"| {fmt(f['cpu_ms'])} | {fmt(limit_cpu)} | {fmt(both)} "
+                f"| {fmt(ratio(limit_cpu, both), 2)} "
+                f"| {fmt(h.get('cpu_ms'))} | {fmt(above)} |")
+    return lines + [""] if found else []
+
+
 def lowest(values):
     """The smallest value, or None when any is missing."""
     if not values or None in values:
@@ -320,6 +359,7 @@ def main():
     for tool in tools:
         lines += http_table(http, limits, keys, levels, tool)
     lines += target_lines(http, limits, keys, tools)
+    lines += transport_floor_lines(http, limits, keys, levels)
     lines += limit_table(limits, keys)
     lines += openssl_table(rows, keys)
     lines += extra_lines(http, rows, keys)

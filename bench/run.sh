@@ -256,6 +256,22 @@ profile_server() {
     rm -f "$data"
 }
 
+# Measures GET /healthz with wrk against the running server, at LEVELS
+# clients, RUNS runs: the CPU the server spends on a request that needs
+# no HSM, no storage and no handler thread, only TLS, HTTP and the
+# event loop. Recorded as system hsm4ssl-healthz.
+transport_floor_run() {
+    local key=$1 ca=$2 clients run
+    export BENCH_METHOD=GET
+    for clients in $LEVELS; do
+        for ((run = 1; run <= RUNS; run++)); do
+            measure_http wrk "$SERVER_PID" hsm4ssl-healthz "$key" \
+                "$clients" "$run" "$SERVER_URL/healthz" /dev/null "" "$ca"
+        done
+    done
+    unset BENCH_METHOD
+}
+
 # Holds IDLE keep-alive connections to the server and records its RSS
 # before and while they are open, and the time of one /healthz meanwhile.
 idle_run() {
@@ -337,6 +353,7 @@ bench_hsm4ssl() {
     auth="Bearer $(cat "$data/admin.token")"
     measure_matrix "$SERVER_PID" hsm4ssl "$key" "$SERVER_URL/v1/certificates" \
         "$dir/hsm4ssl-bodies.jsonl" "$auth" "$data/ca/root.crt"
+    transport_floor_run "$key" "$data/ca/root.crt"
     if [ "$PROFILE" = 1 ]; then
         profile_server "$tag" "$SERVER_URL/v1/certificates" \
             "$dir/hsm4ssl-bodies.jsonl" "$auth"

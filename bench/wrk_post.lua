@@ -2,14 +2,16 @@
 -- BENCH_BODIES, cycling through them, with the Authorization header value
 -- in BENCH_AUTH (empty: none). BENCH_CONTENT_TYPE sets the Content-Type
 -- (default application/json). With BENCH_HEX_BODIES=1 each line is the
--- hex of a binary body, such as a DER OCSP request. At the end it prints
--- one JSON line with the counts and latency percentiles, which
+-- hex of a binary body, such as a DER OCSP request. With BENCH_METHOD=GET
+-- it sends GET requests without a body and reads no file. At the end it
+-- prints one JSON line with the counts and latency percentiles, which
 -- bench/run.sh reads.
 
 local bodies_path = os.getenv("BENCH_BODIES")
 local auth = os.getenv("BENCH_AUTH") or ""
 local content_type = os.getenv("BENCH_CONTENT_TYPE") or "application/json"
 local hex_bodies = os.getenv("BENCH_HEX_BODIES") == "1"
+local method = os.getenv("BENCH_METHOD") or "POST"
 local bodies = {}
 local next_body = 1
 local thread_count = 0
@@ -22,6 +24,13 @@ function setup(thread)
 end
 
 function init(args)
+    wrk.method = method
+    if auth ~= "" then
+        wrk.headers["Authorization"] = auth
+    end
+    if method == "GET" then
+        return
+    end
     for line in io.lines(bodies_path) do
         if #line > 0 and hex_bodies then
             line = line:gsub("%x%x", function(byte)
@@ -38,14 +47,13 @@ function init(args)
     -- Threads start 7 bodies apart, so they do not send the same CSR in
     -- step; the server does not depend on it.
     next_body = ((thread_index or 1) - 1) * 7 % #bodies + 1
-    wrk.method = "POST"
     wrk.headers["Content-Type"] = content_type
-    if auth ~= "" then
-        wrk.headers["Authorization"] = auth
-    end
 end
 
 function request()
+    if method == "GET" then
+        return wrk.format()
+    end
     local body = bodies[next_body]
     next_body = next_body % #bodies + 1
     return wrk.format(nil, nil, nil, body)
