@@ -38,19 +38,27 @@ struct runtime {
 
 static struct api_server *volatile running_server;
 static volatile sig_atomic_t creating_data_dir;
+static volatile sig_atomic_t starting;
 static volatile sig_atomic_t stop_requested;
 
-/* Handles SIGTERM and SIGINT. A running server stops cleanly. While a new
+/*
+ * Handles SIGTERM and SIGINT. A running server stops cleanly. While a new
  * data directory is being created, the stop waits until it is whole, so
- * it is never left half made. Otherwise the signal ends the process as
- * it would without a handler, so that a start that hangs (on a network
- * HSM, for example) can still be stopped. */
+ * it is never left half made.
+ *
+ * During the rest of the start the first signal waits for the end of the
+ * step under way. That step may be C_Login, for which SoftHSM2 truncates
+ * its token.object and then writes it again: a process ended in between
+ * loses the token and every key in it. A second signal ends the process
+ * as it would without a handler, so that a start that hangs (on a network
+ * HSM, for example) can still be stopped.
+ */
 static void
 on_stop_signal(int signo)
 {
     if (running_server != NULL) {
         api_server_stop(running_server);
-    } else if (creating_data_dir) {
+    } else if (creating_data_dir || (starting && !stop_requested)) {
         stop_requested = 1;
     } else {
         signal(signo, SIG_DFL);
@@ -70,15 +78,14 @@ catch_stop_signals(void)
     sigaction(SIGINT, &action, NULL);
 }
 
-/* Returns whether a stop signal came while the data directory was being
- * created, after logging it. */
+/* Returns whether a stop signal came during the start, after logging it
+ * with step, the part of the start it came in. */
 static bool
-stopped_during_creation(void)
+stopped_while(const char *step)
 {
     if (!stop_requested)
         return false;
-    log_info("hsm4ssld stopping: signal received while creating the data "
-             "directory");
+    log_info("hsm4ssld stopping: signal received while %s", step);
     return true;
 }
 
@@ -383,6 +390,11 @@ run_server(struct runtime *rt)
     }
 
     running_server = rt->server;
+    starting = 0;
+    /* A signal that came after the last check finds the server already
+     * stopped when it begins. */
+    if (stop_requested)
+        api_server_stop(rt->server);
 
     print_banner(rt);
     log_info("hsm4ssld started: data directory %s, %zu HSM(s), listening on "
@@ -473,6 +485,7 @@ serve_run(const struct serve_options *options)
     int lock_fd;
 
     memset(&rt, 0, sizeof(rt));
+    starting = 1;
     catch_stop_signals();
     lock_fd = data_dir_lock(options->data_dir);
     if (lock_fd < 0)
@@ -480,7 +493,7 @@ serve_run(const struct serve_options *options)
     if (!bootstrap_is_initialised(options->data_dir)) {
         if (create_data_dir(options) != 0)
             goto out;
-        if (stopped_during_creation()) {
+        if (stopped_while("creating the data directory")) {
             rc = 0;
             goto out;
         }
@@ -501,9 +514,18 @@ serve_run(const struct serve_options *options)
         snprintf(rt.cfg.ocsp_url, sizeof(rt.cfg.ocsp_url), "%s",
                  options->ocsp_url);
 
-    if (start_hal(&rt) != 0 || start_service(&rt) != 0 ||
-        start_tls(&rt) != 0)
+    if (start_hal(&rt) != 0)
         goto out;
+    if (stopped_while("starting the HSMs")) {
+        rc = 0;
+        goto out;
+    }
+    if (start_service(&rt) != 0 || start_tls(&rt) != 0)
+        goto out;
+    if (stopped_while("starting the service")) {
+        rc = 0;
+        goto out;
+    }
     if (run_server(&rt) == 0)
         rc = 0;
 out:
