@@ -17,6 +17,7 @@
 #include "daemon/bootstrap.h"
 #include "daemon/config.h"
 #include "daemon/data_dir_lock.h"
+#include "daemon/softhsm_token_guard.h"
 #include "hal/hal.h"
 #include "managers/service.h"
 #include "store/store.h"
@@ -501,8 +502,11 @@ serve_run(const struct serve_options *options)
         snprintf(rt.cfg.ocsp_url, sizeof(rt.cfg.ocsp_url), "%s",
                  options->ocsp_url);
 
-    if (start_hal(&rt) != 0 || start_service(&rt) != 0 ||
-        start_tls(&rt) != 0)
+    softhsm_token_guard_restore(rt.cfg.data_dir);
+    if (start_hal(&rt) != 0)
+        goto out;
+    softhsm_token_guard_back_up(rt.cfg.data_dir);
+    if (start_service(&rt) != 0 || start_tls(&rt) != 0)
         goto out;
     if (run_server(&rt) == 0)
         rc = 0;
