@@ -20,7 +20,7 @@ packages=(
     libsqlite3-dev sqlite3 libpq-dev
     libcurl4-openssl-dev curl
     libcmocka-dev
-    iproute2 jq procps ca-certificates
+    iproute2 jq procps ca-certificates strace
 )
 bench_packages=(
     wrk gnuplot-nox golang-cfssl python3 linux-perf
