@@ -1,6 +1,7 @@
 #include "cli/cli_file.h"
 
 #include "cli/cli_exit.h"
+#include "common/fd_write.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -349,24 +350,6 @@ sweep_abandoned(const struct cli_dir *dir, const char *name)
     closedir(listing);
 }
 
-static int
-write_all(int fd, const void *data, size_t len)
-{
-    const char *p = data;
-
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 int
 cli_file_stage(struct cli_staged_file *staged, const struct cli_dir *dir,
                const char *name, const void *data, size_t len, mode_t mode)
@@ -384,7 +367,7 @@ cli_file_stage(struct cli_staged_file *staged, const struct cli_dir *dir,
     if (create_locked_temp(staged, mode) != 0)
         return cli_fail(CLI_EXIT_LOCAL, "cannot create a file in %s: %s",
                         dir->path, strerror(errno));
-    if (write_all(staged->fd, data, len) != 0 || fsync(staged->fd) != 0) {
+    if (fd_write_all(staged->fd, data, len) != 0 || fsync(staged->fd) != 0) {
         rc = cli_fail(CLI_EXIT_LOCAL, "cannot write %s/%s: %s", dir->path,
                       staged->temp_name, strerror(errno));
         cli_file_discard(staged);

@@ -17,6 +17,7 @@
 #include "daemon/bootstrap.h"
 #include "daemon/config.h"
 #include "daemon/data_dir_lock.h"
+#include "daemon/softhsm_token_guard.h"
 #include "hal/hal.h"
 #include "managers/service.h"
 #include "store/store.h"
@@ -514,8 +515,10 @@ serve_run(const struct serve_options *options)
         snprintf(rt.cfg.ocsp_url, sizeof(rt.cfg.ocsp_url), "%s",
                  options->ocsp_url);
 
+    softhsm_token_guard_restore(rt.cfg.data_dir);
     if (start_hal(&rt) != 0)
         goto out;
+    softhsm_token_guard_back_up(rt.cfg.data_dir);
     if (stopped_while("starting the HSMs")) {
         rc = 0;
         goto out;
