@@ -211,6 +211,17 @@ assert_no_file() {
     [ ! -e "$1" ] || fail "expected $1 not to exist, but it does"
 }
 
+# wait_for_text FILE TEXT: wait up to 10 s until FILE contains TEXT (a
+# grep pattern), then fail with FILE's contents if it does not.
+wait_for_text() {
+    local file=$1 text=$2
+    for _ in $(seq 200); do
+        grep -q -- "$text" "$file" 2>/dev/null && return 0
+        sleep 0.05
+    done
+    fail "expected '$text' in $file within 10 s: $(cat "$file" 2>&1)"
+}
+
 # ---------------------------------------------------------------------------
 # The server
 

@@ -17,12 +17,7 @@ stop_while_creating() {
     pid=$!
     # shellcheck disable=SC2016 # on_exit evaluates the command at exit
     on_exit "kill $pid 2>/dev/null || true"
-    for _ in $(seq 100); do
-        grep -q 'creating the embedded default' "$log" && break
-        sleep 0.05
-    done
-    grep -q 'creating the embedded default' "$log" ||
-        fail "hsm4ssld did not begin creating $data: $(cat "$log")"
+    wait_for_text "$log" 'creating the embedded default'
     kill "-$signal" "$pid"
     wait "$pid" || status=$?
     assert_eq 0 "$status" "exit status after $signal during the creation"

@@ -33,12 +33,7 @@ start_held() {
     STRACE_PID=$!
     # shellcheck disable=SC2016 # on_exit evaluates the command at exit
     on_exit "kill $STRACE_PID 2>/dev/null || true"
-    for _ in $(seq 200); do
-        grep -q 'DELAYED' "$trace" && break
-        sleep 0.05
-    done
-    grep -q 'DELAYED' "$trace" ||
-        fail "strace did not hold the start: $(cat "$trace")"
+    wait_for_text "$trace" DELAYED
     HELD_PID=$(awk '/DELAYED/ { print $1; exit }' "$trace")
 }
 
