@@ -1,5 +1,6 @@
 #include "daemon/admin_cmds.h"
 
+#include <signal.h>
 #include <stdio.h>
 
 #include "common/log.h"
@@ -36,17 +37,38 @@ out:
     return rc;
 }
 
+/*
+ * Blocks the signals that end the process, so that none arrives during a
+ * login. SoftHSM2 truncates its token.object on each C_Login before it
+ * writes it again, so a process ended in between loses the token. A
+ * signal that came meanwhile takes effect when *saved is restored.
+ */
+static void
+block_stop_signals(sigset_t *saved)
+{
+    sigset_t stop_signals;
+
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGHUP);
+    sigaddset(&stop_signals, SIGQUIT);
+    sigprocmask(SIG_BLOCK, &stop_signals, saved);
+}
+
 int
 admin_list_hsms(const char *data_dir)
 {
     struct hal *hal = NULL;
     struct adcp_error err;
     struct config cfg;
+    sigset_t saved_mask;
     int rc = 1;
 
     if (config_load(data_dir, &cfg) != 0)
         return 1;
     config_apply_env(&cfg);
+    block_stop_signals(&saved_mask);
     if (hal_new(&hal, &err) != ADCP_OK) {
         fprintf(stderr, "cannot start the HAL: %s\n", err.message);
         goto out;
@@ -64,6 +86,8 @@ admin_list_hsms(const char *data_dir)
     rc = 0;
 out:
     hal_free(hal);
+    fflush(stdout);
+    sigprocmask(SIG_SETMASK, &saved_mask, NULL);
     config_free(&cfg);
     return rc;
 }

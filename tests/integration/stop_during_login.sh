@@ -7,7 +7,9 @@
 #   - the first SIGTERM stops the server with status 0 once the login is
 #     done, token.object is whole and the next start serves;
 #   - during a later step of the start, a second signal ends the process
-#     at once, so that a start that hangs can still be stopped.
+#     at once, so that a start that hangs can still be stopped;
+#   - `hsm4ssld list-hsms`, which logs in too, ends on SIGTERM only after
+#     its login.
 source "$(dirname "$0")/lib.sh"
 
 require_commands curl jq strace
@@ -80,6 +82,27 @@ assert_not_contains "$(cat "$TEST_TMP/held-twice.log")" "listening on" \
     "the log of the start ended by a second signal"
 assert_eq "$TOKEN_BYTES" "$(stat -c %s "$TOKEN_OBJECT")" \
     "size of token.object after two signals during the start"
+
+log_step "SIGTERM during the login of list-hsms takes effect after it"
+trace=$TEST_TMP/list.strace
+strace -f -o "$trace" -P "$TOKEN_OBJECT" -e trace=ftruncate \
+    -e inject=ftruncate:delay_exit=3000000:when=1 \
+    "$HSM4SSLD" list-hsms --data-dir "$SERVER_DATA" \
+    >"$TEST_TMP/list-hsms.out" 2>&1 </dev/null &
+STRACE_PID=$!
+# shellcheck disable=SC2016 # on_exit evaluates the command at exit
+on_exit "kill $STRACE_PID 2>/dev/null || true"
+wait_for_text "$trace" DELAYED
+assert_eq 0 "$(stat -c %s "$TOKEN_OBJECT")" \
+    "size of token.object while list-hsms is held after truncating it"
+kill -TERM "$(awk '/DELAYED/ { print $1; exit }' "$trace")"
+status=0
+wait "$STRACE_PID" || status=$?
+assert_eq 143 "$status" "exit status of list-hsms after SIGTERM"
+assert_contains "$(cat "$TEST_TMP/list-hsms.out")" "softhsm" \
+    "the output of list-hsms before the SIGTERM took effect"
+assert_eq "$TOKEN_BYTES" "$(stat -c %s "$TOKEN_OBJECT")" \
+    "size of token.object after SIGTERM during list-hsms"
 
 log_step "the token serves on the next start"
 server_start "$SERVER_DATA"
