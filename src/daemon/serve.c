@@ -43,9 +43,9 @@ static volatile sig_atomic_t starting;
 static volatile sig_atomic_t stop_requested;
 
 /*
- * Handles SIGTERM and SIGINT. A running server stops cleanly. While a new
- * data directory is being created, the stop waits until it is whole, so
- * it is never left half made.
+ * Handles SIGTERM, SIGINT, SIGHUP and SIGQUIT. A running server stops
+ * cleanly. While a new data directory is being created, the stop waits
+ * until it is whole, so it is never left half made.
  *
  * During the rest of the start the first signal waits for the end of the
  * step under way. That step may be C_Login, for which SoftHSM2 truncates
@@ -77,6 +77,10 @@ catch_stop_signals(void)
     sigemptyset(&action.sa_mask);
     sigaction(SIGTERM, &action, NULL);
     sigaction(SIGINT, &action, NULL);
+    /* A closed terminal (SIGHUP) or Ctrl-\ (SIGQUIT) would otherwise end
+     * the process at any point, a login included. */
+    sigaction(SIGHUP, &action, NULL);
+    sigaction(SIGQUIT, &action, NULL);
 }
 
 /* Returns whether a stop signal came during the start, after logging it

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# hsm4ssld stops cleanly on SIGTERM and on SIGINT and starts again on the
-# same data directory without losing state. It keeps the same root
-# (fingerprint), admin token and issued certificates, host certificates
-# from before the restart still work for mTLS, and new hosts can still
-# enrol.
+# hsm4ssld stops cleanly on SIGTERM, SIGINT, SIGHUP and SIGQUIT and starts
+# again on the same data directory without losing state. It keeps the
+# same root (fingerprint), admin token and issued certificates, host
+# certificates from before the restart still work for mTLS, and new hosts
+# can still enrol.
 source "$(dirname "$0")/lib.sh"
 
 require_commands openssl curl jq
@@ -103,30 +103,39 @@ admin_json POST /v1/certificates "$(certificate_request_json \
 assert_http 201
 assert_eq CN=gamma "$(json_get .subject)" "certificate issued by the admin"
 
+# stop_with SIGNAL: stop the running server with SIGNAL, check that it
+# exits 0 with its stop line, and start it again.
+stop_with() {
+    local signal=$1 log_lines pid status=0
+    log_step "stop with SIG$signal"
+    log_lines=$(wc -l <"$SERVER_LOG")
+    pid=$SERVER_PID
+    SERVER_PID=
+    kill "-$signal" "$pid"
+    for _ in $(seq 300); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -KILL "$pid"
+        fail "hsm4ssld (pid $pid) did not stop within 30 s of SIG$signal"
+    fi
+    wait "$pid" || status=$?
+    assert_eq 0 "$status" "hsm4ssld exit status after SIG$signal"
+    assert_contains "$(tail -n "+$((log_lines + 1))" "$SERVER_LOG")" \
+        "hsm4ssld stopped" "log after SIG$signal"
+
+    log_step "start again after SIG$signal"
+    server_start "$SERVER_DATA"
+    assert_eq "$(tr -d : <<<"$FINGERPRINT")" "$(ca_fingerprint)" \
+        "GET /v1/ca fingerprint_sha256 after the stop by SIG$signal"
+}
+
 # Ctrl-C in a terminal sends SIGINT. A shell starts background commands
 # with SIGINT ignored, so this also shows that serve installs its handler.
-log_step "stop with SIGINT"
-log_lines=$(wc -l <"$SERVER_LOG")
-pid=$SERVER_PID
-SERVER_PID=
-kill -INT "$pid"
-for _ in $(seq 300); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-done
-if kill -0 "$pid" 2>/dev/null; then
-    kill -KILL "$pid"
-    fail "hsm4ssld (pid $pid) did not stop within 30 s of SIGINT"
-fi
-status=0
-wait "$pid" || status=$?
-assert_eq 0 "$status" "hsm4ssld exit status after SIGINT"
-assert_contains "$(tail -n "+$((log_lines + 1))" "$SERVER_LOG")" \
-    "hsm4ssld stopped" "log after SIGINT"
-
-log_step "start again after SIGINT"
-server_start "$SERVER_DATA"
-assert_eq "$(tr -d : <<<"$FINGERPRINT")" "$(ca_fingerprint)" \
-    "GET /v1/ca fingerprint_sha256 after the stop by SIGINT"
+stop_with INT
+# A closed terminal sends SIGHUP, and Ctrl-\ SIGQUIT.
+stop_with HUP
+stop_with QUIT
 
 pass

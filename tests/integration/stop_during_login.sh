@@ -4,8 +4,8 @@
 # token.object and then writes it again. A process ended in between
 # leaves the file empty, and the token with the CA key is lost. strace
 # delays the start at that point for 3 s while the test sends the signal:
-#   - the first SIGTERM stops the server with status 0 once the login is
-#     done, token.object is whole and the next start serves;
+#   - the first SIGTERM (or SIGHUP) stops the server with status 0 once
+#     the login is done, token.object is whole and the next start serves;
 #   - during a later step of the start, a second signal ends the process
 #     at once, so that a start that hangs can still be stopped;
 #   - `hsm4ssld list-hsms`, which logs in too, ends on SIGTERM only after
@@ -53,18 +53,25 @@ start_held_at_login() {
         "size of token.object while the start is held after truncating it"
 }
 
-log_step "SIGTERM during the login: the start stops once the login is done"
-start_held_at_login "$TEST_TMP/held-term.log"
-kill -TERM "$HELD_PID"
-status=0
-wait "$STRACE_PID" || status=$?
-assert_eq 0 "$status" "exit status after SIGTERM during the login"
-assert_contains "$(cat "$TEST_TMP/held-term.log")" \
-    "signal received while starting the HSMs" "the log of the stopped start"
-assert_not_contains "$(cat "$TEST_TMP/held-term.log")" "listening on" \
-    "the log of the stopped start"
-assert_eq "$TOKEN_BYTES" "$(stat -c %s "$TOKEN_OBJECT")" \
-    "size of token.object after SIGTERM during the login"
+# stop_at_login SIGNAL: send SIGNAL while the start is held after the
+# truncation of token.object, and check the start stopped cleanly.
+stop_at_login() {
+    local signal=$1 log=$TEST_TMP/held-$1.log status=0
+    log_step "SIG$signal during the login stops the start once it is done"
+    start_held_at_login "$log"
+    kill "-$signal" "$HELD_PID"
+    wait "$STRACE_PID" || status=$?
+    assert_eq 0 "$status" "exit status after SIG$signal during the login"
+    assert_contains "$(cat "$log")" \
+        "signal received while starting the HSMs" "the log after SIG$signal"
+    assert_not_contains "$(cat "$log")" "listening on" \
+        "the log after SIG$signal"
+    assert_eq "$TOKEN_BYTES" "$(stat -c %s "$TOKEN_OBJECT")" \
+        "size of token.object after SIG$signal during the login"
+}
+
+stop_at_login TERM
+stop_at_login HUP
 
 log_step "a second signal while the database opens ends the start at once"
 start_held "$TEST_TMP/held-twice.log" -P "$SERVER_DATA/hsm4ssl.db" \
