@@ -111,6 +111,16 @@ read_certificate(const char *path)
     return cert;
 }
 
+/* Keeps the copies of the SoftHSM2 token metadata under the data
+ * directory arg up to date after every login: at the start, when an HSM
+ * comes back, and after initsession has made a new token. */
+static void
+back_up_tokens_after_login(void *arg, const char *hsm_name)
+{
+    (void)hsm_name;
+    softhsm_token_guard_back_up(arg);
+}
+
 static int
 start_hal(struct runtime *rt)
 {
@@ -122,6 +132,8 @@ start_hal(struct runtime *rt)
         log_error("cannot start the HAL: %s", err.message);
         return -1;
     }
+    hal_set_login_hook(rt->hal, back_up_tokens_after_login,
+                       rt->cfg.data_dir);
     for (size_t i = 0; i < rt->cfg.hsm_count; i++) {
         const struct hal_hsm_config *hsm = &rt->cfg.hsms[i];
         if (hal_add_hsm(rt->hal, hsm, &err) != ADCP_OK) {
@@ -522,7 +534,6 @@ serve_run(const struct serve_options *options)
     softhsm_token_guard_restore(rt.cfg.data_dir);
     if (start_hal(&rt) != 0)
         goto out;
-    softhsm_token_guard_back_up(rt.cfg.data_dir);
     if (stopped_while("starting the HSMs")) {
         rc = 0;
         goto out;

@@ -10,10 +10,10 @@
  * Only DATA_DIR/tokens/NAME/ directories are handled. Token directories
  * elsewhere, and symbolic links under tokens/, are never touched.
  *
- * NOTE: the copy is refreshed at each start only. A token that
- * initsession initialises again while the service runs keeps the copy
- * of its old metadata until the next start. Restoring that copy would
- * bring back the old PINs, which the PIN file no longer matches.
+ * NOTE: the copy is made after each login of any HSM, and covers every
+ * token directory. Another HSM's token may be read while SoftHSM2
+ * rewrites it. An empty read is never copied, but a partly written file
+ * would be.
  */
 #ifndef HSM4SSL_DAEMON_SOFTHSM_TOKEN_GUARD_H
 #define HSM4SSL_DAEMON_SOFTHSM_TOKEN_GUARD_H
@@ -38,9 +38,9 @@ void softhsm_token_guard_restore(const char *data_dir);
 /*
  * Copies each non-empty token.object under DATA_DIR/tokens to
  * SOFTHSM_TOKEN_BACKUP_FILE beside it: a new file of mode 0600, synced,
- * renamed over the old copy, and the directory synced. Call it after the
- * HAL has logged in, so the copy contains what SoftHSM2 wrote last. A copy
- * that cannot be written is logged as a warning.
+ * renamed over the old copy, and the directory synced. Call it after each
+ * login, so the copy contains what SoftHSM2 wrote last. A copy that
+ * cannot be written is logged as a warning.
  */
 void softhsm_token_guard_back_up(const char *data_dir);
 

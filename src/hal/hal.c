@@ -34,6 +34,13 @@ hal_new(struct hal **out, struct adcp_error *err)
     return ADCP_OK;
 }
 
+void
+hal_set_login_hook(struct hal *hal, hal_login_fn fn, void *arg)
+{
+    hal->login_hook = fn;
+    hal->login_hook_arg = arg;
+}
+
 /* HSMs go first: closing their sessions needs the modules, which are
  * finalised afterwards. */
 void

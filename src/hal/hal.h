@@ -61,6 +61,15 @@ enum hal_sign_scheme {
 enum adcp_status hal_new(struct hal **out, struct adcp_error *err);
 void hal_free(struct hal *hal);
 
+/* A function the HAL calls after each successful C_Login, with the HSM's
+ * name. It runs under that HSM's state lock, so it must not call the
+ * HAL. */
+typedef void (*hal_login_fn)(void *arg, const char *hsm_name);
+
+/* Sets the function called after each login. Set it before the first
+ * hal_add_hsm: it is read without a lock. */
+void hal_set_login_hook(struct hal *hal, hal_login_fn fn, void *arg);
+
 /*
  * Adds an HSM: loads its module (once per path) with CKF_OS_LOCKING_OK,
  * finds the token by label and, when the token is initialised and the PIN

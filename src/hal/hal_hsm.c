@@ -198,6 +198,8 @@ login_inlock(struct hal_hsm *hsm, const char *pin, struct adcp_error *err)
     log_info("HSM \"%s\" logged in to token \"%s\" (slot %lu, %zu sessions)",
              hsm->cfg.name, hsm->cfg.token_label, (unsigned long)hsm->slot,
              pkcs11_pool_capacity(&hsm->pool));
+    if (hsm->hal != NULL && hsm->hal->login_hook != NULL)
+        hsm->hal->login_hook(hsm->hal->login_hook_arg, hsm->cfg.name);
     return ADCP_OK;
 }
 

@@ -4,10 +4,11 @@
 # SoftHSM2 2.6.1 truncates token.object and writes it again on every
 # C_Login, so SIGKILL between the two steps leaves it empty. The test
 # makes that loss for real: strace delays the return of SoftHSM2's
-# ftruncate of the file while the test kills hsm4ssld. The restored token signs with the same
-# root. A non-empty token.object is never replaced, a symbolic link under
-# tokens/ is left alone, and an empty token.object without a copy is
-# reported and left as it is.
+# ftruncate of the file while the test kills hsm4ssld. The restored token
+# signs with the same root. A non-empty token.object is never replaced, a
+# symbolic link under tokens/ is left alone, a token that initsession
+# makes gets its copy at once, and an empty token.object without a copy
+# is reported and left as it is.
 source "$(dirname "$0")/lib.sh"
 
 require_commands openssl curl jq strace
@@ -198,6 +199,34 @@ assert_eq 0 "$(stat -c %s "$TEST_TMP/elsewhere/token/token.object")" \
 assert_eq copy "$(cat "$TEST_TMP/elsewhere/token/$BACKUP_NAME")" \
     "copy in the linked directory"
 rm "$SERVER_DATA/tokens/linked"
+
+log_step "a token made by initsession gets its copy at once"
+CONFIG=$SERVER_DATA/hsm4ssld.json
+cp -p "$CONFIG" "$TEST_TMP/hsm4ssld.json.saved"
+jq '.hsms += [{name: "spare", module: .hsms[0].module, token_label: "spare",
+               pin_file: "pins/spare.user.pin"}]
+    | .policies += [{hsm: "spare", capabilities: ["initsession"],
+                     algorithms: [], hash_funcs: []}]' \
+    "$CONFIG" >"$CONFIG.new"
+chmod 0600 "$CONFIG.new"
+mv "$CONFIG.new" "$CONFIG"
+server_start "$SERVER_DATA"
+LIB_SECRETS+=(spare-so-pin-0000 spare-user-pin-0000)
+admin_json POST /v1/tokens '{"hsm": "spare", "session_label": "spare",
+    "credentials": {"admin_pin": "spare-so-pin-0000",
+                    "user_pin": "spare-user-pin-0000"}}'
+assert_http 200
+SPARE_TOKEN=
+for dir in "$SERVER_DATA"/tokens/*/; do
+    [ "$(realpath "$dir")/token.object" = "$TOKEN_FILE" ] ||
+        SPARE_TOKEN=$(realpath "$dir")/token.object
+done
+assert_ne "" "$SPARE_TOKEN" "token.object of the token made by initsession"
+assert_file_mode 600 "$SPARE_TOKEN.hsm4ssl-backup"
+cmp -s "$SPARE_TOKEN" "$SPARE_TOKEN.hsm4ssl-backup" ||
+    fail "the copy of $SPARE_TOKEN differs from it while the server runs"
+server_stop
+mv "$TEST_TMP/hsm4ssld.json.saved" "$CONFIG"
 
 log_step "an empty token.object without a copy is reported"
 rm "$BACKUP_FILE"
