@@ -169,6 +169,10 @@ json_text_compact(const json_t *json)
 {
     struct text_buffer buffer = {0};
 
+    /* json_dumps writes only objects and arrays without JSON_ENCODE_ANY,
+     * and returns NULL for anything else, NULL included. */
+    if (!json_is_object(json) && !json_is_array(json))
+        return json_dumps(json, JSON_COMPACT);
     dump_value(&buffer, json);
     if (!buffer.failed)
         return buffer.data;

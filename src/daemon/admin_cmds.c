@@ -38,16 +38,25 @@ out:
 }
 
 /*
- * Blocks the signals that end the process, so that none arrives during a
- * login. SoftHSM2 truncates its token.object on each C_Login before it
- * writes it again, so a process ended in between loses the token. A
- * signal that came meanwhile takes effect when *saved is restored.
+ * The HAL's login hook: blocks the signals that end the process while
+ * C_Login runs. SoftHSM2 truncates its token.object on each C_Login
+ * before it writes it again, so a process ended in between loses the
+ * token. A signal that came meanwhile takes effect when the login has
+ * returned. arg is where the signal mask before the login is kept.
  */
 static void
-block_stop_signals(sigset_t *saved)
+block_stop_signals_in_login(void *arg, const char *hsm_name,
+                            enum hal_login_step step)
 {
+    sigset_t *saved = arg;
     sigset_t stop_signals;
 
+    (void)hsm_name;
+    if (step != HAL_LOGIN_STARTING) {
+        fflush(stdout);
+        sigprocmask(SIG_SETMASK, saved, NULL);
+        return;
+    }
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGINT);
     sigaddset(&stop_signals, SIGTERM);
@@ -68,11 +77,11 @@ admin_list_hsms(const char *data_dir)
     if (config_load(data_dir, &cfg) != 0)
         return 1;
     config_apply_env(&cfg);
-    block_stop_signals(&saved_mask);
     if (hal_new(&hal, &err) != ADCP_OK) {
         fprintf(stderr, "cannot start the HAL: %s\n", err.message);
         goto out;
     }
+    hal_set_login_hook(hal, block_stop_signals_in_login, &saved_mask);
     printf("%-16s %-6s %-20s %s\n", "NAME", "STATE", "TOKEN", "MODULE");
     for (size_t i = 0; i < cfg.hsm_count; i++) {
         const struct hal_hsm_config *hsm = &cfg.hsms[i];
@@ -86,8 +95,6 @@ admin_list_hsms(const char *data_dir)
     rc = 0;
 out:
     hal_free(hal);
-    fflush(stdout);
-    sigprocmask(SIG_SETMASK, &saved_mask, NULL);
     config_free(&cfg);
     return rc;
 }

@@ -41,6 +41,10 @@ static struct api_server *volatile running_server;
 static volatile sig_atomic_t creating_data_dir;
 static volatile sig_atomic_t starting;
 static volatile sig_atomic_t stop_requested;
+/* Set while the start logs in to an HSM, and the signal that is to end
+ * the process once that login has returned. */
+static volatile sig_atomic_t logging_in;
+static volatile sig_atomic_t stop_after_login;
 
 /*
  * Handles SIGTERM, SIGINT, SIGHUP and SIGQUIT. A running server stops
@@ -52,7 +56,8 @@ static volatile sig_atomic_t stop_requested;
  * its token.object and then writes it again: a process ended in between
  * loses the token and every key in it. A second signal ends the process
  * as it would without a handler, so that a start that hangs (on a network
- * HSM, for example) can still be stopped.
+ * HSM, for example) can still be stopped. During a login it does so once
+ * C_Login has returned.
  */
 static void
 on_stop_signal(int signo)
@@ -61,10 +66,22 @@ on_stop_signal(int signo)
         api_server_stop(running_server);
     } else if (creating_data_dir || (starting && !stop_requested)) {
         stop_requested = 1;
+    } else if (logging_in) {
+        stop_after_login = signo;
     } else {
         signal(signo, SIG_DFL);
         raise(signo);
     }
+}
+
+static void
+catch_unless_ignored(int signo, const struct sigaction *action)
+{
+    struct sigaction old;
+
+    if (sigaction(signo, NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+        return;
+    sigaction(signo, action, NULL);
 }
 
 static void
@@ -78,9 +95,11 @@ catch_stop_signals(void)
     sigaction(SIGTERM, &action, NULL);
     sigaction(SIGINT, &action, NULL);
     /* A closed terminal (SIGHUP) or Ctrl-\ (SIGQUIT) would otherwise end
-     * the process at any point, a login included. */
-    sigaction(SIGHUP, &action, NULL);
-    sigaction(SIGQUIT, &action, NULL);
+     * the process at any point, a login included. A signal that the parent
+     * process ignored (nohup, or a shell's background job) stays
+     * ignored. */
+    catch_unless_ignored(SIGHUP, &action);
+    catch_unless_ignored(SIGQUIT, &action);
 }
 
 /* Returns whether a stop signal came during the start, after logging it
@@ -111,14 +130,31 @@ read_certificate(const char *path)
     return cert;
 }
 
-/* Keeps the copies of the SoftHSM2 token metadata under the data
- * directory arg up to date after every login: at the start, when an HSM
- * comes back, and after initsession has made a new token. */
+/*
+ * The HAL's login hook. It keeps the copies of the SoftHSM2 token
+ * metadata under the data directory arg up to date after every login: at
+ * the start, when an HSM comes back, and after initsession has made a new
+ * token. A stop signal that came during a login of the start ends the
+ * process here, once the login has written token.object again.
+ */
 static void
-back_up_tokens_after_login(void *arg, const char *hsm_name)
+on_login(void *arg, const char *hsm_name, enum hal_login_step step)
 {
+    int signo;
+
     (void)hsm_name;
-    softhsm_token_guard_back_up(arg);
+    if (step == HAL_LOGIN_STARTING) {
+        logging_in = 1;
+        return;
+    }
+    logging_in = 0;
+    if (step == HAL_LOGIN_DONE)
+        softhsm_token_guard_back_up(arg);
+    signo = stop_after_login;
+    if (signo != 0) {
+        signal(signo, SIG_DFL);
+        raise(signo);
+    }
 }
 
 static int
@@ -132,8 +168,7 @@ start_hal(struct runtime *rt)
         log_error("cannot start the HAL: %s", err.message);
         return -1;
     }
-    hal_set_login_hook(rt->hal, back_up_tokens_after_login,
-                       rt->cfg.data_dir);
+    hal_set_login_hook(rt->hal, on_login, rt->cfg.data_dir);
     for (size_t i = 0; i < rt->cfg.hsm_count; i++) {
         const struct hal_hsm_config *hsm = &rt->cfg.hsms[i];
         if (hal_add_hsm(rt->hal, hsm, &err) != ADCP_OK) {
@@ -531,6 +566,10 @@ serve_run(const struct serve_options *options)
         snprintf(rt.cfg.ocsp_url, sizeof(rt.cfg.ocsp_url), "%s",
                  options->ocsp_url);
 
+    if (stopped_while("loading the configuration")) {
+        rc = 0;
+        goto out;
+    }
     softhsm_token_guard_restore(rt.cfg.data_dir);
     if (start_hal(&rt) != 0)
         goto out;

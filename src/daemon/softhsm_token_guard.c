@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -262,6 +263,8 @@ check_token_file(const struct token_dir *dir)
     return st.st_size == 0 ? TOKEN_FILE_EMPTY : TOKEN_FILE_KEEP;
 }
 
+static void back_up_token(const struct token_dir *dir);
+
 static void
 restore_token(const struct token_dir *dir)
 {
@@ -270,7 +273,17 @@ restore_token(const struct token_dir *dir)
     struct stat backup;
     char copied_at[32];
 
-    if (state == TOKEN_FILE_KEEP || !find_backup(dir, state, &backup))
+    if (state == TOKEN_FILE_KEEP) {
+        /* A data directory just created, or made before the copies
+         * existed, has no copy yet. Make it now, before the first login
+         * of this start truncates token.object. */
+        if (fstatat(dir->fd, SOFTHSM_TOKEN_BACKUP_FILE, &backup,
+                    AT_SYMLINK_NOFOLLOW) != 0 &&
+            errno == ENOENT)
+            back_up_token(dir);
+        return;
+    }
+    if (!find_backup(dir, state, &backup))
         return;
     if (copy_file(dir, SOFTHSM_TOKEN_BACKUP_FILE, RESTORE_TEMP_FILE,
                   SOFTHSM_TOKEN_FILE, &error) != 0) {
@@ -306,7 +319,7 @@ back_up_token(const struct token_dir *dir)
         return;
     }
     log_warn("cannot write the copy %s/%s of the token metadata: %s of "
-             "%s/%s failed: %s; the start goes on, and the previous copy, "
+             "%s/%s failed: %s; the service goes on, and the previous copy, "
              "if any, is kept",
              dir->path, SOFTHSM_TOKEN_BACKUP_FILE, error.call, dir->path,
              error.name, strerror(error.errnum));
@@ -373,8 +386,14 @@ softhsm_token_guard_restore(const char *data_dir)
     for_each_token_dir(data_dir, restore_token);
 }
 
+/* Serialises the copies: the login hooks of two HSMs run under different
+ * state locks, and both would write the same temporary file. */
+static pthread_mutex_t back_up_lock = PTHREAD_MUTEX_INITIALIZER;
+
 void
 softhsm_token_guard_back_up(const char *data_dir)
 {
+    pthread_mutex_lock(&back_up_lock);
     for_each_token_dir(data_dir, back_up_token);
+    pthread_mutex_unlock(&back_up_lock);
 }

@@ -64,7 +64,7 @@ struct hal {
     size_t hsm_count;
     struct policy_set *policy;   /* owned; NULL until hal_set_policy */
     unsigned rotation;           /* round-robin position, under lock */
-    hal_login_fn login_hook;     /* NULL, or called after each C_Login */
+    hal_login_fn login_hook;     /* NULL, or called around each C_Login */
     void *login_hook_arg;
 };
 

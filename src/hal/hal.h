@@ -61,13 +61,21 @@ enum hal_sign_scheme {
 enum adcp_status hal_new(struct hal **out, struct adcp_error *err);
 void hal_free(struct hal *hal);
 
-/* A function the HAL calls after each successful C_Login, with the HSM's
- * name. It runs under that HSM's state lock, so it must not call the
- * HAL. */
-typedef void (*hal_login_fn)(void *arg, const char *hsm_name);
+/* Where a login is when the HAL calls its login hook. */
+enum hal_login_step {
+    HAL_LOGIN_STARTING, /* C_Login is about to be called */
+    HAL_LOGIN_FAILED,   /* C_Login returned an error */
+    HAL_LOGIN_DONE,     /* C_Login succeeded */
+};
 
-/* Sets the function called after each login. Set it before the first
- * hal_add_hsm: it is read without a lock. */
+/* A function the HAL calls in the thread that logs in to an HSM, before
+ * and after each C_Login. It runs under that HSM's state lock, so it must
+ * not call the HAL. */
+typedef void (*hal_login_fn)(void *arg, const char *hsm_name,
+                             enum hal_login_step step);
+
+/* Sets the login hook. Set it before the first hal_add_hsm: it is read
+ * without a lock. */
 void hal_set_login_hook(struct hal *hal, hal_login_fn fn, void *arg);
 
 /*

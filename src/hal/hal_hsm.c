@@ -174,6 +174,13 @@ token_missing(const struct hal_hsm *hsm, struct adcp_error *err)
                           hsm->cfg.token_label);
 }
 
+static void
+login_hook(struct hal_hsm *hsm, enum hal_login_step step)
+{
+    if (hsm->hal != NULL && hsm->hal->login_hook != NULL)
+        hsm->hal->login_hook(hsm->hal->login_hook_arg, hsm->cfg.name, step);
+}
+
 /*
  * Opens a new pool on the HSM's slot and logs it in with pin. On success
  * the HSM is up with a new generation. Needs state_lock and a slot.
@@ -188,8 +195,10 @@ login_inlock(struct hal_hsm *hsm, const char *pin, struct adcp_error *err)
     rv = pkcs11_pool_open(&hsm->pool, hsm->slot);
     if (rv != CKR_OK)
         return hal_hsm_call_failed(hsm, err, "C_OpenSession", rv);
+    login_hook(hsm, HAL_LOGIN_STARTING);
     rv = pkcs11_pool_login(&hsm->pool, pin);
     if (rv != CKR_OK) {
+        login_hook(hsm, HAL_LOGIN_FAILED);
         pkcs11_pool_close(&hsm->pool);
         return hal_hsm_call_failed(hsm, err, "C_Login", rv);
     }
@@ -198,8 +207,7 @@ login_inlock(struct hal_hsm *hsm, const char *pin, struct adcp_error *err)
     log_info("HSM \"%s\" logged in to token \"%s\" (slot %lu, %zu sessions)",
              hsm->cfg.name, hsm->cfg.token_label, (unsigned long)hsm->slot,
              pkcs11_pool_capacity(&hsm->pool));
-    if (hsm->hal != NULL && hsm->hal->login_hook != NULL)
-        hsm->hal->login_hook(hsm->hal->login_hook_arg, hsm->cfg.name);
+    login_hook(hsm, HAL_LOGIN_DONE);
     return ADCP_OK;
 }
 

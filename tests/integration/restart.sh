@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# hsm4ssld stops cleanly on SIGTERM, SIGINT, SIGHUP and SIGQUIT and starts
-# again on the same data directory without losing state. It keeps the
+# hsm4ssld stops cleanly on SIGTERM, SIGINT and SIGHUP and starts again
+# on the same data directory without losing state. It keeps the
 # same root (fingerprint), admin token and issued certificates, host
 # certificates from before the restart still work for mTLS, and new hosts
 # can still enrol.
@@ -134,8 +134,27 @@ stop_with() {
 # Ctrl-C in a terminal sends SIGINT. A shell starts background commands
 # with SIGINT ignored, so this also shows that serve installs its handler.
 stop_with INT
-# A closed terminal sends SIGHUP, and Ctrl-\ SIGQUIT.
+# A closed terminal sends SIGHUP. (A shell starts background commands
+# with SIGQUIT ignored, and serve leaves an ignored SIGHUP or SIGQUIT
+# ignored, as nohup expects.)
 stop_with HUP
-stop_with QUIT
+
+log_step "SIGHUP leaves a server started with nohup running"
+server_stop
+nohup "$HSM4SSLD" serve --data-dir "$SERVER_DATA" --listen 127.0.0.1:0 \
+    >"$TEST_TMP/nohup.log" 2>&1 </dev/null &
+nohup_pid=$!
+# shellcheck disable=SC2016 # on_exit evaluates the command at exit
+on_exit "kill $nohup_pid 2>/dev/null || true"
+wait_for_text "$TEST_TMP/nohup.log" "hsm4ssld started"
+kill -HUP "$nohup_pid"
+sleep 0.5
+kill -0 "$nohup_pid" 2>/dev/null ||
+    fail "hsm4ssld started with nohup ended on SIGHUP: \
+$(cat "$TEST_TMP/nohup.log")"
+kill -TERM "$nohup_pid"
+status=0
+wait "$nohup_pid" || status=$?
+assert_eq 0 "$status" "exit status after SIGTERM of the nohup server"
 
 pass

@@ -69,6 +69,19 @@ test_values_left_to_jansson(void **state)
     assert_same_text(json_pack("{s:s, s:[f]}", "a", "b", "c", 1.5));
 }
 
+/* Values other than objects and arrays, and NULL, get what json_dumps
+ * returns for them without JSON_ENCODE_ANY: NULL. */
+static void
+test_non_container_values(void **state)
+{
+    json_t *text = json_string("serial");
+
+    (void)state;
+    assert_null(json_text_compact(NULL));
+    assert_null(json_text_compact(text));
+    json_decref(text);
+}
+
 /* Text longer than the first 4096-byte buffer, so that it grows twice. */
 static void
 test_long_text(void **state)
@@ -93,6 +106,7 @@ main(void)
         cmocka_unit_test(test_scalars_and_nesting),
         cmocka_unit_test(test_escapes),
         cmocka_unit_test(test_values_left_to_jansson),
+        cmocka_unit_test(test_non_container_values),
         cmocka_unit_test(test_long_text),
     };
 

@@ -1207,6 +1207,39 @@ batch_conflict_fails_only_its_job(void **state)
 }
 
 static void
+batch_fk_failure_fails_only_its_job(void **state)
+{
+    struct store_fixture *fx = *state;
+    struct write_call calls[4] = {0};
+    struct adcp_error err = {0};
+    struct store_cert cert;
+    sqlite3 *lock;
+
+    store_fixture_open(fx);
+    make_cert(&cert, "AA", 0);
+    assert_status(store_cert_add(fx->store, &cert, &err), ADCP_OK, err);
+    make_cert(&calls[0].cert, "01", 0);
+    make_cert(&calls[1].cert, "02", 0);
+    make_cert(&calls[2].cert, "BAD", 987654);
+    make_cert(&calls[3].cert, "03", 0);
+    lock = raw_lock(fx);
+    start_write_call(fx, &calls[0]);
+    wait_for_writer(fx, 1, 0);
+    for (size_t i = 1; i < 4; i++) {
+        start_write_call(fx, &calls[i]);
+        wait_for_writer(fx, 1, i);
+    }
+    raw_unlock(lock);
+    for (size_t i = 0; i < 4; i++)
+        assert_int_equal(pthread_join(calls[i].thread, NULL), 0);
+    assert_status(calls[0].status, ADCP_OK, calls[0].err);
+    assert_status(calls[1].status, ADCP_OK, calls[1].err);
+    assert_int_not_equal(calls[2].status, ADCP_OK);
+    assert_status(calls[3].status, ADCP_OK, calls[3].err);
+    assert_int_equal(raw_query_int(fx, "SELECT count(*) FROM certificates"), 4);
+}
+
+static void
 make_audit_entry(struct store_audit_entry *entry, int id)
 {
     memset(entry, 0, sizeof(*entry));
@@ -1566,6 +1599,7 @@ main(void)
             store_fixture_teardown),
         cmocka_unit_test_setup_teardown(group_commit_batches_inserts, setup,
                                         store_fixture_teardown),
+        cmocka_unit_test_setup_teardown(batch_fk_failure_fails_only_its_job, setup, store_fixture_teardown),
         cmocka_unit_test_setup_teardown(batch_conflict_fails_only_its_job,
                                         setup, store_fixture_teardown),
         cmocka_unit_test_setup_teardown(audit_durable_when_later_cert_returns,
