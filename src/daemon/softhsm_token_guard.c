@@ -263,12 +263,33 @@ check_token_file(const struct token_dir *dir)
     return st.st_size == 0 ? TOKEN_FILE_EMPTY : TOKEN_FILE_KEEP;
 }
 
+/* How long an empty token.object must stay empty before it is taken for
+ * an interrupted write: another process that logs in to the token
+ * (hsm4ssld list-hsms) leaves it empty for the microseconds between its
+ * truncation and its write. */
+#define EMPTY_RECHECKS 10
+#define EMPTY_RECHECK_USEC 100000
+
+/* Returns the state of token.object once it has been empty for about a
+ * second, or as soon as it is not empty any more. */
+static enum token_file_state
+check_token_file_settled(const struct token_dir *dir)
+{
+    enum token_file_state state = check_token_file(dir);
+
+    for (int i = 0; i < EMPTY_RECHECKS && state == TOKEN_FILE_EMPTY; i++) {
+        usleep(EMPTY_RECHECK_USEC);
+        state = check_token_file(dir);
+    }
+    return state;
+}
+
 static void back_up_token(const struct token_dir *dir);
 
 static void
 restore_token(const struct token_dir *dir)
 {
-    enum token_file_state state = check_token_file(dir);
+    enum token_file_state state = check_token_file_settled(dir);
     struct copy_error error;
     struct stat backup;
     char copied_at[32];

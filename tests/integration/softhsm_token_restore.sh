@@ -190,6 +190,29 @@ check_token_serves "with a differing copy"
 server_stop
 check_backup "after the start that replaced the differing copy"
 
+log_step "a start waits while list-hsms rewrites token.object"
+# strace delays list-hsms for 0.5 s after SoftHSM2 has truncated the
+# file. The start must not take the file for an empty one and restore it.
+trace=$TEST_TMP/list-hsms.strace
+strace -f -o "$trace" -P "$TOKEN_FILE" -e trace=ftruncate \
+    -e inject=ftruncate:delay_exit=500000:when=1 \
+    "$HSM4SSLD" list-hsms --data-dir "$SERVER_DATA" \
+    >"$TEST_TMP/list-hsms.out" 2>&1 </dev/null &
+list_pid=$!
+# shellcheck disable=SC2016 # on_exit evaluates the command at exit
+on_exit "kill $list_pid 2>/dev/null || true"
+wait_for_text "$trace" DELAYED
+assert_eq 0 "$(stat -c %s "$TOKEN_FILE")" \
+    "size of token.object while list-hsms is held after truncating it"
+mark_log
+server_start "$SERVER_DATA"
+wait "$list_pid" || fail "list-hsms failed: $(cat "$TEST_TMP/list-hsms.out")"
+assert_not_contains "$(log_since_mark)" "restored it" \
+    "log of a start while list-hsms rewrote token.object"
+check_token_serves "after a start beside list-hsms"
+server_stop
+check_backup "after the start beside list-hsms"
+
 log_step "a symbolic link under tokens/ is left alone"
 mkdir -p "$TEST_TMP/elsewhere/token"
 : >"$TEST_TMP/elsewhere/token/token.object"
