@@ -98,14 +98,7 @@ server_check_alive "the parallel requests"
 
 log_step "one uninitialised token initialised by several requests at once"
 server_stop
-CONFIG=$SERVER_DATA/hsm4ssld.json
-jq '.hsms += [{name: "spare", module: .hsms[0].module, token_label: "spare",
-               pin_file: "pins/spare.user.pin"}]
-    | .policies += [{hsm: "spare", capabilities: ["initsession"],
-                     algorithms: [], hash_funcs: []}]' \
-    "$CONFIG" >"$CONFIG.new"
-chmod 0600 "$CONFIG.new"
-mv "$CONFIG.new" "$CONFIG"
+add_spare_hsm
 server_start "$SERVER_DATA"
 BODIES=()
 for i in $(seq "$PARALLEL"); do

@@ -222,6 +222,43 @@ wait_for_text() {
     fail "expected '$text' in $file within 10 s: $(cat "$file" 2>&1)"
 }
 
+# list_hsms_held_at_truncation TOKEN_OBJECT USEC: run `hsm4ssld list-hsms`
+# on $SERVER_DATA under strace, which delays it for USEC microseconds
+# after SoftHSM2 has truncated TOKEN_OBJECT in C_Login, and wait until
+# the delay begins. Sets LIST_HSMS_PID (strace, which waits for
+# list-hsms), LIST_HSMS_TID (list-hsms' thread in the delay) and
+# LIST_HSMS_OUT.
+list_hsms_held_at_truncation() {
+    local token_object=$1 usec=$2 trace=$TEST_TMP/list-hsms.strace
+    LIST_HSMS_OUT=$TEST_TMP/list-hsms.out
+    : >"$trace"
+    strace -f -o "$trace" -P "$token_object" -e trace=ftruncate \
+        -e inject=ftruncate:delay_exit="$usec":when=1 \
+        "$HSM4SSLD" list-hsms --data-dir "$SERVER_DATA" \
+        >"$LIST_HSMS_OUT" 2>&1 </dev/null &
+    LIST_HSMS_PID=$!
+    # shellcheck disable=SC2016 # on_exit evaluates the command at exit
+    on_exit "kill $LIST_HSMS_PID 2>/dev/null || true"
+    wait_for_text "$trace" DELAYED
+    LIST_HSMS_TID=$(awk '/DELAYED/ { print $1; exit }' "$trace")
+    assert_eq 0 "$(stat -c %s "$token_object")" \
+        "size of $token_object while list-hsms is held after truncating it"
+}
+
+# add_spare_hsm: add to $SERVER_DATA/hsm4ssld.json (server stopped) an
+# HSM "spare" on the first HSM's module, for a token "spare" not made yet,
+# with a policy that lets only initsession reach it.
+add_spare_hsm() {
+    local config=$SERVER_DATA/hsm4ssld.json
+    jq '.hsms += [{name: "spare", module: .hsms[0].module,
+                   token_label: "spare", pin_file: "pins/spare.user.pin"}]
+        | .policies += [{hsm: "spare", capabilities: ["initsession"],
+                         algorithms: [], hash_funcs: []}]' \
+        "$config" >"$config.new"
+    chmod 0600 "$config.new"
+    mv "$config.new" "$config"
+}
+
 # ---------------------------------------------------------------------------
 # The server
 

@@ -193,20 +193,10 @@ check_backup "after the start that replaced the differing copy"
 log_step "a start waits while list-hsms rewrites token.object"
 # strace delays list-hsms for 0.5 s after SoftHSM2 has truncated the
 # file. The start must not take the file for an empty one and restore it.
-trace=$TEST_TMP/list-hsms.strace
-strace -f -o "$trace" -P "$TOKEN_FILE" -e trace=ftruncate \
-    -e inject=ftruncate:delay_exit=500000:when=1 \
-    "$HSM4SSLD" list-hsms --data-dir "$SERVER_DATA" \
-    >"$TEST_TMP/list-hsms.out" 2>&1 </dev/null &
-list_pid=$!
-# shellcheck disable=SC2016 # on_exit evaluates the command at exit
-on_exit "kill $list_pid 2>/dev/null || true"
-wait_for_text "$trace" DELAYED
-assert_eq 0 "$(stat -c %s "$TOKEN_FILE")" \
-    "size of token.object while list-hsms is held after truncating it"
+list_hsms_held_at_truncation "$TOKEN_FILE" 500000
 mark_log
 server_start "$SERVER_DATA"
-wait "$list_pid" || fail "list-hsms failed: $(cat "$TEST_TMP/list-hsms.out")"
+wait "$LIST_HSMS_PID" || fail "list-hsms failed: $(cat "$LIST_HSMS_OUT")"
 assert_not_contains "$(log_since_mark)" "restored it" \
     "log of a start while list-hsms rewrote token.object"
 check_token_serves "after a start beside list-hsms"
@@ -230,13 +220,7 @@ rm "$SERVER_DATA/tokens/linked"
 log_step "a token made by initsession gets its copy at once"
 CONFIG=$SERVER_DATA/hsm4ssld.json
 cp -p "$CONFIG" "$TEST_TMP/hsm4ssld.json.saved"
-jq '.hsms += [{name: "spare", module: .hsms[0].module, token_label: "spare",
-               pin_file: "pins/spare.user.pin"}]
-    | .policies += [{hsm: "spare", capabilities: ["initsession"],
-                     algorithms: [], hash_funcs: []}]' \
-    "$CONFIG" >"$CONFIG.new"
-chmod 0600 "$CONFIG.new"
-mv "$CONFIG.new" "$CONFIG"
+add_spare_hsm
 server_start "$SERVER_DATA"
 LIB_SECRETS+=(spare-so-pin-0000 spare-user-pin-0000)
 admin_json POST /v1/tokens '{"hsm": "spare", "session_label": "spare",

@@ -103,20 +103,10 @@ assert_eq "$TOKEN_BYTES" "$(stat -c %s "$TOKEN_OBJECT")" \
     "size of token.object after two signals during the start"
 
 log_step "SIGTERM during the login of list-hsms takes effect after it"
-trace=$TEST_TMP/list.strace
-strace -f -o "$trace" -P "$TOKEN_OBJECT" -e trace=ftruncate \
-    -e inject=ftruncate:delay_exit=3000000:when=1 \
-    "$HSM4SSLD" list-hsms --data-dir "$SERVER_DATA" \
-    >"$TEST_TMP/list-hsms.out" 2>&1 </dev/null &
-STRACE_PID=$!
-# shellcheck disable=SC2016 # on_exit evaluates the command at exit
-on_exit "kill $STRACE_PID 2>/dev/null || true"
-wait_for_text "$trace" DELAYED
-assert_eq 0 "$(stat -c %s "$TOKEN_OBJECT")" \
-    "size of token.object while list-hsms is held after truncating it"
-kill -TERM "$(awk '/DELAYED/ { print $1; exit }' "$trace")"
+list_hsms_held_at_truncation "$TOKEN_OBJECT" 3000000
+kill -TERM "$LIST_HSMS_TID"
 status=0
-wait "$STRACE_PID" || status=$?
+wait "$LIST_HSMS_PID" || status=$?
 assert_eq 143 "$status" "exit status of list-hsms after SIGTERM"
 assert_eq "$TOKEN_BYTES" "$(stat -c %s "$TOKEN_OBJECT")" \
     "size of token.object after SIGTERM during list-hsms"
