@@ -286,6 +286,20 @@ check_token_file_settled(const struct token_dir *dir)
 
 static void back_up_token(const struct token_dir *dir);
 
+/* Removes a temporary file that a crash left in dir. It contains the
+ * wrapped token key as token.object does. */
+static void
+remove_leftover(const struct token_dir *dir, const char *name)
+{
+    if (unlinkat(dir->fd, name, 0) == 0)
+        log_info("removed %s/%s, left by an interrupted copy", dir->path,
+                 name);
+    else if (errno != ENOENT)
+        log_warn("cannot remove %s/%s, left by an interrupted copy: %s; "
+                 "remove it by hand",
+                 dir->path, name, strerror(errno));
+}
+
 static void
 restore_token(const struct token_dir *dir)
 {
@@ -293,7 +307,10 @@ restore_token(const struct token_dir *dir)
     struct copy_error error;
     struct stat backup;
     char copied_at[32];
+    bool copied;
 
+    remove_leftover(dir, RESTORE_TEMP_FILE);
+    remove_leftover(dir, BACKUP_TEMP_FILE);
     if (state == TOKEN_FILE_KEEP) {
         /* A data directory just created, or made before the copies
          * existed, has no copy yet. Make it now, before the first login
@@ -306,8 +323,19 @@ restore_token(const struct token_dir *dir)
     }
     if (!find_backup(dir, state, &backup))
         return;
-    if (copy_file(dir, SOFTHSM_TOKEN_BACKUP_FILE, RESTORE_TEMP_FILE,
-                  SOFTHSM_TOKEN_FILE, &error) != 0) {
+    copied = copy_file(dir, SOFTHSM_TOKEN_BACKUP_FILE, RESTORE_TEMP_FILE,
+                       SOFTHSM_TOKEN_FILE, &error) == 0;
+    /* Only the directory's fsync fails after the rename. */
+    if (!copied && strcmp(error.call, "fsync") == 0 &&
+        strcmp(error.name, ".") == 0) {
+        log_error("restored token metadata %s/%s from its copy, but the "
+                  "fsync of %s failed: %s; a crash before the next sync may "
+                  "undo the restore",
+                  dir->path, SOFTHSM_TOKEN_FILE, dir->path,
+                  strerror(error.errnum));
+        return;
+    }
+    if (!copied) {
         log_error("cannot restore token metadata %s/%s from its copy: %s "
                   "of %s/%s failed: %s; the copy is kept, so fix the cause "
                   "and start again",

@@ -167,9 +167,15 @@ check_backup "after the start that restored the file"
 
 log_step "an emptied token.object is restored"
 : >"$TOKEN_FILE"
+# A temporary file that an interrupted restore left behind.
+LEFTOVER=$(dirname "$TOKEN_FILE")/token.object.hsm4ssl-restore.tmp
+printf 'left over\n' >"$LEFTOVER"
 mark_log
 server_start "$SERVER_DATA"
 check_restored "after truncating token.object" "empty"
+assert_no_file "$LEFTOVER"
+assert_contains "$(log_since_mark)" "left by an interrupted copy" \
+    "log of the start that removed the leftover temporary file"
 server_stop
 
 log_step "a missing token.object is restored"
