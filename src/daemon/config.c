@@ -413,12 +413,28 @@ out:
     return rc;
 }
 
+/* Returns whether an environment variable's name suggests a secret
+ * value: some vendors' PKCS#11 modules read PINs, passphrases or API keys
+ * from the environment. */
+static bool
+env_name_is_secret(const char *name)
+{
+    static const char *const words[] = {"PIN", "PASS", "SECRET", "TOKEN",
+                                        "KEY", "CRED", "AUTH"};
+
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+        if (strcasestr(name, words[i]) != NULL)
+            return true;
+    return false;
+}
+
 void
 config_apply_env(const struct config *cfg)
 {
     for (size_t i = 0; i < cfg->env_count; i++) {
         setenv(cfg->env[i].name, cfg->env[i].value, 1);
         log_info("set %s=%s for the PKCS#11 modules", cfg->env[i].name,
-                 cfg->env[i].value);
+                 env_name_is_secret(cfg->env[i].name) ? "***"
+                                                      : cfg->env[i].value);
     }
 }

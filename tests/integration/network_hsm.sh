@@ -2,7 +2,8 @@
 # A network HSM: a SoftHSM2 token served by `p11-kit server` over a Unix
 # socket and reached through p11-kit's client module, as a remote HSM
 # would be. hsm4ssld sets P11_KIT_SERVER_ADDRESS from its configuration's
-# env, as an address rather than a path in the data directory. It treats
+# env, as an address rather than a path in the data directory, and logs
+# the value of a variable named like a secret as ***. It treats
 # the HSM as a network HSM (four handler threads per core) and routes key
 # pair generation to it by the policy set. Certificates are still signed
 # with the CA key of its local token.
@@ -45,6 +46,7 @@ server_stop
 CONFIG=$SERVER_DATA/hsm4ssld.json
 jq --arg client "$CLIENT_MODULE" --arg address "unix:path=$SOCKET" '
   .env.P11_KIT_SERVER_ADDRESS = $address
+  | .env.HSM4SSL_TEST_VENDOR_PIN = "env-pin-4711"
   | .hsms += [{name: "remote", module: $client, token_label: "remote",
                pin_file: "pins/remote.user.pin"}]
   | (.policies[] | select(.hsm == "softhsm") | .capabilities) -=
@@ -59,6 +61,9 @@ server_start "$SERVER_DATA"
 assert_contains "$(cat "$SERVER_LOG")" \
     "set P11_KIT_SERVER_ADDRESS=unix:path=$SOCKET" \
     "the server log: the address is used as given"
+assert_contains "$(cat "$SERVER_LOG")" "set HSM4SSL_TEST_VENDOR_PIN=***" \
+    "the server log: a variable named like a PIN is set, its value masked"
+LIB_SECRETS+=(env-pin-4711)
 cores=$(nproc)
 if [ "$cores" -le 16 ]; then
     assert_contains "$(cat "$SERVER_LOG")" \
