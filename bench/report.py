@@ -158,10 +158,11 @@ def openssl_table(rows, keys):
 
 
 def transport_floor_lines(http, limits, keys, levels):
-    """The table of GET /healthz against issuance: what the limit's work
-    plus the transport alone costs, and the best limit/CPU ratio a server
-    could reach that did nothing else (no certificate encoding, storage or
-    audit)."""
+    """Return the report lines comparing GET /healthz with issuance.
+
+    The limit's work plus GET /healthz's CPU is what a server would spend
+    that did nothing else (no certificate encoding, storage or audit), and
+    the table gives the best limit/CPU ratio such a server could reach."""
     lines = [
         "### Transport floor: GET /healthz, wrk",
         "",

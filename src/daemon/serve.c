@@ -41,8 +41,8 @@ static struct api_server *volatile running_server;
 static volatile sig_atomic_t creating_data_dir;
 static volatile sig_atomic_t starting;
 static volatile sig_atomic_t stop_requested;
-/* Set while the start logs in to an HSM, and the signal that is to end
- * the process once that login has returned. */
+/* Set while a login to an HSM runs, and the stop signal that came before
+ * the server ran and is to end the process once that login returns. */
 static volatile sig_atomic_t logging_in;
 static volatile sig_atomic_t stop_after_login;
 

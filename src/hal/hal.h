@@ -61,7 +61,7 @@ enum hal_sign_scheme {
 enum adcp_status hal_new(struct hal **out, struct adcp_error *err);
 void hal_free(struct hal *hal);
 
-/* Where a login is when the HAL calls its login hook. */
+/* The step of a login at which the HAL calls its login hook. */
 enum hal_login_step {
     HAL_LOGIN_STARTING, /* C_Login is about to be called */
     HAL_LOGIN_FAILED,   /* C_Login returned an error */

@@ -1153,6 +1153,29 @@ start_write_call(struct store_fixture *fx, struct write_call *call)
                      0);
 }
 
+/* Runs the count write calls as one batch: the first one waits while the
+ * database is locked, so the writer takes the others with it once the
+ * lock is gone. Returns the commits the batch took. */
+static uint64_t
+run_shared_batch(struct store_fixture *fx, struct write_call *calls,
+                 size_t count)
+{
+    sqlite3 *lock = raw_lock(fx);
+    uint64_t commits;
+
+    start_write_call(fx, &calls[0]);
+    wait_for_writer(fx, 1, 0);
+    for (size_t i = 1; i < count; i++) {
+        start_write_call(fx, &calls[i]);
+        wait_for_writer(fx, 1, i);
+    }
+    commits = commit_count(fx);
+    raw_unlock(lock);
+    for (size_t i = 0; i < count; i++)
+        assert_int_equal(pthread_join(calls[i].thread, NULL), 0);
+    return commit_count(fx) - commits;
+}
+
 static void
 batch_conflict_fails_only_its_job(void **state)
 {
@@ -1161,8 +1184,6 @@ batch_conflict_fails_only_its_job(void **state)
     struct write_call calls[5] = {0};
     struct adcp_error err = {0};
     struct store_cert cert;
-    uint64_t commits;
-    sqlite3 *lock;
 
     store_fixture_open(fx);
     make_cert(&cert, "AA", 0);
@@ -1177,19 +1198,7 @@ batch_conflict_fails_only_its_job(void **state)
     make_cert(&calls[3].cert, "AA", 0);
     make_cert(&calls[4].cert, "03", 0);
 
-    lock = raw_lock(fx);
-    start_write_call(fx, &calls[0]);
-    wait_for_writer(fx, 1, 0);
-    for (size_t i = 1; i < 5; i++) {
-        start_write_call(fx, &calls[i]);
-        wait_for_writer(fx, 1, i);
-    }
-    commits = commit_count(fx);
-    raw_unlock(lock);
-    for (size_t i = 0; i < 5; i++)
-        assert_int_equal(pthread_join(calls[i].thread, NULL), 0);
-
-    assert_int_equal(commit_count(fx) - commits, 2);
+    assert_int_equal(run_shared_batch(fx, calls, 5), 2);
     assert_status(calls[0].status, ADCP_OK, calls[0].err);
     assert_status(calls[1].status, ADCP_OK, calls[1].err);
     assert_status(calls[2].status, ADCP_ERR_CONFLICT, calls[2].err);
@@ -1213,7 +1222,6 @@ batch_fk_failure_fails_only_its_job(void **state)
     struct write_call calls[4] = {0};
     struct adcp_error err = {0};
     struct store_cert cert;
-    sqlite3 *lock;
 
     store_fixture_open(fx);
     make_cert(&cert, "AA", 0);
@@ -1222,19 +1230,12 @@ batch_fk_failure_fails_only_its_job(void **state)
     make_cert(&calls[1].cert, "02", 0);
     make_cert(&calls[2].cert, "BAD", 987654);
     make_cert(&calls[3].cert, "03", 0);
-    lock = raw_lock(fx);
-    start_write_call(fx, &calls[0]);
-    wait_for_writer(fx, 1, 0);
-    for (size_t i = 1; i < 4; i++) {
-        start_write_call(fx, &calls[i]);
-        wait_for_writer(fx, 1, i);
-    }
-    raw_unlock(lock);
-    for (size_t i = 0; i < 4; i++)
-        assert_int_equal(pthread_join(calls[i].thread, NULL), 0);
+
+    run_shared_batch(fx, calls, 4);
     assert_status(calls[0].status, ADCP_OK, calls[0].err);
     assert_status(calls[1].status, ADCP_OK, calls[1].err);
-    assert_int_not_equal(calls[2].status, ADCP_OK);
+    assert_status(calls[2].status, ADCP_ERR_NOT_FOUND, calls[2].err);
+    assert_string_equal(calls[2].err.field, "host_id");
     assert_status(calls[3].status, ADCP_OK, calls[3].err);
     assert_int_equal(raw_query_int(fx, "SELECT count(*) FROM certificates"), 4);
 }

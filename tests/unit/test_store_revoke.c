@@ -54,6 +54,22 @@ add_cert(struct store_fixture *fx, const char *serial)
     add_cert_until(fx, serial, NOT_AFTER);
 }
 
+/* Checks that the stored certificate serial is revoked at revoked_at for
+ * reason. */
+static void
+assert_revocation(struct store_fixture *fx, const char *serial,
+                  time_t revoked_at, int reason)
+{
+    struct store_cert cert = {0};
+    struct adcp_error err = {0};
+
+    assert_status(store_cert_get(fx->store, serial, &cert, &err), ADCP_OK,
+                  err);
+    assert_int_equal(cert.revoked_at, revoked_at);
+    assert_int_equal(cert.revocation_reason, reason);
+    store_cert_clear(&cert);
+}
+
 /* Collects what store_revoked_foreach hands out. */
 struct collected {
     struct store_revoked entries[8];
@@ -79,7 +95,6 @@ static void
 revoke_sets_time_and_reason(void **state)
 {
     struct store_fixture *fx = *state;
-    struct store_cert cert = {0};
     struct adcp_error err = {0};
 
     store_fixture_open(fx);
@@ -88,18 +103,13 @@ revoke_sets_time_and_reason(void **state)
                                     CRL_REASON_KEY_COMPROMISE, REVOKED_AT,
                                     &err),
                   ADCP_OK, err);
-    assert_status(store_cert_get(fx->store, "0A1B", &cert, &err), ADCP_OK,
-                  err);
-    assert_int_equal(cert.revoked_at, REVOKED_AT);
-    assert_int_equal(cert.revocation_reason, CRL_REASON_KEY_COMPROMISE);
-    store_cert_clear(&cert);
+    assert_revocation(fx, "0A1B", REVOKED_AT, CRL_REASON_KEY_COMPROMISE);
 }
 
 static void
 revoke_twice_is_conflict(void **state)
 {
     struct store_fixture *fx = *state;
-    struct store_cert cert = {0};
     struct adcp_error err = {0};
 
     store_fixture_open(fx);
@@ -113,11 +123,7 @@ revoke_twice_is_conflict(void **state)
     assert_non_null(strstr(err.message, "0A1B"));
     assert_non_null(strstr(err.message, "2023-11-14T22:13:20Z"));
     assert_non_null(strstr(err.message, "superseded"));
-    assert_status(store_cert_get(fx->store, "0A1B", &cert, &err), ADCP_OK,
-                  err);
-    assert_int_equal(cert.revoked_at, REVOKED_AT);
-    assert_int_equal(cert.revocation_reason, CRL_REASON_SUPERSEDED);
-    store_cert_clear(&cert);
+    assert_revocation(fx, "0A1B", REVOKED_AT, CRL_REASON_SUPERSEDED);
 }
 
 static void
